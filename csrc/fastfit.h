@@ -1,0 +1,302 @@
+/*
+ * fastfit.h -- the one public header of fastfit's native core.
+ *
+ * Everything between the FF_CDEF_BEGIN and FF_CDEF_END markers is read verbatim by
+ * tools/build_cffi.py into cffi's cdef, so that block must stay in the subset of C
+ * that cffi parses: integer #defines, enums, prototypes, comments. No #if, no
+ * attributes, no expression macros inside it.
+ *
+ * Conventions (see shared/ARCHITECTURE.md):
+ *   - name:      ff_<op>_<pass>_<dtype>, dtype f32 (float) or f64 (double); both are
+ *                generated from one body in csrc/kernels/<op>.inc.
+ *   - arguments: outputs first, then inputs, then sizes, then hyper-parameters.
+ *   - gradients: buffers named d*. Parameter gradients (dw, db, dgamma, dbeta)
+ *                ACCUMULATE (+=), so the flat gradient buffer is zeroed once per step
+ *                and gradient accumulation over micro-batches works. Input gradients
+ *                (dx) are WRITTEN (=): they live in the activation workspace, and
+ *                writing saves a zeroing pass plus one read per element -- bandwidth
+ *                that memory-bound kernels such as batch norm cannot spare. The one
+ *                exception is ff_residual_backward, whose job is to add the skip path's
+ *                gradient into a dx already written by the branch.
+ *   - status:    every function returns FF_OK or an FF_E* code; C never prints, exits
+ *                or asserts. On a non-OK status outputs may be partially written.
+ *   - layout:    matrices are row-major and C-contiguous unless a leading dimension
+ *                is passed. Reductions are deterministic: the same result for any
+ *                thread count (fixed blocking, fixed summation order).
+ *
+ * Shape legend:  N rows of a batch, I input features, O output features,
+ *                C channels (batch norm) or classes (softmax), K outputs per row of a
+ *                loss, M/N/K the usual GEMM sizes, P parameters of a flat buffer.
+ */
+#ifndef FASTFIT_H
+#define FASTFIT_H
+
+#include <stdint.h>
+
+/* FF_CDEF_BEGIN */
+
+/* ---- status codes ------------------------------------------------------------ */
+#define FF_OK 0
+#define FF_EBADARG 1      /* a NULL pointer, a negative size, a bad enum, an out-of-range index */
+#define FF_ENOMEM 2       /* an internal scratch allocation failed */
+#define FF_ENONFINITE 3   /* a loss or norm came out NaN or infinite */
+
+/* ---- enums ------------------------------------------------------------------- */
+enum ff_activation {
+    FF_ACT_IDENTITY = 0,
+    FF_ACT_RELU = 1,
+    FF_ACT_LEAKY_RELU = 2,  /* alpha = negative slope */
+    FF_ACT_TANH = 3,
+    FF_ACT_SIGMOID = 4,
+    FF_ACT_GELU = 5         /* exact erf form, as torch.nn.GELU() */
+};
+
+enum ff_init {
+    FF_INIT_HE_NORMAL = 0,       /* std   = gain * sqrt(2 / fan_in)            */
+    FF_INIT_HE_UNIFORM = 1,      /* bound = gain * sqrt(6 / fan_in)            */
+    FF_INIT_GLOROT_NORMAL = 2,   /* std   = gain * sqrt(2 / (fan_in + fan_out)) */
+    FF_INIT_GLOROT_UNIFORM = 3   /* bound = gain * sqrt(6 / (fan_in + fan_out)) */
+};
+
+enum ff_gemm_path {
+    FF_GEMM_PATH_AUTO = 0,       /* best the CPU supports (chosen at first use) */
+    FF_GEMM_PATH_GENERIC = 1,    /* portable C, any CPU                         */
+    FF_GEMM_PATH_AVX2 = 2,       /* x86-64-v3: AVX2 + FMA                       */
+    FF_GEMM_PATH_AVX512 = 3      /* x86-64-v4: AVX-512 F/VL/DQ/BW               */
+};
+
+/* ---- runtime ----------------------------------------------------------------- */
+/* Thread count used by the kernels' OpenMP regions (the calling thread's ICV, so
+ * threadpoolctl's openmp limits are honoured). n < 1 is FF_EBADARG. */
+int ff_set_num_threads(int n);
+int ff_get_num_threads(void);
+/* Force a GEMM micro-kernel path (for tests); FF_EBADARG if this CPU lacks it. */
+int ff_gemm_set_path(int path);
+/* The path in use now (resolves AUTO). */
+int ff_gemm_get_path(void);
+/* The best path this CPU supports. */
+int ff_gemm_best_path(void);
+/* Short static text for a status code; never NULL. */
+const char *ff_status_string(int status);
+
+/* ---- GEMM -------------------------------------------------------------------- */
+/* c = act(alpha * op(a) @ op(b) + beta * c + bias)
+ *   op(a): (M,K) -- a is (M,K) with row stride lda, or (K,M) with stride lda if trans_a
+ *   op(b): (K,N) -- b is (K,N) with row stride ldb, or (N,K) with stride ldb if trans_b
+ *   c:     (M,N) with row stride ldc;  bias: (N) or NULL;  act: enum ff_activation
+ * beta == 0 never reads c (so c may hold garbage or NaN). Each element of c is owned by
+ * one thread and summed over K in a fixed order: bitwise equal for any thread count. */
+int ff_gemm_f32(float *c, const float *a, const float *b, const float *bias,
+                int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                int trans_a, int trans_b, float alpha, float beta, int act, float act_alpha);
+int ff_gemm_f64(double *c, const double *a, const double *b, const double *bias,
+                int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                int trans_a, int trans_b, double alpha, double beta, int act, double act_alpha);
+
+/* ---- linear layer: y = x @ w + b,  w of shape (I,O) ----------------------------- */
+int ff_linear_forward_f32(float *y /* (N,O) */, const float *x /* (N,I) */,
+                          const float *w /* (I,O) */, const float *b /* (O) or NULL */,
+                          int64_t n, int64_t in, int64_t out);
+int ff_linear_forward_f64(double *y /* (N,O) */, const double *x /* (N,I) */,
+                          const double *w /* (I,O) */, const double *b /* (O) or NULL */,
+                          int64_t n, int64_t in, int64_t out);
+/* dx = dy @ w^T (written; skipped if dx is NULL), dw += x^T @ dy, db += sum_rows(dy)
+ * (db skipped if NULL). */
+int ff_linear_backward_f32(float *dx /* (N,I) or NULL */, float *dw /* (I,O) */,
+                           float *db /* (O) or NULL */, const float *dy /* (N,O) */,
+                           const float *x /* (N,I) */, const float *w /* (I,O) */,
+                           int64_t n, int64_t in, int64_t out);
+int ff_linear_backward_f64(double *dx /* (N,I) or NULL */, double *dw /* (I,O) */,
+                           double *db /* (O) or NULL */, const double *dy /* (N,O) */,
+                           const double *x /* (N,I) */, const double *w /* (I,O) */,
+                           int64_t n, int64_t in, int64_t out);
+/* db += sum over rows of dy: the bias gradient alone, deterministic. */
+int ff_sum_rows_f32(float *db /* (O) */, const float *dy /* (N,O) */, int64_t n, int64_t out);
+int ff_sum_rows_f64(double *db /* (O) */, const double *dy /* (N,O) */, int64_t n, int64_t out);
+
+/* ---- activations (elementwise over n values; y may alias x) ------------------------ */
+int ff_activation_forward_f32(float *y /* (n) */, const float *x /* (n) */,
+                              int64_t n, int act, float alpha);
+int ff_activation_forward_f64(double *y /* (n) */, const double *x /* (n) */,
+                              int64_t n, int act, double alpha);
+/* dx = dy * act'(x). x is the pre-activation input, y the forward output; each
+ * activation reads whichever it needs (relu/leaky/tanh/sigmoid: y, gelu: x), the other
+ * may be NULL. dx may alias dy. */
+int ff_activation_backward_f32(float *dx /* (n) */, const float *dy /* (n) */,
+                               const float *x /* (n) or NULL */, const float *y /* (n) or NULL */,
+                               int64_t n, int act, float alpha);
+int ff_activation_backward_f64(double *dx /* (n) */, const double *dy /* (n) */,
+                               const double *x /* (n) or NULL */, const double *y /* (n) or NULL */,
+                               int64_t n, int act, double alpha);
+/* Row-wise softmax (stable), for predict_proba. y may alias x. */
+int ff_softmax_forward_f32(float *y /* (N,C) */, const float *x /* (N,C) */, int64_t n, int64_t c);
+int ff_softmax_forward_f64(double *y /* (N,C) */, const double *x /* (N,C) */, int64_t n, int64_t c);
+
+/* ---- batch normalisation over the rows of (N,C) ------------------------------------ */
+/* Training mode: normalise with the batch mean and biased variance; write them as mean
+ * and rstd = 1/sqrt(var + eps) for the backward pass; if running_mean/running_var are
+ * not NULL update them as running = (1-momentum)*running + momentum*batch, with the
+ * unbiased variance (n/(n-1)). With n == 1 the running statistics are left unchanged
+ * (one row says nothing about the variance) and y = beta. */
+int ff_batchnorm_forward_f32(float *y /* (N,C) */, float *mean /* (C) */, float *rstd /* (C) */,
+                             float *running_mean /* (C) or NULL */, float *running_var /* (C) or NULL */,
+                             const float *x /* (N,C) */, const float *gamma /* (C) */,
+                             const float *beta /* (C) */, int64_t n, int64_t c,
+                             float eps, float momentum);
+int ff_batchnorm_forward_f64(double *y /* (N,C) */, double *mean /* (C) */, double *rstd /* (C) */,
+                             double *running_mean /* (C) or NULL */, double *running_var /* (C) or NULL */,
+                             const double *x /* (N,C) */, const double *gamma /* (C) */,
+                             const double *beta /* (C) */, int64_t n, int64_t c,
+                             double eps, double momentum);
+/* Evaluation mode: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta. */
+int ff_batchnorm_inference_f32(float *y /* (N,C) */, const float *x /* (N,C) */,
+                               const float *gamma /* (C) */, const float *beta /* (C) */,
+                               const float *running_mean /* (C) */, const float *running_var /* (C) */,
+                               int64_t n, int64_t c, float eps);
+int ff_batchnorm_inference_f64(double *y /* (N,C) */, const double *x /* (N,C) */,
+                               const double *gamma /* (C) */, const double *beta /* (C) */,
+                               const double *running_mean /* (C) */, const double *running_var /* (C) */,
+                               int64_t n, int64_t c, double eps);
+/* dx written; dgamma, dbeta accumulate. mean, rstd as written by the forward pass. */
+int ff_batchnorm_backward_f32(float *dx /* (N,C) */, float *dgamma /* (C) */, float *dbeta /* (C) */,
+                              const float *dy /* (N,C) */, const float *x /* (N,C) */,
+                              const float *gamma /* (C) */, const float *mean /* (C) */,
+                              const float *rstd /* (C) */, int64_t n, int64_t c);
+int ff_batchnorm_backward_f64(double *dx /* (N,C) */, double *dgamma /* (C) */, double *dbeta /* (C) */,
+                              const double *dy /* (N,C) */, const double *x /* (N,C) */,
+                              const double *gamma /* (C) */, const double *mean /* (C) */,
+                              const double *rstd /* (C) */, int64_t n, int64_t c);
+
+/* ---- dropout (inverted: kept values scaled by 1/(1-p)) ------------------------------ */
+/* Element i is kept iff the counter-based generator's uniform for (seed, offset + i)
+ * is >= p, so the mask depends only on (seed, offset, i): the same for any thread
+ * count. mask[i] = 1 if kept else 0. p in [0, 1); y may alias x. */
+int ff_dropout_forward_f32(float *y /* (n) */, uint8_t *mask /* (n) */, const float *x /* (n) */,
+                           int64_t n, float p, uint64_t seed, uint64_t offset);
+int ff_dropout_forward_f64(double *y /* (n) */, uint8_t *mask /* (n) */, const double *x /* (n) */,
+                           int64_t n, double p, uint64_t seed, uint64_t offset);
+/* dx = dy * mask / (1-p) (written; dx may alias dy). */
+int ff_dropout_backward_f32(float *dx /* (n) */, const float *dy /* (n) */, const uint8_t *mask /* (n) */,
+                            int64_t n, float p);
+int ff_dropout_backward_f64(double *dx /* (n) */, const double *dy /* (n) */, const uint8_t *mask /* (n) */,
+                            int64_t n, double p);
+
+/* ---- residual: y = x + fx ------------------------------------------------------------ */
+int ff_residual_forward_f32(float *y /* (n) */, const float *x /* (n) */, const float *fx /* (n) */, int64_t n);
+int ff_residual_forward_f64(double *y /* (n) */, const double *x /* (n) */, const double *fx /* (n) */, int64_t n);
+/* dx += dy: adds the skip path's gradient to the dx the branch's backward wrote. */
+int ff_residual_backward_f32(float *dx /* (n) */, const float *dy /* (n) */, int64_t n);
+int ff_residual_backward_f64(double *dx /* (n) */, const double *dy /* (n) */, int64_t n);
+
+/* ---- losses fused with their gradient ----------------------------------------------- */
+/* Every loss is a weighted mean over rows of the per-row mean over its K outputs:
+ *     loss = sum_i w_i * mean_j l(pred_ij, target_ij) / sum_i w_i
+ * with w_i = 1 when weight is NULL. dpred (written; may be NULL for loss only) is the
+ * gradient of that mean. loss is accumulated in double (deterministic blocking) and
+ * returned in *loss for both dtypes. A non-finite loss returns FF_ENONFINITE (with
+ * *loss set); sum_i w_i <= 0 returns FF_EBADARG. */
+int ff_mse_loss_f32(double *loss, float *dpred /* (N,K) or NULL */, const float *pred /* (N,K) */,
+                    const float *target /* (N,K) */, const float *weight /* (N) or NULL */,
+                    int64_t n, int64_t k);
+int ff_mse_loss_f64(double *loss, double *dpred /* (N,K) or NULL */, const double *pred /* (N,K) */,
+                    const double *target /* (N,K) */, const double *weight /* (N) or NULL */,
+                    int64_t n, int64_t k);
+/* l = r^2/2 if |r| <= delta else delta*(|r| - delta/2),  r = pred - target (torch HuberLoss). */
+int ff_huber_loss_f32(double *loss, float *dpred /* (N,K) or NULL */, const float *pred /* (N,K) */,
+                      const float *target /* (N,K) */, const float *weight /* (N) or NULL */,
+                      int64_t n, int64_t k, float delta);
+int ff_huber_loss_f64(double *loss, double *dpred /* (N,K) or NULL */, const double *pred /* (N,K) */,
+                      const double *target /* (N,K) */, const double *weight /* (N) or NULL */,
+                      int64_t n, int64_t k, double delta);
+/* Binary cross-entropy on logits z, targets t in [0,1]:
+ * l = max(z,0) - z*t + log1p(exp(-|z|)),  dl/dz = sigmoid(z) - t. */
+int ff_bce_logits_loss_f32(double *loss, float *dlogits /* (N,K) or NULL */, const float *logits /* (N,K) */,
+                           const float *target /* (N,K) */, const float *weight /* (N) or NULL */,
+                           int64_t n, int64_t k);
+int ff_bce_logits_loss_f64(double *loss, double *dlogits /* (N,K) or NULL */, const double *logits /* (N,K) */,
+                           const double *target /* (N,K) */, const double *weight /* (N) or NULL */,
+                           int64_t n, int64_t k);
+/* Softmax cross-entropy on logits (N,C) with integer labels in [0,C) (FF_EBADARG
+ * otherwise): l_i = logsumexp(z_i) - z_i[label_i], computed stably. */
+int ff_softmax_cross_entropy_f32(double *loss, float *dlogits /* (N,C) or NULL */,
+                                 const float *logits /* (N,C) */, const int64_t *labels /* (N) */,
+                                 const float *weight /* (N) or NULL */, int64_t n, int64_t c);
+int ff_softmax_cross_entropy_f64(double *loss, double *dlogits /* (N,C) or NULL */,
+                                 const double *logits /* (N,C) */, const int64_t *labels /* (N) */,
+                                 const double *weight /* (N) or NULL */, int64_t n, int64_t c);
+
+/* ---- optimizer updates over one flat buffer of P parameters ------------------------- */
+/* SGD as torch.optim.SGD (dampening 0): g = grad + weight_decay*param;
+ * if momentum: buf = momentum*buf + g; g = nesterov ? g + momentum*buf : buf;
+ * param -= lr*g. velocity may be NULL when momentum == 0. */
+int ff_sgd_update_f32(float *param /* (P) */, float *velocity /* (P) or NULL */,
+                      const float *grad /* (P) */, int64_t p,
+                      float lr, float momentum, float weight_decay, int nesterov);
+int ff_sgd_update_f64(double *param /* (P) */, double *velocity /* (P) or NULL */,
+                      const double *grad /* (P) */, int64_t p,
+                      double lr, double momentum, double weight_decay, int nesterov);
+/* RMSProp as torch.optim.RMSprop (not centered): g = grad + weight_decay*param;
+ * sq = alpha*sq + (1-alpha)*g^2; d = g / (sqrt(sq) + eps);
+ * if momentum: buf = momentum*buf + d; d = buf.  param -= lr*d.
+ * momentum_buf may be NULL when momentum == 0. */
+int ff_rmsprop_update_f32(float *param /* (P) */, float *square_avg /* (P) */,
+                          float *momentum_buf /* (P) or NULL */, const float *grad /* (P) */,
+                          int64_t p, float lr, float alpha, float eps,
+                          float weight_decay, float momentum);
+int ff_rmsprop_update_f64(double *param /* (P) */, double *square_avg /* (P) */,
+                          double *momentum_buf /* (P) or NULL */, const double *grad /* (P) */,
+                          int64_t p, double lr, double alpha, double eps,
+                          double weight_decay, double momentum);
+/* Adam / AdamW as torch.optim.Adam / AdamW. step counts from 1 (FF_EBADARG if < 1).
+ * decoupled == 0 (Adam):  g = grad + weight_decay*param
+ * decoupled != 0 (AdamW): param *= 1 - lr*weight_decay
+ * m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
+ * param -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps) */
+int ff_adam_update_f32(float *param /* (P) */, float *m /* (P) */, float *v /* (P) */,
+                       const float *grad /* (P) */, int64_t p, int64_t step,
+                       float lr, float beta1, float beta2, float eps,
+                       float weight_decay, int decoupled);
+int ff_adam_update_f64(double *param /* (P) */, double *m /* (P) */, double *v /* (P) */,
+                       const double *grad /* (P) */, int64_t p, int64_t step,
+                       double lr, double beta1, double beta2, double eps,
+                       double weight_decay, int decoupled);
+/* L1 penalty as a proximal step: param = sign(param) * max(|param| - threshold, 0),
+ * threshold = lr * l1 (>= 0). */
+int ff_l1_update_f32(float *param /* (P) */, int64_t p, float threshold);
+int ff_l1_update_f64(double *param /* (P) */, int64_t p, double threshold);
+/* *norm = ||grad||_2 (accumulated in double, deterministic). */
+int ff_grad_norm_f32(double *norm, const float *grad /* (P) */, int64_t p);
+int ff_grad_norm_f64(double *norm, const double *grad /* (P) */, int64_t p);
+/* As torch.nn.utils.clip_grad_norm_: if ||grad|| > max_norm, grad *= max_norm/(||grad|| + 1e-6).
+ * *norm receives the norm before clipping; a non-finite norm returns FF_ENONFINITE
+ * and leaves grad unchanged. */
+int ff_clip_grad_norm_f32(double *norm, float *grad /* (P) */, int64_t p, double max_norm);
+int ff_clip_grad_norm_f64(double *norm, double *grad /* (P) */, int64_t p, double max_norm);
+
+/* ---- data: gather, shuffle, initialisation, checks --------------------------------- */
+/* out[r,:] = x[idx[r],:]; every idx in [0,N) or FF_EBADARG. */
+int ff_gather_rows_f32(float *out /* (B,D) */, const float *x /* (N,D) */, const int64_t *idx /* (B) */,
+                       int64_t b, int64_t d, int64_t n);
+int ff_gather_rows_f64(double *out /* (B,D) */, const double *x /* (N,D) */, const int64_t *idx /* (B) */,
+                       int64_t b, int64_t d, int64_t n);
+int ff_gather_i64(int64_t *out /* (B) */, const int64_t *x /* (N) */, const int64_t *idx /* (B) */,
+                  int64_t b, int64_t n);
+/* Fisher-Yates shuffle of perm in place; swap partner of position i drawn from the
+ * counter-based generator at (seed, stream, i), unbiased (rejection sampling). */
+int ff_shuffle_i64(int64_t *perm /* (N) */, int64_t n, uint64_t seed, uint64_t stream);
+/* Weights from enum ff_init; element i uses the generator at (seed, offset + i). */
+int ff_init_f32(float *w /* (n) */, int64_t n, int64_t fan_in, int64_t fan_out,
+                int scheme, float gain, uint64_t seed, uint64_t offset);
+int ff_init_f64(double *w /* (n) */, int64_t n, int64_t fan_in, int64_t fan_out,
+                int scheme, double gain, uint64_t seed, uint64_t offset);
+/* The raw generator: Philox4x32-10 keyed by seed; out[i] is word (offset+i)%4 of the
+ * block for counter (offset+i)/4. Exposed for known-answer tests and for callers that
+ * need reproducible uniform draws. */
+int ff_philox_u32(uint32_t *out /* (n) */, int64_t n, uint64_t seed, uint64_t offset);
+/* *count = number of NaN/inf values (cheap validation without a temporary array). */
+int ff_count_nonfinite_f32(int64_t *count, const float *x /* (n) */, int64_t n);
+int ff_count_nonfinite_f64(int64_t *count, const double *x /* (n) */, int64_t n);
+
+/* FF_CDEF_END */
+
+#endif /* FASTFIT_H */

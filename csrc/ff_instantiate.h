@@ -1,0 +1,19 @@
+/*
+ * ff_instantiate.h -- include FF_BODY twice, once per dtype. Usage in <op>.c:
+ *     #define FF_BODY "<op>.inc"
+ *     #include "ff_instantiate.h"
+ * No include guard: it is meant to be included once per body.
+ */
+#define FF_T float
+#define FF_SUFFIX f32
+#include FF_BODY
+#undef FF_T
+#undef FF_SUFFIX
+
+#define FF_T double
+#define FF_SUFFIX f64
+#include FF_BODY
+#undef FF_T
+#undef FF_SUFFIX
+
+#undef FF_BODY

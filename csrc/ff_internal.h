@@ -1,0 +1,64 @@
+/*
+ * ff_internal.h -- what every kernel file shares: the dtype templating, the OpenMP
+ * policy, deterministic reduction blocking and run-time CPU dispatch. Not public.
+ */
+#ifndef FF_INTERNAL_H
+#define FF_INTERNAL_H
+
+#include "fastfit.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <tgmath.h>  /* sqrt/exp/log1p/... pick float or double from FF_T: one body serves both */
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- dtype templating ------------------------------------------------------------
+ * A body file (csrc/<op>.inc) is written once against FF_T and FF_FN(name); the .c file
+ * includes it through ff_instantiate.h, which defines FF_T = float / FF_SUFFIX = f32 and
+ * then FF_T = double / FF_SUFFIX = f64. */
+#define FF_CAT_(a, b) a##_##b
+#define FF_CAT(a, b) FF_CAT_(a, b)
+#define FF_FN(name) FF_CAT(name, FF_SUFFIX)
+#define FF_C(x) ((FF_T)(x)) /* a constant in the body's dtype: keeps float math float */
+
+/* ---- threading ---------------------------------------------------------------------
+ * An OpenMP region costs ~1.3 us on 2 threads; a loop over fewer elements than this
+ * runs serially. Tuned for elementwise work (~1 ns/element/thread). */
+#define FF_PARALLEL_MIN 32768
+
+static inline int ff_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Deterministic reductions: a sum over n values is cut into fixed blocks of this many,
+ * each block summed serially, then the block sums added in block order -- the same
+ * result whatever the thread count. */
+#define FF_REDUCE_BLOCK 4096
+
+/* ---- argument checks --------------------------------------------------------------- */
+#define FF_CHECK(cond) \
+    do {                    \
+        if (!(cond)) return FF_EBADARG; \
+    } while (0)
+
+/* ---- run-time CPU dispatch -----------------------------------------------------------
+ * gcc builds one clone per ISA level and the loader picks one (ifunc). Only on x86-64
+ * glibc with gcc; elsewhere the plain portable function is built. Never -march=native. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) && \
+    !defined(FF_NO_CLONES)
+#define FF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FF_X86_DISPATCH 1
+#else
+#define FF_CLONES
+#define FF_X86_DISPATCH 0
+#endif
+
+#endif /* FF_INTERNAL_H */

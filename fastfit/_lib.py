@@ -1,0 +1,94 @@
+"""The compiled module and the argument plumbing every wrapper shares.
+
+Wrappers check dtypes and shapes here, in Python, before any pointer reaches C:
+``ffi.from_buffer`` does not check dtypes, and a clear ``TypeError``/``ValueError``
+beats a C status code. Pointers are made with ``ffi.from_buffer`` (which keeps the array
+alive for the call), never from ``.ctypes.data``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from fastfit._native import ffi, lib
+except ImportError as exc:  # pragma: no cover - only on a broken install
+    raise ImportError(
+        "fastfit's compiled module fastfit._native is missing. Install the package "
+        "(`pip install .`) instead of importing the source folder; if you run Python from "
+        "the repository root, the source folder shadows the installed package."
+    ) from exc
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
+          np.dtype(np.int64): "int64_t[]", np.dtype(np.uint8): "uint8_t[]",
+          np.dtype(np.uint32): "uint32_t[]"}
+
+FF_OK = lib.FF_OK
+
+
+def kernel(name: str, dtype: np.dtype):
+    """Return ``lib.ff_<name>_<f32|f64>`` for a float dtype."""
+    return getattr(lib, f"ff_{name}_{_SUFFIX[np.dtype(dtype)]}")
+
+
+def ptr(a: np.ndarray | None):
+    """A cffi pointer to a C-contiguous array's data, or NULL for None."""
+    if a is None:
+        return ffi.NULL
+    return ffi.from_buffer(_CTYPE[a.dtype], a)
+
+
+def float_array(name: str, a, dtype=None, ndim: int | None = None) -> np.ndarray:
+    """Validate a float array argument and return it C-contiguous.
+
+    ``dtype=None`` accepts float32 or float64 and keeps it (the dtype the call follows);
+    otherwise the array must already have ``dtype``: mixing precisions is a TypeError
+    rather than a silent cast. At most one copy is made (only for non-contiguous input).
+    """
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
+    if dtype is not None and a.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} has dtype {a.dtype} but the call is in {np.dtype(dtype)}; "
+                        "pass all float arguments in one dtype")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def out_array(name: str, a, dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate an in/out (updated in place) array: exact dtype, shape, C-contiguous."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array (it is updated in place)")
+    if a.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"{name} must be C-contiguous and writeable (it is updated in place)")
+    return a
+
+
+def index_array(name: str, a, ndim: int = 1) -> np.ndarray:
+    """Validate an integer array (labels, indices) and return it as C-contiguous int64."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, got dtype {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def check_status(status: int, what: str) -> None:
+    """Turn a C status code into the matching Python exception."""
+    if status == FF_OK:
+        return
+    reason = ffi.string(lib.ff_status_string(status)).decode()
+    if status == lib.FF_ENONFINITE:
+        raise FloatingPointError(f"{what}: {reason} (NaN or inf in the result; check the inputs' scale)")
+    if status == lib.FF_ENOMEM:
+        raise MemoryError(f"{what}: {reason}")
+    raise ValueError(f"{what}: {reason} (status {status})")

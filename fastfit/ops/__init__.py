@@ -1,0 +1,17 @@
+"""Thin NumPy wrappers over the native kernels, one function per kernel.
+
+Every function follows its input's dtype (float32 or float64; anything else is a
+TypeError), checks shapes (ValueError) and returns new arrays, except the optimizer
+updates and ``residual_backward``, which work in place like their kernels. All of them
+release the GIL while the kernel runs.
+"""
+
+from fastfit.ops._gemm import *  # noqa: F401,F403
+from fastfit.ops._layers import *  # noqa: F401,F403
+from fastfit.ops._losses import *  # noqa: F401,F403
+from fastfit.ops._optim import *  # noqa: F401,F403
+from fastfit.ops._data import *  # noqa: F401,F403
+
+from fastfit.ops import _data, _gemm, _layers, _losses, _optim
+
+__all__ = [*_gemm.__all__, *_layers.__all__, *_losses.__all__, *_optim.__all__, *_data.__all__]

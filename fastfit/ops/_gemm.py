@@ -1,0 +1,3 @@
+"""Scaffold: filled in with the kernels."""
+
+__all__ = []
