@@ -159,12 +159,13 @@ FF_CLONES int ff_philox_u32(uint32_t *out, int64_t n, uint64_t seed, uint64_t of
     int64_t head = (int64_t)((4 - (offset & 3)) & 3);
     if (head > n) head = n;
     for (int64_t i = 0; i < head; ++i) out[i] = ff_philox_word(seed, 0, offset + (uint64_t)i);
-    const uint64_t first_block = (offset + (uint64_t)head) >> 2;
+    /* Word indices wrap modulo 2^64 like offset + i does, so blocks follow the words. */
+    const uint64_t first_word = offset + (uint64_t)head;
     const int64_t nblocks = (n - head) >> 2;
     uint32_t *restrict body = out + head;
 #pragma omp parallel for if (nblocks >= FF_PARALLEL_MIN / 16) schedule(static)
     for (int64_t b = 0; b < nblocks; ++b) {
-        ff_philox_block blk = ff_philox4x32(seed, first_block + (uint64_t)b, 0);
+        ff_philox_block blk = ff_philox4x32(seed, (first_word + 4 * (uint64_t)b) >> 2, 0);
         body[4 * b + 0] = blk.v[0];
         body[4 * b + 1] = blk.v[1];
         body[4 * b + 2] = blk.v[2];
