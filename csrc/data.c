@@ -151,25 +151,44 @@ int ff_shuffle_i64(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream) {
 
 /* ---- raw stream ---------------------------------------------------------------------------
  * Word w = offset + i is word w % 4 of the block at counter (w / 4, 0): a partial head
- * block, whole blocks (the parallel, vectorisable part), a partial tail block. */
-FF_CLONES int ff_philox_u32(uint32_t *out, int64_t n, uint64_t seed, uint64_t offset) {
+ * block, whole blocks (the parallel, vectorisable part), a partial tail block. Word
+ * indices wrap modulo 2^64 like offset + i does, so blocks follow the words. */
+
+/* Whole blocks [b0, b1) after first_word; cloned per ISA level (the 32x32->64 multiplies
+ * vectorise well with AVX-512). It is called from inside the parallel region because gcc
+ * outlines a region's body into a function that does not inherit target_clones. */
+FF_CLONES static void ff_philox_blocks(uint32_t *restrict body, uint64_t seed, uint64_t first_word,
+                                       int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+        ff_philox_block blk = ff_philox4x32(seed, (first_word + 4 * (uint64_t)b) >> 2, 0);
+        body[4 * b + 0] = blk.v[0];
+        body[4 * b + 1] = blk.v[1];
+        body[4 * b + 2] = blk.v[2];
+        body[4 * b + 3] = blk.v[3];
+    }
+}
+
+int ff_philox_u32(uint32_t *out, int64_t n, uint64_t seed, uint64_t offset) {
     FF_CHECK(n >= 0);
     if (n == 0) return FF_OK;
     FF_CHECK(out != NULL);
     int64_t head = (int64_t)((4 - (offset & 3)) & 3);
     if (head > n) head = n;
     for (int64_t i = 0; i < head; ++i) out[i] = ff_philox_word(seed, 0, offset + (uint64_t)i);
-    /* Word indices wrap modulo 2^64 like offset + i does, so blocks follow the words. */
     const uint64_t first_word = offset + (uint64_t)head;
     const int64_t nblocks = (n - head) >> 2;
-    uint32_t *restrict body = out + head;
-#pragma omp parallel for if (nblocks >= FF_PARALLEL_MIN / 16) schedule(static)
-    for (int64_t b = 0; b < nblocks; ++b) {
-        ff_philox_block blk = ff_philox4x32(seed, (first_word + 4 * (uint64_t)b) >> 2, 0);
-        body[4 * b + 0] = blk.v[0];
-        body[4 * b + 1] = blk.v[1];
-        body[4 * b + 2] = blk.v[2];
-        body[4 * b + 3] = blk.v[3];
+    if (nblocks < FF_PARALLEL_MIN / 16) {
+        ff_philox_blocks(out + head, seed, first_word, 0, nblocks);
+    } else {
+#pragma omp parallel
+        {
+            int64_t nt = 1, t = 0;
+#ifdef _OPENMP
+            nt = omp_get_num_threads();
+            t = omp_get_thread_num();
+#endif
+            ff_philox_blocks(out + head, seed, first_word, nblocks * t / nt, nblocks * (t + 1) / nt);
+        }
     }
     for (int64_t i = head + 4 * nblocks; i < n; ++i) out[i] = ff_philox_word(seed, 0, offset + (uint64_t)i);
     return FF_OK;

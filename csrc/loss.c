@@ -23,5 +23,26 @@ enum { FF_LOSS_MSE, FF_LOSS_HUBER, FF_LOSS_BCE, FF_LOSS_SOFTMAX_CE };
 
 #define FF_ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* The two loops of an elementwise loss span (see ff_loss_span in loss.inc). BODY sets
+ * FF_T gr and double l for element j; `omp simd reduction` lets the compiler keep one
+ * double partial sum per vector lane: an order fixed by the compiled code (so the same
+ * for any thread count), where a strict left-to-right sum is add-latency bound. */
+#define FF_LOSS_SPAN(...)                                        \
+    if (g) {                                                     \
+        _Pragma("omp simd reduction(+ : acc)")                   \
+        for (int64_t j = 0; j < m; ++j) {                        \
+            __VA_ARGS__                                          \
+            g[j] = scale * gr;                                   \
+            acc += l;                                            \
+        }                                                        \
+    } else {                                                     \
+        _Pragma("omp simd reduction(+ : acc)")                   \
+        for (int64_t j = 0; j < m; ++j) {                        \
+            __VA_ARGS__                                          \
+            (void)gr;                                            \
+            acc += l;                                            \
+        }                                                        \
+    }
+
 #define FF_BODY "loss.inc"
 #include "ff_instantiate.h"
