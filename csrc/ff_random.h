@@ -3,6 +3,16 @@
  * behind shuffle, dropout and initialisation. A draw depends only on (key, counter),
  * never on which thread makes it, so results are identical for any thread count, and
  * the CUDA twins can reproduce the same stream.
+ *
+ * Checked against Random123's published known-answer vectors (kat_vectors, philox4x32
+ * 10: zero, all-ones and pi counters/keys) in tests/test_data.py; the counter is
+ * (c0, c1, c2, c3) = (ctr_lo, ctr_lo >> 32, ctr_hi, ctr_hi >> 32), the key (k0, k1) =
+ * (key, key >> 32).
+ *
+ * Counter use: ctr_hi names a stream, ctr_lo indexes within it. ff_philox_u32 reads
+ * stream 0, ff_shuffle_i64 the caller's stream, ff_init the stream below -- a fixed tag,
+ * so weights drawn with the same seed as a shuffle or a dropout mask are unrelated to
+ * them.
  */
 #ifndef FF_RANDOM_H
 #define FF_RANDOM_H
@@ -18,6 +28,9 @@ static inline void ff_philox_mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint3
     *hi = (uint32_t)(p >> 32);
     *lo = (uint32_t)p;
 }
+
+/* The stream (ctr_hi) of ff_init: "init" in the high word. */
+#define FF_PHILOX_DOMAIN_INIT (UINT64_C(0x696E6974) << 32)
 
 /* One 128-bit block for 128-bit counter (ctr_lo, ctr_hi) under 64-bit key. */
 static inline ff_philox_block ff_philox4x32(uint64_t key, uint64_t ctr_lo, uint64_t ctr_hi) {

@@ -1,11 +1,48 @@
-/* loss.c -- STUB scaffold: to be replaced by the real kernels. */
+/*
+ * loss.c -- the four training losses fused with their gradient (MSE, Huber, binary
+ * cross-entropy on logits, softmax cross-entropy). One pass over the predictions
+ * writes dpred and accumulates the loss in double; the loss is a weighted mean over
+ * rows of the per-row mean over K outputs (see csrc/fastfit.h). Bodies in loss.inc.
+ */
 #include "ff_internal.h"
 
-int ff_mse_loss_f32(double *loss, float *dpred , const float *pred , const float *target , const float *weight , int64_t n, int64_t k) { (void)loss; (void)dpred; (void)pred; (void)target; (void)weight; (void)n; (void)k; return FF_EBADARG; }
-int ff_mse_loss_f64(double *loss, double *dpred , const double *pred , const double *target , const double *weight , int64_t n, int64_t k) { (void)loss; (void)dpred; (void)pred; (void)target; (void)weight; (void)n; (void)k; return FF_EBADARG; }
-int ff_huber_loss_f32(double *loss, float *dpred , const float *pred , const float *target , const float *weight , int64_t n, int64_t k, float delta) { (void)loss; (void)dpred; (void)pred; (void)target; (void)weight; (void)n; (void)k; (void)delta; return FF_EBADARG; }
-int ff_huber_loss_f64(double *loss, double *dpred , const double *pred , const double *target , const double *weight , int64_t n, int64_t k, double delta) { (void)loss; (void)dpred; (void)pred; (void)target; (void)weight; (void)n; (void)k; (void)delta; return FF_EBADARG; }
-int ff_bce_logits_loss_f32(double *loss, float *dlogits , const float *logits , const float *target , const float *weight , int64_t n, int64_t k) { (void)loss; (void)dlogits; (void)logits; (void)target; (void)weight; (void)n; (void)k; return FF_EBADARG; }
-int ff_bce_logits_loss_f64(double *loss, double *dlogits , const double *logits , const double *target , const double *weight , int64_t n, int64_t k) { (void)loss; (void)dlogits; (void)logits; (void)target; (void)weight; (void)n; (void)k; return FF_EBADARG; }
-int ff_softmax_cross_entropy_f32(double *loss, float *dlogits , const float *logits , const int64_t *labels , const float *weight , int64_t n, int64_t c) { (void)loss; (void)dlogits; (void)logits; (void)labels; (void)weight; (void)n; (void)c; return FF_EBADARG; }
-int ff_softmax_cross_entropy_f64(double *loss, double *dlogits , const double *logits , const int64_t *labels , const double *weight , int64_t n, int64_t c) { (void)loss; (void)dlogits; (void)logits; (void)labels; (void)weight; (void)n; (void)c; return FF_EBADARG; }
+#include <math.h>
+
+/* Which loss a templated driver runs. The driver is always inlined with a constant
+ * kind, so every switch on it folds away and each exported function is specialised. */
+enum { FF_LOSS_MSE, FF_LOSS_HUBER, FF_LOSS_BCE, FF_LOSS_SOFTMAX_CE };
+
+/* The loss is summed over fixed row blocks whose size depends only on (n, k), never
+ * on the thread count; block sums land in a stack array and are added in block order.
+ * Capping the block count keeps that array on the stack (no allocation, no ENOMEM). */
+#define FF_LOSS_MAX_BLOCKS 512
+
+/* Losses costing a transcendental or two per element (bce, softmax) are worth
+ * threads at fewer elements than plain streaming ones. */
+#define FF_LOSS_PARALLEL_MIN_TRANSCENDENTAL (FF_PARALLEL_MIN / 8)
+
+#define FF_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* The two loops of an elementwise loss span (see ff_loss_span in loss.inc). BODY sets
+ * FF_T gr and double l for element j; `omp simd reduction` lets the compiler keep one
+ * double partial sum per vector lane: an order fixed by the compiled code (so the same
+ * for any thread count), where a strict left-to-right sum is add-latency bound. */
+#define FF_LOSS_SPAN(...)                                        \
+    if (g) {                                                     \
+        _Pragma("omp simd reduction(+ : acc)")                   \
+        for (int64_t j = 0; j < m; ++j) {                        \
+            __VA_ARGS__                                          \
+            g[j] = scale * gr;                                   \
+            acc += l;                                            \
+        }                                                        \
+    } else {                                                     \
+        _Pragma("omp simd reduction(+ : acc)")                   \
+        for (int64_t j = 0; j < m; ++j) {                        \
+            __VA_ARGS__                                          \
+            (void)gr;                                            \
+            acc += l;                                            \
+        }                                                        \
+    }
+
+#define FF_BODY "loss.inc"
+#include "ff_instantiate.h"

@@ -35,6 +35,57 @@ def assert_close(actual, expected, dtype, scale=1.0, err_msg=""):
 
 
 # ==== losses ===================================================================
+# Every loss is a weighted mean over rows of the per-row mean over K outputs:
+#     loss = sum_i w_i * mean_j l_ij / sum_i w_i,   dpred_ij = w_i * dl_ij / (sum_i w_i * K).
+# pred/target are (N, K); labels (N,) for softmax cross-entropy.
+
+def _weighted_mean(l, g, weight):
+    n, k = l.shape
+    w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+    loss = float(np.sum(w * l.mean(axis=1)) / np.sum(w))
+    return loss, g * (w / (np.sum(w) * k))[:, None]
+
+
+def mse_loss_ref(pred, target, weight=None):
+    r = np.asarray(pred, np.float64) - np.asarray(target, np.float64)
+    return _weighted_mean(r * r, 2.0 * r, weight)
+
+
+def huber_loss_ref(pred, target, delta=1.0, weight=None):
+    r = np.asarray(pred, np.float64) - np.asarray(target, np.float64)
+    quad = np.abs(r) <= delta
+    l = np.where(quad, 0.5 * r * r, delta * (np.abs(r) - 0.5 * delta))
+    g = np.where(quad, r, delta * np.sign(r))
+    return _weighted_mean(l, g, weight)
+
+
+def sigmoid_ref(z):
+    z = np.asarray(z, np.float64)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def bce_logits_loss_ref(logits, target, weight=None):
+    z = np.asarray(logits, np.float64)
+    t = np.asarray(target, np.float64)
+    l = np.maximum(z, 0.0) - z * t + np.log1p(np.exp(-np.abs(z)))
+    return _weighted_mean(l, sigmoid_ref(z) - t, weight)
+
+
+def softmax_cross_entropy_ref(logits, labels, weight=None):
+    z = np.asarray(logits, np.float64)
+    n, c = z.shape
+    rows = np.arange(n)
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    lse = m[:, 0] + np.log(s[:, 0])
+    l = (lse - z[rows, labels])[:, None]
+    g = e / s
+    g[rows, labels] -= 1.0
+    loss, _ = _weighted_mean(l, l, weight)
+    w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+    return loss, g * (w / np.sum(w))[:, None]
 
 # ==== end losses ===============================================================
 
@@ -45,5 +96,104 @@ def assert_close(actual, expected, dtype, scale=1.0, err_msg=""):
 
 
 # ==== data: gather, shuffle, init, random ======================================
+# Philox4x32-10 (Salmon et al., SC'11) written from the paper's round function with
+# uint64 arithmetic on 32-bit lanes, vectorised over counters; checked against
+# Random123's known-answer vectors in tests/test_data.py.
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+PHILOX_KAT = [  # (counter c0..c3, key k0..k1, output) from Random123's kat_vectors
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+]
+INIT_STREAM = 0x696E6974 << 32  # the counter's high 64 bits used by ff_init
+
+
+def philox4x32_10_ref(c0, c1, c2, c3, k0, k1):
+    """Ten Philox rounds on arrays of 32-bit counter words; returns four uint64 arrays."""
+    c = [np.asarray(x, dtype=np.uint64) & _MASK32 for x in (c0, c1, c2, c3)]
+    k0, k1 = np.uint64(k0) & _MASK32, np.uint64(k1) & _MASK32
+    m0, m1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+    w0, w1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
+    for _ in range(10):
+        p0 = m0 * c[0]  # < 2^64: a 32 x 32-bit product
+        p1 = m1 * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & _MASK32,
+             (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & _MASK32]
+        k0 = (k0 + w0) & _MASK32
+        k1 = (k1 + w1) & _MASK32
+    return c
+
+
+def philox_block_ref(seed, ctr_lo, ctr_hi=0):
+    """Blocks for 128-bit counters (ctr_lo array, ctr_hi scalar) under a 64-bit key."""
+    lo = np.asarray(ctr_lo, dtype=np.uint64)
+    hi = np.uint64(ctr_hi)
+    return philox4x32_10_ref(lo & _MASK32, lo >> np.uint64(32), hi & _MASK32, hi >> np.uint64(32),
+                             seed & 0xFFFFFFFF, seed >> 32)
+
+
+def philox_u32_ref(n, seed, offset=0):
+    """Word offset+i is word (offset+i) % 4 of the block at counter (offset+i) // 4."""
+    w = np.uint64(offset) + np.arange(n, dtype=np.uint64)
+    blocks = np.stack(philox_block_ref(seed, w >> np.uint64(2)))
+    return blocks[(w & np.uint64(3)).astype(np.intp), np.arange(n)].astype(np.uint32)
+
+
+def init_ref(n, fan_in, fan_out, scheme, gain, seed, offset=0):
+    """He/Glorot draws in float64; element i from the block at (offset + i, INIT_STREAM)."""
+    ctr = np.uint64(offset) + np.arange(n, dtype=np.uint64)
+    v0, v1, v2, v3 = philox_block_ref(seed, ctr, INIT_STREAM)
+    a = v0 | (v1 << np.uint64(32))
+    b = v2 | (v3 << np.uint64(32))
+    normal = scheme in ("he_normal", "glorot_normal")
+    fan = fan_in + fan_out if scheme.startswith("glorot") else fan_in
+    if normal:
+        u1 = ((a >> np.uint64(11)) + np.uint64(1)).astype(np.float64) * 2.0**-53
+        u2 = (b >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        return gain * np.sqrt(2.0 / fan) * z
+    u = (a >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return gain * np.sqrt(6.0 / fan) * (2.0 * u - 1.0)
+
+
+def shuffle_partners_ref(n, seed, stream=0):
+    """Fisher-Yates partner j_i in [0, i] for every position i < n (j_0 = 0), drawn with
+    Lemire's multiply-shift and rejection; words for position i come from the block at
+    (i, stream), then from (i + r * 2^48, stream), r = 1, 2, ... Returns (j, rejections).
+    Only ranges below 2^32 (n <= 2^32) are modelled here."""
+    i = np.arange(n, dtype=np.uint64)
+    blocks = philox_block_ref(seed, i, stream)
+    j = np.zeros(n, dtype=np.int64)
+    rejections = 0
+    for pos in range(1, n):
+        r = pos + 1
+        threshold = (2**32 - r) % r
+        words = [int(blocks[w][pos]) for w in range(4)]
+        retry = 0
+        while True:
+            for x in words:
+                m = x * r
+                if (m & 0xFFFFFFFF) >= threshold:
+                    j[pos] = m >> 32
+                    break
+                rejections += 1
+            else:
+                retry += 1
+                words = [int(w[0]) for w in philox_block_ref(seed, [pos + retry * 2**48], stream)]
+                continue
+            break
+    return j, rejections
+
+
+def shuffle_ref(n, seed, stream=0, partners=None):
+    """Fisher-Yates from the back on arange(n) with shuffle_partners_ref's partners."""
+    j = shuffle_partners_ref(n, seed, stream)[0] if partners is None else partners
+    perm = list(range(n))
+    for pos in range(n - 1, 0, -1):
+        q = j[pos]
+        perm[pos], perm[q] = perm[q], perm[pos]
+    return np.array(perm, dtype=np.int64)
 
 # ==== end data =================================================================

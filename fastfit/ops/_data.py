@@ -1,3 +1,211 @@
-"""Scaffold: filled in with the kernels."""
+"""Data-side kernels: batch gather, the epoch shuffle, weight initialisation, the raw
+Philox4x32-10 stream, and finiteness checks.
 
-__all__ = []
+All randomness is counter-based (Philox4x32-10 keyed by ``seed``): a value depends only
+on ``(seed, stream or offset, index)``, so results are the same for any thread count and
+any slice of an initialisation can be regenerated on its own.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from fastfit._lib import FLOAT_DTYPES, check_status, ffi, float_array, index_array, kernel, lib, ptr
+
+__all__ = ["gather_rows", "shuffle", "init_weights", "philox_u32", "count_nonfinite", "is_finite"]
+
+_SCHEMES = {"he_normal": lib.FF_INIT_HE_NORMAL, "he_uniform": lib.FF_INIT_HE_UNIFORM,
+            "glorot_normal": lib.FF_INIT_GLOROT_NORMAL, "glorot_uniform": lib.FF_INIT_GLOROT_UNIFORM}
+_U64 = 1 << 64
+
+
+def _count(name: str, value) -> int:
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _u64(name: str, value) -> int:
+    value = _count(name, value)
+    if value >= _U64:
+        raise ValueError(f"{name} must be < 2**64, got {value}")
+    return value
+
+
+def gather_rows(x, idx):
+    """Rows of ``x`` picked by ``idx``: ``out[r] = x[idx[r]]``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N,) or (N, D)
+        float32, float64, or (for labels) int64.
+    idx : ndarray of shape (B,), integer
+        Row indices in ``[0, N)``; negative indices are not wrapped (they are errors).
+
+    Returns
+    -------
+    out : ndarray of shape (B,) or (B, D), ``x``'s dtype
+
+    Raises
+    ------
+    ValueError
+        If an index is outside ``[0, N)``.
+    """
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if x.dtype == np.int64:
+        if x.ndim != 1:
+            raise ValueError(f"an int64 x must be 1-D (labels), got shape {x.shape}")
+        x = np.ascontiguousarray(x)
+    else:
+        if x.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"x must be float32, float64 or int64, got dtype {x.dtype}")
+        if x.ndim not in (1, 2):
+            raise ValueError(f"x must be 1-D or 2-D, got shape {x.shape}")
+        x = np.ascontiguousarray(x)
+    idx = index_array("idx", idx)
+    n = x.shape[0]
+    b = idx.shape[0]
+    out = np.empty((b,) + x.shape[1:], dtype=x.dtype)
+    if x.dtype == np.int64:
+        status = lib.ff_gather_i64(ptr(out), ptr(x), ptr(idx), b, n)
+    else:
+        d = x.shape[1] if x.ndim == 2 else 1
+        status = kernel("gather_rows", x.dtype)(ptr(out), ptr(x), ptr(idx), b, d, n)
+    if status == lib.FF_EBADARG:
+        raise ValueError(f"idx holds indices outside [0, {n})")
+    check_status(status, "gather_rows")
+    return out
+
+
+def shuffle(n, seed, stream=0):
+    """A random permutation of ``arange(n)`` (Fisher-Yates, unbiased).
+
+    Parameters
+    ----------
+    n : int
+        Length, ``0 <= n <= 2**48``.
+    seed : int
+        Philox key, ``0 <= seed < 2**64``.
+    stream : int, default 0
+        Independent permutation streams for one seed (e.g. the epoch number).
+
+    Returns
+    -------
+    perm : ndarray of shape (n,), int64
+    """
+    n = _count("n", n)
+    seed, stream = _u64("seed", seed), _u64("stream", stream)
+    if n > 1 << 48:
+        raise ValueError(f"n must be <= 2**48, got {n}")
+    perm = np.arange(n, dtype=np.int64)
+    check_status(lib.ff_shuffle_i64(ptr(perm), n, seed, stream), "shuffle")
+    return perm
+
+
+def init_weights(shape, scheme="he_normal", seed=0, gain=1.0, fan_in=None, fan_out=None,
+                 dtype=np.float32, offset=0):
+    """Weights drawn by He or Glorot initialisation, reproducible from ``seed``.
+
+    Element ``i`` (in C order) is drawn from the Philox block at counter ``offset + i``,
+    so ``init_weights(..., offset=k)`` regenerates the tail of a flat buffer exactly.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+    scheme : {"he_normal", "he_uniform", "glorot_normal", "glorot_uniform"}
+        He: normal std ``gain*sqrt(2/fan_in)``, uniform bound ``gain*sqrt(6/fan_in)``.
+        Glorot: the same with ``fan_in + fan_out`` in place of ``fan_in``.
+    seed : int, default 0
+    gain : float, default 1.0
+        Non-negative scale factor.
+    fan_in, fan_out : int, optional
+        Default ``shape[0]`` and ``shape[-1]`` (a ``(in, out)`` weight matrix).
+    dtype : float32 or float64, default float32
+    offset : int, default 0
+        Counter of the first element.
+
+    Returns
+    -------
+    w : ndarray of ``shape`` and ``dtype``
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    if scheme not in _SCHEMES:
+        raise ValueError(f"scheme must be one of {sorted(_SCHEMES)}, got {scheme!r}")
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    shape = tuple(_count("shape", s) for s in shape)
+    if len(shape) == 0:
+        raise ValueError("shape must have at least one dimension")
+    fan_in = shape[0] if fan_in is None else _count("fan_in", fan_in)
+    fan_out = shape[-1] if fan_out is None else _count("fan_out", fan_out)
+    if fan_in < 1 or fan_out < 1:
+        raise ValueError(f"fan_in and fan_out must be >= 1, got {fan_in} and {fan_out}")
+    gain = float(gain)
+    if not (np.isfinite(gain) and gain >= 0):
+        raise ValueError(f"gain must be finite and >= 0, got {gain}")
+    seed, offset = _u64("seed", seed), _u64("offset", offset)
+    w = np.empty(shape, dtype=dtype)
+    check_status(kernel("init", dtype)(ptr(w), w.size, fan_in, fan_out, _SCHEMES[scheme], gain,
+                                       seed, offset), "init_weights")
+    return w
+
+
+def philox_u32(n, seed, offset=0):
+    """The raw Philox4x32-10 stream: word ``offset + i`` of the key ``seed``.
+
+    Word ``w`` is word ``w % 4`` of the block for the 128-bit counter ``w // 4``.
+
+    Parameters
+    ----------
+    n : int
+    seed : int
+    offset : int, default 0
+
+    Returns
+    -------
+    out : ndarray of shape (n,), uint32
+    """
+    n = _count("n", n)
+    seed, offset = _u64("seed", seed), _u64("offset", offset)
+    out = np.empty(n, dtype=np.uint32)
+    check_status(lib.ff_philox_u32(ptr(out), n, seed, offset), "philox_u32")
+    return out
+
+
+def count_nonfinite(x):
+    """Number of NaN and infinite values in a float array (any shape), without a temporary.
+
+    Parameters
+    ----------
+    x : ndarray, float32 or float64
+
+    Returns
+    -------
+    count : int
+    """
+    x = float_array("x", x)
+    count = ffi.new("int64_t *")
+    check_status(kernel("count_nonfinite", x.dtype)(count, ptr(x.reshape(-1)), x.size), "count_nonfinite")
+    return int(count[0])
+
+
+def is_finite(x):
+    """True if the float array ``x`` holds no NaN or infinite value.
+
+    Parameters
+    ----------
+    x : ndarray, float32 or float64
+
+    Returns
+    -------
+    bool
+    """
+    return count_nonfinite(x) == 0
