@@ -80,7 +80,7 @@ def test_adam_4m(benchmark, torch, variant):
           "single": dict(foreach=False)}[variant]
     opt = _torch_opt(torch, torch.optim.Adam, lr=1e-3, **kw)
     ours = _ours_adam()
-    ratio = compare(benchmark, ours, opt.step, baseline_name=f"torch_adam_{variant}")
+    ratio = compare(benchmark, ours, opt.step, baseline_name=f"torch_adam_{variant}", repeat=15)
     probe = _triad_probe(N) if variant == "fused" else None
     _report("fastfit adam_update", benchmark.extra_info["ours_s"], 7, probe_gbs=probe)
     _report(f"torch Adam({variant})", benchmark.extra_info[f"torch_adam_{variant}_s"], 7,

@@ -442,6 +442,8 @@ def test_bad_types_raise():
         ops.adam_update(p, g, s1, s2, 1, "fast")
     with pytest.raises(TypeError, match="lr"):
         ops.sgd_update(p, g, lr=None)
+    with pytest.raises(TypeError, match="lr"):
+        ops.sgd_update(p, g, lr="0.1")
 
 
 def _wrappers():

@@ -61,7 +61,7 @@ def _disjoint(nbytes: int, names: tuple[str, ...], ptrs: tuple) -> None:
 def _hyper(name: str, value, *, low: float = 0.0, high: float | None = None,
            high_open: bool = False) -> float:
     """A finite float hyper-parameter in [low, high] (or [low, high) with high_open)."""
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_, str, bytes)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         x = float(value)
@@ -71,8 +71,6 @@ def _hyper(name: str, value, *, low: float = 0.0, high: float | None = None,
         bound = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
         raise ValueError(f"{name} must be finite, >= {low}{bound}; got {value!r}")
     return x
-
-
 
 
 def sgd_update(param, grad, velocity=None, *, lr, momentum=0.0, weight_decay=0.0,
