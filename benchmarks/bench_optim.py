@@ -143,11 +143,3 @@ def test_clip_grad_norm_4m(benchmark, torch):
     compare(benchmark, lambda: ops.clip_grad_norm(grad, 1e9),
             lambda: torch.nn.utils.clip_grad_norm_([t], 1e9), baseline_name="torch_clip")
     _report("fastfit clip_grad_norm (norm only)", benchmark.extra_info["ours_s"], 1)
-
-
-def test_stream_reference():
-    """Not a comparison: the 2-thread copy bandwidth torch reaches now, for context."""
-    torch = pytest.importorskip("torch")
-    a, b = torch.zeros(N * 4), torch.ones(N * 4)
-    sec = min_time(lambda: a.copy_(b), repeat=10)
-    print(f"[bandwidth] torch copy_ 64 MB -> 64 MB: {2 * 16 * N / sec / 1e9:.1f} GB/s (read + write)")
