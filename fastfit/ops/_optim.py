@@ -1,3 +1,324 @@
-"""Scaffold: filled in with the kernels."""
+"""Optimizer updates over flat parameter buffers, and gradient-norm clipping.
 
-__all__ = []
+Each function updates ``param`` and its optimizer state in place in one fused native pass
+(the formulas are ``torch.optim``'s; see ``csrc/fastfit.h``). Buffers are usually the
+1-D flat buffers of a model, but any shape is accepted as long as every array has the
+same one. ``param`` and the state arrays must be C-contiguous, writeable, of one float
+dtype (float32 or float64) and must not overlap; ``grad`` is only read.
+
+Every argument is checked before the kernel runs, so a call that raises leaves the
+parameters and the state exactly as they were.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from fastfit._lib import FLOAT_DTYPES, check_status, ffi, float_array, kernel, out_array, ptr
+
+__all__ = ["sgd_update", "rmsprop_update", "adam_update", "l1_update", "grad_norm",
+           "clip_grad_norm"]
+
+
+def _param(param) -> np.ndarray:
+    """The array updated in place whose dtype the call follows."""
+    if not isinstance(param, np.ndarray):
+        raise TypeError("param must be a NumPy array (it is updated in place)")
+    if param.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"param must be float32 or float64, got dtype {param.dtype}")
+    return out_array("param", param, param.dtype, param.shape)
+
+
+def _state(name: str, a, param: np.ndarray) -> np.ndarray:
+    return out_array(name, a, param.dtype, param.shape)
+
+
+def _grad(grad, param: np.ndarray) -> np.ndarray:
+    grad = float_array("grad", grad, dtype=param.dtype)
+    if grad.shape != param.shape:
+        raise ValueError(f"grad must have shape {param.shape} like param, got {grad.shape}")
+    return grad
+
+
+def _disjoint(nbytes: int, names: tuple[str, ...], ptrs: tuple) -> None:
+    """The arrays must not overlap: the kernels assume no aliasing (C ``restrict``).
+
+    All are C-contiguous with ``nbytes`` bytes, so two overlap iff their start addresses
+    are closer than ``nbytes``. (Cheaper than ``np.may_share_memory`` on every pair.)
+    """
+    if nbytes == 0:
+        return
+    addr = [int(ffi.cast("uintptr_t", p)) for p in ptrs]
+    for i in range(len(addr)):
+        for j in range(i + 1, len(addr)):
+            if abs(addr[i] - addr[j]) < nbytes:
+                raise ValueError(f"{names[i]} and {names[j]} must not share memory")
+
+
+def _hyper(name: str, value, *, low: float = 0.0, high: float | None = None,
+           high_open: bool = False) -> float:
+    """A finite float hyper-parameter in [low, high] (or [low, high) with high_open)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(x) or x < low or (high is not None and (x >= high if high_open else x > high)):
+        bound = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
+        raise ValueError(f"{name} must be finite, >= {low}{bound}; got {value!r}")
+    return x
+
+
+def sgd_update(param, grad, velocity=None, *, lr, momentum=0.0, weight_decay=0.0,
+               nesterov=False) -> None:
+    """One SGD step in place, as ``torch.optim.SGD`` (dampening 0).
+
+    ``g = grad + weight_decay * param``; with momentum ``velocity = momentum * velocity + g``
+    and ``g = velocity`` (or ``g + momentum * velocity`` for Nesterov); ``param -= lr * g``.
+
+    Parameters
+    ----------
+    param : ndarray of float32 or float64
+        Parameters, updated in place.
+    grad : ndarray
+        Gradient, same shape and dtype as ``param``.
+    velocity : ndarray or None
+        Momentum buffer (start from zeros), updated in place; required iff ``momentum > 0``.
+    lr : float
+        Learning rate, >= 0.
+    momentum : float, default 0
+        Momentum factor, >= 0.
+    weight_decay : float, default 0
+        L2 penalty added to the gradient, >= 0.
+    nesterov : bool, default False
+        Nesterov momentum (needs ``momentum > 0``, as in torch).
+
+    Returns
+    -------
+    None
+    """
+    param = _param(param)
+    grad = _grad(grad, param)
+    lr = _hyper("lr", lr)
+    momentum = _hyper("momentum", momentum)
+    weight_decay = _hyper("weight_decay", weight_decay)
+    nesterov = bool(nesterov)
+    if nesterov and momentum == 0:
+        raise ValueError("nesterov=True needs momentum > 0")
+    if momentum > 0:
+        if velocity is None:
+            raise ValueError("velocity is required when momentum > 0")
+        velocity = _state("velocity", velocity, param)
+    elif velocity is not None:
+        velocity = _state("velocity", velocity, param)
+    pp, pvel, pg = ptr(param), ptr(velocity), ptr(grad)
+    if velocity is None:
+        _disjoint(param.nbytes, ("param", "grad"), (pp, pg))
+    else:
+        _disjoint(param.nbytes, ("param", "velocity", "grad"), (pp, pvel, pg))
+    status = kernel("sgd_update", param.dtype)(pp, pvel, pg, param.size,
+                                               lr, momentum, weight_decay, int(nesterov))
+    check_status(status, "sgd_update")
+
+
+def rmsprop_update(param, grad, square_avg, momentum_buf=None, *, lr, alpha=0.99, eps=1e-8,
+                   weight_decay=0.0, momentum=0.0) -> None:
+    """One RMSProp step in place, as ``torch.optim.RMSprop`` (not centered).
+
+    ``g = grad + weight_decay * param``; ``square_avg = alpha * square_avg + (1 - alpha) * g**2``;
+    ``d = g / (sqrt(square_avg) + eps)``; with momentum ``buf = momentum * buf + d; d = buf``;
+    ``param -= lr * d``.
+
+    Parameters
+    ----------
+    param : ndarray of float32 or float64
+        Parameters, updated in place.
+    grad : ndarray
+        Gradient, same shape and dtype as ``param``.
+    square_avg : ndarray
+        Running average of squared gradients (start from zeros), updated in place.
+    momentum_buf : ndarray or None
+        Momentum buffer (start from zeros), updated in place; required iff ``momentum > 0``.
+    lr : float
+        Learning rate, >= 0.
+    alpha : float, default 0.99
+        Smoothing constant in [0, 1].
+    eps : float, default 1e-8
+        Added to the denominator, >= 0.
+    weight_decay : float, default 0
+        L2 penalty, >= 0.
+    momentum : float, default 0
+        Momentum factor, >= 0.
+
+    Returns
+    -------
+    None
+    """
+    param = _param(param)
+    grad = _grad(grad, param)
+    square_avg = _state("square_avg", square_avg, param)
+    lr = _hyper("lr", lr)
+    alpha = _hyper("alpha", alpha, high=1.0)
+    eps = _hyper("eps", eps)
+    weight_decay = _hyper("weight_decay", weight_decay)
+    momentum = _hyper("momentum", momentum)
+    if momentum > 0:
+        if momentum_buf is None:
+            raise ValueError("momentum_buf is required when momentum > 0")
+        momentum_buf = _state("momentum_buf", momentum_buf, param)
+    elif momentum_buf is not None:
+        momentum_buf = _state("momentum_buf", momentum_buf, param)
+    pp, psq, pbuf, pg = ptr(param), ptr(square_avg), ptr(momentum_buf), ptr(grad)
+    if momentum_buf is None:
+        _disjoint(param.nbytes, ("param", "square_avg", "grad"), (pp, psq, pg))
+    else:
+        _disjoint(param.nbytes, ("param", "square_avg", "momentum_buf", "grad"),
+                  (pp, psq, pbuf, pg))
+    status = kernel("rmsprop_update", param.dtype)(
+        pp, psq, pbuf, pg, param.size, lr, alpha, eps, weight_decay, momentum)
+    check_status(status, "rmsprop_update")
+
+
+def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, decoupled=False) -> None:
+    """One Adam (or AdamW) step in place, as ``torch.optim.Adam`` / ``torch.optim.AdamW``.
+
+    ``m = beta1 * m + (1 - beta1) * g``; ``v = beta2 * v + (1 - beta2) * g**2``;
+    ``param -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)``,
+    with ``g = grad + weight_decay * param`` (Adam) or, if ``decoupled``, ``g = grad`` and
+    ``param *= 1 - lr * weight_decay`` first (AdamW).
+
+    Parameters
+    ----------
+    param : ndarray of float32 or float64
+        Parameters, updated in place.
+    grad : ndarray
+        Gradient, same shape and dtype as ``param``.
+    m, v : ndarray
+        First and second moment estimates (start from zeros), updated in place.
+    step : int
+        The step number, counting from 1 (bias corrections use it).
+    lr : float
+        Learning rate, >= 0.
+    beta1, beta2 : float
+        Moment decay rates in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator, >= 0.
+    weight_decay : float, default 0
+        L2 penalty (Adam) or decoupled decay rate (AdamW), >= 0.
+    decoupled : bool, default False
+        AdamW's decoupled weight decay.
+
+    Returns
+    -------
+    None
+    """
+    param = _param(param)
+    grad = _grad(grad, param)
+    m = _state("m", m, param)
+    v = _state("v", v, param)
+    if isinstance(step, (bool, np.bool_)):
+        raise TypeError(f"step must be an integer, got {step!r}")
+    try:
+        step = operator.index(step)
+    except TypeError:
+        raise TypeError(f"step must be an integer, got {step!r}") from None
+    if step < 1:
+        raise ValueError(f"step counts from 1, got {step}")
+    lr = _hyper("lr", lr)
+    beta1 = _hyper("beta1", beta1, high=1.0, high_open=True)
+    beta2 = _hyper("beta2", beta2, high=1.0, high_open=True)
+    eps = _hyper("eps", eps)
+    weight_decay = _hyper("weight_decay", weight_decay)
+    pp, pm, pv, pg = ptr(param), ptr(m), ptr(v), ptr(grad)
+    _disjoint(param.nbytes, ("param", "m", "v", "grad"), (pp, pm, pv, pg))
+    status = kernel("adam_update", param.dtype)(
+        pp, pm, pv, pg, param.size, step, lr, beta1, beta2, eps, weight_decay,
+        int(bool(decoupled)))
+    check_status(status, "adam_update")
+
+
+def l1_update(param, threshold) -> None:
+    """L1 proximal step in place: ``param = sign(param) * max(|param| - threshold, 0)``.
+
+    Parameters
+    ----------
+    param : ndarray of float32 or float64
+        Parameters, updated in place.
+    threshold : float
+        ``lr * l1_strength``, >= 0.
+
+    Returns
+    -------
+    None
+    """
+    param = _param(param)
+    threshold = _hyper("threshold", threshold)
+    check_status(kernel("l1_update", param.dtype)(ptr(param), param.size, threshold), "l1_update")
+
+
+def grad_norm(grad) -> float:
+    """Euclidean norm of a gradient buffer, accumulated in float64.
+
+    Deterministic: the same value for any thread count. NaN or inf in ``grad`` give a
+    NaN or inf norm (no exception).
+
+    Parameters
+    ----------
+    grad : ndarray of float32 or float64
+        Any shape; treated as one flat vector.
+
+    Returns
+    -------
+    float
+    """
+    grad = float_array("grad", grad)
+    norm = ffi.new("double *")
+    check_status(kernel("grad_norm", grad.dtype)(norm, ptr(grad), grad.size), "grad_norm")
+    return float(norm[0])
+
+
+def clip_grad_norm(grad, max_norm) -> float:
+    """Scale ``grad`` in place so its norm is at most ``max_norm``, as
+    ``torch.nn.utils.clip_grad_norm_``.
+
+    If ``||grad|| > max_norm`` the buffer is multiplied by ``max_norm / (||grad|| + 1e-6)``.
+
+    Parameters
+    ----------
+    grad : ndarray of float32 or float64
+        C-contiguous, writeable; any shape, treated as one flat vector.
+    max_norm : float
+        >= 0 (``inf`` never clips).
+
+    Returns
+    -------
+    float
+        The norm before clipping.
+
+    Raises
+    ------
+    FloatingPointError
+        If the norm is NaN or inf; ``grad`` is then left unchanged.
+    """
+    if not isinstance(grad, np.ndarray):
+        raise TypeError("grad must be a NumPy array (it is updated in place)")
+    if grad.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"grad must be float32 or float64, got dtype {grad.dtype}")
+    grad = out_array("grad", grad, grad.dtype, grad.shape)
+    if isinstance(max_norm, (bool, np.bool_)):
+        raise TypeError(f"max_norm must be a real number, got {max_norm!r}")
+    try:
+        max_norm = float(max_norm)
+    except (TypeError, ValueError):
+        raise TypeError(f"max_norm must be a real number, got {max_norm!r}") from None
+    if not max_norm >= 0:
+        raise ValueError(f"max_norm must be >= 0, got {max_norm!r}")
+    norm = ffi.new("double *")
+    status = kernel("clip_grad_norm", grad.dtype)(norm, ptr(grad), grad.size, max_norm)
+    check_status(status, "clip_grad_norm")
+    return float(norm[0])
