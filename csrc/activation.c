@@ -1,9 +1,13 @@
-/* activation.c -- STUB scaffold: to be replaced by the real kernels. */
+/*
+ * activation.c -- elementwise activations (identity, relu, leaky relu, tanh, sigmoid,
+ * exact-erf GELU), their backward passes, and the row-wise softmax used by predict_proba.
+ * The body lives in activation.inc and is instantiated for float and double.
+ */
 #include "ff_internal.h"
 
-int ff_activation_forward_f32(float *y , const float *x , int64_t n, int act, float alpha) { (void)y; (void)x; (void)n; (void)act; (void)alpha; return FF_EBADARG; }
-int ff_activation_forward_f64(double *y , const double *x , int64_t n, int act, double alpha) { (void)y; (void)x; (void)n; (void)act; (void)alpha; return FF_EBADARG; }
-int ff_activation_backward_f32(float *dx , const float *dy , const float *x , const float *y , int64_t n, int act, float alpha) { (void)dx; (void)dy; (void)x; (void)y; (void)n; (void)act; (void)alpha; return FF_EBADARG; }
-int ff_activation_backward_f64(double *dx , const double *dy , const double *x , const double *y , int64_t n, int act, double alpha) { (void)dx; (void)dy; (void)x; (void)y; (void)n; (void)act; (void)alpha; return FF_EBADARG; }
-int ff_softmax_forward_f32(float *y , const float *x , int64_t n, int64_t c) { (void)y; (void)x; (void)n; (void)c; return FF_EBADARG; }
-int ff_softmax_forward_f64(double *y , const double *x , int64_t n, int64_t c) { (void)y; (void)x; (void)n; (void)c; return FF_EBADARG; }
+/* tanh/erf/exp go through scalar libm (no vector math without -ffast-math), ~10 ns an
+ * element: worth two threads far earlier than the ~1 ns/element streaming kernels. */
+#define FF_ACT_PARALLEL_MIN_TRANSCENDENTAL 4096
+
+#define FF_BODY "activation.inc"
+#include "ff_instantiate.h"

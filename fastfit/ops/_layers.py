@@ -1,3 +1,350 @@
-"""Scaffold: filled in with the kernels."""
+"""Wrappers for the layer kernels: activations, softmax, batch norm, dropout, residual.
 
-__all__ = []
+Each function follows its first float input's dtype (float32 or float64), checks the
+other arguments against it (TypeError for a dtype mismatch, ValueError for a shape
+mismatch) and calls the matching ``ff_*_f32`` / ``ff_*_f64`` kernel once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastfit._lib import check_status, ffi, float_array, kernel, lib, out_array, ptr
+
+__all__ = [
+    "activation_forward", "activation_backward", "softmax",
+    "batchnorm_forward", "batchnorm_inference", "batchnorm_backward",
+    "dropout_forward", "dropout_backward",
+    "residual_forward", "residual_backward",
+]
+
+# Private on purpose: fastfit/ops/_gemm.py defines the same names (ACTIVATIONS); the two
+# maps are deduplicated when the branches merge.
+_ACTIVATIONS = {
+    "identity": lib.FF_ACT_IDENTITY,
+    "relu": lib.FF_ACT_RELU,
+    "leaky_relu": lib.FF_ACT_LEAKY_RELU,
+    "tanh": lib.FF_ACT_TANH,
+    "sigmoid": lib.FF_ACT_SIGMOID,
+    "gelu": lib.FF_ACT_GELU,
+}
+
+
+def _activation_code(activation) -> int:
+    try:
+        return _ACTIVATIONS[activation]
+    except (KeyError, TypeError):
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}") from None
+
+
+def _same_shape(name: str, a: np.ndarray, shape) -> None:
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
+
+
+def activation_forward(x, activation="relu", negative_slope=0.01):
+    """Apply an activation element-wise.
+
+    Parameters
+    ----------
+    x : ndarray of float32 or float64, any shape
+    activation : {"identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu"}
+        ``gelu`` is the exact erf form (``torch.nn.GELU()``).
+    negative_slope : float
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Returns
+    -------
+    y : ndarray, same shape and dtype as ``x``
+    """
+    x = float_array("x", x)
+    act = _activation_code(activation)
+    y = np.empty_like(x)
+    check_status(kernel("activation_forward", x.dtype)(ptr(y), ptr(x), x.size, act, negative_slope),
+                 "activation_forward")
+    return y
+
+
+def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01):
+    """Gradient of an activation: ``dx = dy * act'(x)``.
+
+    Parameters
+    ----------
+    dy : ndarray of float32 or float64
+        Gradient with respect to the activation's output.
+    activation : str
+        As in :func:`activation_forward`.
+    x : ndarray, optional
+        The pre-activation input; required for ``gelu`` (and for ``leaky_relu`` with a
+        negative slope).
+    y : ndarray, optional
+        The forward output; required for ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid``.
+    negative_slope : float
+        Slope of ``leaky_relu``.
+
+    Returns
+    -------
+    dx : ndarray, same shape and dtype as ``dy``
+    """
+    dy = float_array("dy", dy)
+    act = _activation_code(activation)
+    if x is not None:
+        x = float_array("x", x, dtype=dy.dtype)
+        _same_shape("x", x, dy.shape)
+    if y is not None:
+        y = float_array("y", y, dtype=dy.dtype)
+        _same_shape("y", y, dy.shape)
+    if activation == "gelu" or (activation == "leaky_relu" and negative_slope < 0):
+        if x is None:
+            raise ValueError(f"activation_backward({activation!r}) needs x (the forward input)")
+    elif activation != "identity" and y is None:
+        raise ValueError(f"activation_backward({activation!r}) needs y (the forward output)")
+    dx = np.empty_like(dy)
+    check_status(kernel("activation_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(x), ptr(y), dy.size,
+                                                         act, negative_slope),
+                 "activation_backward")
+    return dx
+
+
+def softmax(x):
+    """Row-wise softmax of a 2-D array, computed stably (max subtracted).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, c), float32 or float64
+
+    Returns
+    -------
+    y : ndarray of shape (n, c); each row sums to 1
+    """
+    x = float_array("x", x, ndim=2)
+    y = np.empty_like(x)
+    check_status(kernel("softmax_forward", x.dtype)(ptr(y), ptr(x), x.shape[0], x.shape[1]), "softmax")
+    return y
+
+
+def _bn_params(x, gamma, beta):
+    x = float_array("x", x, ndim=2)
+    c = x.shape[1]
+    gamma = float_array("gamma", gamma, dtype=x.dtype, ndim=1)
+    beta = float_array("beta", beta, dtype=x.dtype, ndim=1)
+    _same_shape("gamma", gamma, (c,))
+    _same_shape("beta", beta, (c,))
+    return x, gamma, beta
+
+
+def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=None, momentum=0.1):
+    """Batch normalisation in training mode over the rows of ``x``.
+
+    ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` with the batch mean and biased
+    variance of each column. If given, ``running_mean`` and ``running_var`` are updated
+    in place as ``(1 - momentum) * running + momentum * batch`` with the unbiased
+    variance (left unchanged for a single row).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, c), float32 or float64
+    gamma, beta : ndarray of shape (c,)
+    eps : float
+    running_mean, running_var : ndarray of shape (c,), optional
+        Updated in place; must be C-contiguous and of x's dtype.
+    momentum : float in [0, 1]
+
+    Returns
+    -------
+    y : ndarray of shape (n, c)
+    mean : ndarray of shape (c,)
+        Batch mean, for :func:`batchnorm_backward`.
+    rstd : ndarray of shape (c,)
+        ``1 / sqrt(var + eps)``, for :func:`batchnorm_backward`.
+    """
+    x, gamma, beta = _bn_params(x, gamma, beta)
+    n, c = x.shape
+    if running_mean is not None:
+        out_array("running_mean", running_mean, x.dtype, (c,))
+    if running_var is not None:
+        out_array("running_var", running_var, x.dtype, (c,))
+    y = np.empty_like(x)
+    mean = np.empty(c, x.dtype)
+    rstd = np.empty(c, x.dtype)
+    check_status(kernel("batchnorm_forward", x.dtype)(
+        ptr(y), ptr(mean), ptr(rstd), ptr(running_mean), ptr(running_var), ptr(x), ptr(gamma),
+        ptr(beta), n, c, eps, momentum), "batchnorm_forward")
+    return y, mean, rstd
+
+
+def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    """Batch normalisation in evaluation mode, with the running statistics.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, c)
+    gamma, beta, running_mean, running_var : ndarray of shape (c,)
+    eps : float
+
+    Returns
+    -------
+    y : ndarray of shape (n, c)
+    """
+    x, gamma, beta = _bn_params(x, gamma, beta)
+    n, c = x.shape
+    running_mean = float_array("running_mean", running_mean, dtype=x.dtype, ndim=1)
+    running_var = float_array("running_var", running_var, dtype=x.dtype, ndim=1)
+    _same_shape("running_mean", running_mean, (c,))
+    _same_shape("running_var", running_var, (c,))
+    y = np.empty_like(x)
+    check_status(kernel("batchnorm_inference", x.dtype)(
+        ptr(y), ptr(x), ptr(gamma), ptr(beta), ptr(running_mean), ptr(running_var), n, c, eps),
+        "batchnorm_inference")
+    return y
+
+
+def batchnorm_backward(dy, x, gamma, mean, rstd):
+    """Gradients of training-mode batch normalisation.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (n, c)
+    x : ndarray of shape (n, c)
+        The forward input.
+    gamma : ndarray of shape (c,)
+    mean, rstd : ndarray of shape (c,)
+        As returned by :func:`batchnorm_forward`.
+
+    Returns
+    -------
+    dx : ndarray of shape (n, c)
+    dgamma, dbeta : ndarray of shape (c,)
+    """
+    dy = float_array("dy", dy, ndim=2)
+    n, c = dy.shape
+    x = float_array("x", x, dtype=dy.dtype, ndim=2)
+    _same_shape("x", x, dy.shape)
+    arrays = []
+    for name, a in (("gamma", gamma), ("mean", mean), ("rstd", rstd)):
+        a = float_array(name, a, dtype=dy.dtype, ndim=1)
+        _same_shape(name, a, (c,))
+        arrays.append(a)
+    gamma, mean, rstd = arrays
+    dx = np.empty_like(dy)
+    dgamma = np.zeros(c, dy.dtype)
+    dbeta = np.zeros(c, dy.dtype)
+    check_status(kernel("batchnorm_backward", dy.dtype)(
+        ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dy), ptr(x), ptr(gamma), ptr(mean), ptr(rstd), n, c),
+        "batchnorm_backward")
+    return dx, dgamma, dbeta
+
+
+def _check_p(p) -> float:
+    p = float(p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"p must be in [0, 1), got {p}")
+    return p
+
+
+def _check_u64(name: str, v) -> int:
+    v = int(v)
+    if not 0 <= v < 2**64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {v}")
+    return v
+
+
+def dropout_forward(x, p, seed, offset=0):
+    """Inverted dropout: keep each element with probability ``1 - p``, scale by ``1/(1-p)``.
+
+    The mask depends only on ``(seed, offset + i)`` (Philox4x32-10), so it is the same
+    for any thread count and for float32 and float64.
+
+    Parameters
+    ----------
+    x : ndarray of float32 or float64, any shape
+    p : float in [0, 1)
+        Drop probability.
+    seed : int in [0, 2**64)
+    offset : int in [0, 2**64)
+        Counter of the first element; give each call its own range.
+
+    Returns
+    -------
+    y : ndarray, same shape and dtype as ``x``
+    mask : ndarray of uint8, same shape; 1 where kept
+    """
+    x = float_array("x", x)
+    p = _check_p(p)
+    seed = _check_u64("seed", seed)
+    offset = _check_u64("offset", offset)
+    y = np.empty_like(x)
+    mask = np.empty(x.shape, np.uint8)
+    check_status(kernel("dropout_forward", x.dtype)(ptr(y), ptr(mask), ptr(x), x.size, p, seed, offset),
+                 "dropout_forward")
+    return y, mask
+
+
+def dropout_backward(dy, mask, p):
+    """Gradient of inverted dropout: ``dx = dy * mask / (1 - p)``.
+
+    Parameters
+    ----------
+    dy : ndarray of float32 or float64
+    mask : ndarray of uint8, same shape, as returned by :func:`dropout_forward`
+    p : float in [0, 1)
+
+    Returns
+    -------
+    dx : ndarray, same shape and dtype as ``dy``
+    """
+    dy = float_array("dy", dy)
+    mask = np.asarray(mask)
+    if mask.dtype != np.uint8:
+        raise TypeError(f"mask must be uint8 (as returned by dropout_forward), got dtype {mask.dtype}")
+    _same_shape("mask", mask, dy.shape)
+    mask = np.ascontiguousarray(mask)
+    p = _check_p(p)
+    dx = np.empty_like(dy)
+    check_status(kernel("dropout_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(mask), dy.size, p),
+                 "dropout_backward")
+    return dx
+
+
+def residual_forward(x, fx):
+    """Skip connection: ``y = x + fx``.
+
+    Parameters
+    ----------
+    x, fx : ndarray of the same shape and float dtype
+
+    Returns
+    -------
+    y : ndarray
+    """
+    x = float_array("x", x)
+    fx = float_array("fx", fx, dtype=x.dtype)
+    _same_shape("fx", fx, x.shape)
+    y = np.empty_like(x)
+    check_status(kernel("residual_forward", x.dtype)(ptr(y), ptr(x), ptr(fx), x.size), "residual_forward")
+    return y
+
+
+def residual_backward(dx, dy):
+    """Add the skip path's gradient into ``dx`` in place: ``dx += dy``.
+
+    Parameters
+    ----------
+    dx : ndarray of float32 or float64, C-contiguous and writeable
+        The branch's input gradient; updated in place.
+    dy : ndarray, same shape and dtype
+
+    Returns
+    -------
+    dx : ndarray
+        The same array, updated.
+    """
+    if not isinstance(dx, np.ndarray):
+        raise TypeError("dx must be a NumPy array (it is updated in place)")
+    if dx.dtype not in (np.float32, np.float64):
+        raise TypeError(f"dx must be float32 or float64, got dtype {dx.dtype}")
+    out_array("dx", dx, dx.dtype, dx.shape)
+    dy = float_array("dy", dy, dtype=dx.dtype)
+    _same_shape("dy", dy, dx.shape)
+    check_status(kernel("residual_backward", dx.dtype)(ptr(dx), ptr(dy), dx.size), "residual_backward")
+    return dx
