@@ -1,3 +1,215 @@
-"""Scaffold: filled in with the kernels."""
+"""Matrix products and the linear layer: wrappers over ``ff_gemm_*``, ``ff_linear_*``
+and ``ff_sum_rows_*``.
 
-__all__ = []
+The GEMM is fastfit's own (packed panels, AVX-512/AVX2/portable micro-kernels chosen at
+run time, OpenMP over output tiles), with an optional fused epilogue: bias add and an
+activation applied while each output tile is still in cache. Results are bitwise the
+same for any thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastfit._lib import check_status, float_array, kernel, lib, out_array, ptr
+
+__all__ = ["ACTIVATIONS", "matmul", "gemm", "linear_forward", "linear_backward", "sum_rows"]
+
+#: Activation names accepted by the fused epilogue (and the layers' helpers), mapped to
+#: ``enum ff_activation``.
+ACTIVATIONS = {
+    "identity": lib.FF_ACT_IDENTITY,
+    "relu": lib.FF_ACT_RELU,
+    "leaky_relu": lib.FF_ACT_LEAKY_RELU,
+    "tanh": lib.FF_ACT_TANH,
+    "sigmoid": lib.FF_ACT_SIGMOID,
+    "gelu": lib.FF_ACT_GELU,
+}
+
+
+def _activation_code(activation: str) -> int:
+    try:
+        return ACTIVATIONS[activation]
+    except (KeyError, TypeError):
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
+                         f"got {activation!r}") from None
+
+
+def _operand(name, a, dtype):
+    """A 2-D float operand, as (C-contiguous array, transposed?) without a copy where
+    the array is a transposed view of a C-contiguous one (the GEMM reads it as such)."""
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    if a.ndim == 2 and not a.flags.c_contiguous and a.flags.f_contiguous and a.size > 1:
+        t = float_array(name, a.T, dtype, ndim=2)
+        return t, True
+    return float_array(name, a, dtype, ndim=2), False
+
+
+def matmul(a, b):
+    """Matrix product ``a @ b`` of two 2-D float arrays.
+
+    Parameters
+    ----------
+    a : ndarray of shape (m, k), float32 or float64
+    b : ndarray of shape (k, n), same dtype as ``a``
+
+    Returns
+    -------
+    ndarray of shape (m, n)
+        ``a @ b`` in the inputs' dtype.
+    """
+    return gemm(a, b)
+
+
+def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False,
+         activation="identity", negative_slope=0.01):
+    """General matrix product with a fused epilogue.
+
+    Computes ``act(alpha * op(a) @ op(b) + beta * c + bias)`` where ``op(x)`` is ``x.T``
+    if the matching ``trans_*`` flag is set.
+
+    Parameters
+    ----------
+    a : ndarray, float32 or float64
+        Shape (m, k), or (k, m) with ``trans_a``.
+    b : ndarray, same dtype
+        Shape (k, n), or (n, k) with ``trans_b``.
+    c : ndarray of shape (m, n), optional
+        Updated in place and returned when given (C-contiguous, same dtype). When omitted
+        a new array is returned and ``beta`` must be 0.
+    bias : ndarray of shape (n,), optional
+        Added to every row before the activation.
+    alpha, beta : float
+        Scale of the product and of ``c``. With ``beta == 0``, ``c`` is not read (it
+        may hold NaN).
+    trans_a, trans_b : bool
+        Use the transpose of ``a`` / ``b``.
+    activation : str
+        One of ``ACTIVATIONS``: identity, relu, leaky_relu, tanh, sigmoid, gelu (exact
+        erf form).
+    negative_slope : float
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Returns
+    -------
+    ndarray of shape (m, n)
+        ``c`` (the same object, if one was given).
+    """
+    act = _activation_code(activation)
+    a, ta = _operand("a", a, None)
+    dtype = a.dtype
+    b, tb = _operand("b", b, dtype)
+    ta ^= bool(trans_a)
+    tb ^= bool(trans_b)
+    m, k = (a.shape[1], a.shape[0]) if ta else a.shape
+    kb, n = (b.shape[1], b.shape[0]) if tb else b.shape
+    if kb != k:
+        raise ValueError(f"a and b do not chain: op(a) is {(m, k)}, op(b) is {(kb, n)}")
+    if bias is not None:
+        bias = float_array("bias", bias, dtype, ndim=1)
+        if bias.shape[0] != n:
+            raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
+    if c is None:
+        if beta != 0:
+            raise ValueError("beta != 0 needs an output array c to scale")
+        c = np.empty((m, n), dtype=dtype)
+    else:
+        c = out_array("c", c, dtype, (m, n))
+    status = kernel("gemm", dtype)(ptr(c), ptr(a), ptr(b), ptr(bias), m, n, k,
+                                   a.shape[1], b.shape[1], n, ta, tb, alpha, beta, act,
+                                   negative_slope)
+    check_status(status, "gemm")
+    return c
+
+
+def _linear_shapes(x, w):
+    x = float_array("x", x, None, ndim=2)
+    w = float_array("w", w, x.dtype, ndim=2)
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w must have shape ({x.shape[1]}, out) to match x {x.shape}, "
+                         f"got {w.shape}")
+    return x, w
+
+
+def linear_forward(x, w, b=None):
+    """Linear layer forward: ``x @ w + b``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, in), float32 or float64
+    w : ndarray of shape (in, out), same dtype
+    b : ndarray of shape (out,), optional
+
+    Returns
+    -------
+    y : ndarray of shape (n, out)
+    """
+    x, w = _linear_shapes(x, w)
+    n, out = x.shape[0], w.shape[1]
+    if b is not None:
+        b = float_array("b", b, x.dtype, ndim=1)
+        if b.shape[0] != out:
+            raise ValueError(f"b must have shape ({out},), got {b.shape}")
+    y = np.empty((n, out), dtype=x.dtype)
+    check_status(kernel("linear_forward", x.dtype)(ptr(y), ptr(x), ptr(w), ptr(b), n,
+                                                   x.shape[1], out), "linear_forward")
+    return y
+
+
+def linear_backward(dy, x, w, need_dx=True):
+    """Linear layer backward.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (n, out), float32 or float64
+        Gradient of the loss with respect to the layer's output.
+    x : ndarray of shape (n, in), same dtype
+        The forward pass's input.
+    w : ndarray of shape (in, out), same dtype
+    need_dx : bool
+        Compute ``dx`` (the first layer of a network does not need it).
+
+    Returns
+    -------
+    dx : ndarray of shape (n, in), or None when ``need_dx`` is false
+        ``dy @ w.T``.
+    dw : ndarray of shape (in, out)
+        ``x.T @ dy``.
+    db : ndarray of shape (out,)
+        ``dy.sum(axis=0)``.
+    """
+    dy = float_array("dy", dy, None, ndim=2)
+    x = float_array("x", x, dy.dtype, ndim=2)
+    w = float_array("w", w, dy.dtype, ndim=2)
+    n, out = dy.shape
+    if x.shape[0] != n:
+        raise ValueError(f"x must have {n} rows like dy, got shape {x.shape}")
+    if w.shape != (x.shape[1], out):
+        raise ValueError(f"w must have shape {(x.shape[1], out)}, got {w.shape}")
+    dx = np.empty_like(x) if need_dx else None
+    dw = np.zeros_like(w)
+    db = np.zeros(out, dtype=dy.dtype)
+    check_status(kernel("linear_backward", dy.dtype)(ptr(dx), ptr(dw), ptr(db), ptr(dy), ptr(x),
+                                                     ptr(w), n, x.shape[1], out),
+                 "linear_backward")
+    return dx, dw, db
+
+
+def sum_rows(dy):
+    """Column sums of a 2-D array (the bias gradient), summed in a fixed order.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (n, out), float32 or float64
+
+    Returns
+    -------
+    ndarray of shape (out,)
+        ``dy.sum(axis=0)``, bitwise the same for any thread count.
+    """
+    dy = float_array("dy", dy, None, ndim=2)
+    db = np.zeros(dy.shape[1], dtype=dy.dtype)
+    check_status(kernel("sum_rows", dy.dtype)(ptr(db), ptr(dy), dy.shape[0], dy.shape[1]),
+                 "sum_rows")
+    return db

@@ -1,0 +1,74 @@
+"""GEMM and linear layer against NumPy's BLAS (OpenBLAS) ``@`` on training shapes,
+2 threads, float32: the plain products and the transposed ones the backward pass uses.
+
+Run: PYTHONPATH=benchmarks python -m pytest benchmarks/bench_gemm.py --benchmark-only -s \
+        -p no:cacheprovider --import-mode=importlib
+"""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from _compare import compare
+from conftest import BENCH_THREADS
+from fastfit import ops
+
+# (M, K, N): (batch x in) @ (in x out)
+SHAPES = [(256, 64, 256), (256, 256, 256), (256, 256, 10), (4096, 256, 256), (1024, 1024, 1024)]
+IDS = [f"{m}x{k}.{k}x{n}" for m, k, n in SHAPES]
+
+
+@pytest.fixture(autouse=True)
+def _blas_threads():
+    with threadpool_limits(BENCH_THREADS, user_api="blas"):
+        yield
+
+
+def _operands(m, k, n):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((m, k)).astype(np.float32),
+            rng.standard_normal((k, n)).astype(np.float32))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_matmul(benchmark, shape):
+    a, b = _operands(*shape)
+    compare(benchmark, lambda: ops.matmul(a, b), lambda: a @ b, baseline_name="numpy")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_matmul_trans_a(benchmark, shape):
+    """x^T @ dy, as the weight gradient computes it (a stored transposed)."""
+    a, b = _operands(*shape)
+    at = np.ascontiguousarray(a.T)
+    compare(benchmark, lambda: ops.gemm(at, b, trans_a=True), lambda: at.T @ b,
+            baseline_name="numpy")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_matmul_trans_b(benchmark, shape):
+    """dy @ w^T, as the input gradient computes it (b stored transposed)."""
+    a, b = _operands(*shape)
+    bt = np.ascontiguousarray(b.T)
+    compare(benchmark, lambda: ops.gemm(a, bt, trans_b=True), lambda: a @ bt.T,
+            baseline_name="numpy")
+
+
+@pytest.mark.parametrize("shape", [(256, 64, 256), (256, 256, 256), (256, 256, 10)],
+                         ids=["256x64x256", "256x256x256", "256x256x10"])
+def test_linear_fused(benchmark, shape):
+    """Forward with bias and relu fused vs NumPy's ``np.maximum(x @ w + b, 0)``."""
+    x, w = _operands(*shape)
+    bias = np.ones(shape[2], np.float32)
+    compare(benchmark, lambda: ops.gemm(x, w, bias=bias, activation="relu"),
+            lambda: np.maximum(x @ w + bias, 0), baseline_name="numpy")
+
+
+@pytest.mark.parametrize("shape", [(256, 64, 256), (256, 256, 256), (256, 256, 10)],
+                         ids=["256x64x256", "256x256x256", "256x256x10"])
+def test_linear_backward(benchmark, shape):
+    """dx, dw, db together vs NumPy's three expressions."""
+    x, w = _operands(*shape)
+    dy = np.random.default_rng(1).standard_normal((shape[0], shape[2])).astype(np.float32)
+    compare(benchmark, lambda: ops.linear_backward(dy, x, w),
+            lambda: (dy @ w.T, x.T @ dy, dy.sum(axis=0)), baseline_name="numpy")
