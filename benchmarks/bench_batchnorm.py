@@ -10,7 +10,7 @@ Small training shapes (256 x 256, 32 x 64) are timed too: they run serially.
 import numpy as np
 import pytest
 
-from _compare import compare, min_time
+from _compare import compare
 from bench_bandwidth import stream_triad_gbs
 from fastfit._lib import ffi, lib, ptr
 

@@ -298,11 +298,13 @@ int ff_count_nonfinite_f32(int64_t *count, const float *x /* (n) */, int64_t n);
 int ff_count_nonfinite_f64(int64_t *count, const double *x /* (n) */, int64_t n);
 
 /* ---- diagnostics ------------------------------------------------------------------- */
-/* STREAM triad a = b + s * c over n floats, OpenMP-parallel (static schedule, plain
+/* STREAM triad a = b + s * c over n values, OpenMP-parallel (static split, plain
  * stores, as STREAM): the benchmarks' measure of the machine's memory bandwidth, the
  * limit the streaming kernels (batch norm) are judged against. */
 int ff_stream_triad_f32(float *a /* (n) */, const float *b /* (n) */, const float *c /* (n) */,
                         int64_t n, float s);
+int ff_stream_triad_f64(double *a /* (n) */, const double *b /* (n) */, const double *c /* (n) */,
+                        int64_t n, double s);
 
 /* FF_CDEF_END */
 

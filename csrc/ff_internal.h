@@ -38,6 +38,61 @@ static inline int ff_threads(void) {
 #endif
 }
 
+static inline int ff_thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline int ff_team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+#define FF_INLINE static inline __attribute__((always_inline))
+
+/* Thread spans are cut on multiples of this many elements (256 bytes of f32): every
+ * span then starts at the same alignment as the buffer, so the split between a vector
+ * body and its scalar tail -- and with it where FMA contraction may differ -- does not
+ * move with the thread count. Elementwise results are bitwise equal for any count. */
+#define FF_SPAN_UNIT 64
+
+/* [*begin, *end) of thread t among nt over n elements. */
+static inline void ff_span(int64_t n, int t, int nt, int64_t *begin, int64_t *end) {
+    int64_t units = (n + FF_SPAN_UNIT - 1) / FF_SPAN_UNIT;
+    int64_t per = units / nt, rem = units % nt;
+    int64_t ub = t * per + (t < rem ? t : rem);
+    int64_t ue = ub + per + (t < rem ? 1 : 0);
+    int64_t b = ub * FF_SPAN_UNIT, e = ue * FF_SPAN_UNIT;
+    *begin = b < n ? b : n;
+    *end = e < n ? e : n;
+}
+
+/* Run CALL over [0, n) as spans [lo, hi): the whole range on the calling thread below
+ * min_n elements, else one ff_span per thread. CALL should be a FF_CLONES function:
+ * gcc outlines an OpenMP region's body into a function of its own that does NOT
+ * inherit target_clones, so ISA-specific loops must sit in a function called from
+ * inside the region (a cloned function holding the region runs it as baseline SSE2). */
+#define FF_PARALLEL_SPANS(n, min_n, lo, hi, CALL)                                  \
+    do {                                                                           \
+        if ((n) < (min_n) || ff_threads() == 1) {                                  \
+            const int64_t lo = 0, hi = (n);                                        \
+            CALL;                                                                  \
+        } else {                                                                   \
+            _Pragma("omp parallel")                                                \
+            {                                                                      \
+                int64_t lo, hi;                                                    \
+                ff_span((n), ff_thread_num(), ff_team_size(), &lo, &hi);           \
+                CALL;                                                              \
+            }                                                                      \
+        }                                                                          \
+    } while (0)
+
 /* Deterministic reductions: a sum over n values is cut into fixed blocks of this many,
  * each block summed serially, then the block sums added in block order -- the same
  * result whatever the thread count. */

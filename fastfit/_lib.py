@@ -8,6 +8,8 @@ alive for the call), never from ``.ctypes.data``.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 try:
@@ -26,6 +28,43 @@ _CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
           np.dtype(np.uint32): "uint32_t[]"}
 
 FF_OK = lib.FF_OK
+
+#: Activation names, mapped to ``enum ff_activation`` (the GEMM epilogue and the layers).
+ACTIVATIONS = {
+    "identity": lib.FF_ACT_IDENTITY,
+    "relu": lib.FF_ACT_RELU,
+    "leaky_relu": lib.FF_ACT_LEAKY_RELU,
+    "tanh": lib.FF_ACT_TANH,
+    "sigmoid": lib.FF_ACT_SIGMOID,
+    "gelu": lib.FF_ACT_GELU,
+}
+
+
+def activation_code(activation) -> int:
+    """The ``enum ff_activation`` value of an activation name (ValueError otherwise)."""
+    try:
+        return ACTIVATIONS[activation]
+    except (KeyError, TypeError):
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
+                         f"got {activation!r}") from None
+
+
+def int_arg(name: str, value, low: int = 0, high: int | None = None) -> int:
+    """Validate an integer argument in ``[low, high)``: TypeError for non-integers
+    (bools and floats included, never silently truncated), ValueError out of range."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if value < low or (high is not None and value >= high):
+        bound = f"in [{low}, {high})" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+U64 = 1 << 64  # seeds, streams and offsets are uint64_t in C
 
 
 def kernel(name: str, dtype: np.dtype):

@@ -108,28 +108,11 @@ def assert_gemm_close(actual, expected, bound, err_msg=""):
 
 
 # ==== activations, batch norm, dropout, residual ===============================
+# (activation_ref, the forward activations, is in the GEMM section above: one reference)
 
 from math import erf as _erf
 
 _erf_vec = np.vectorize(_erf, otypes=[np.float64])
-
-
-def activation_ref(x, activation, alpha=0.01):
-    """Forward activation in float64."""
-    x = np.asarray(x, dtype=np.float64)
-    if activation == "identity":
-        return x.copy()
-    if activation == "relu":
-        return np.maximum(x, 0.0)
-    if activation == "leaky_relu":
-        return np.where(x > 0, x, alpha * x)
-    if activation == "tanh":
-        return np.tanh(x)
-    if activation == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-x))
-    if activation == "gelu":
-        return 0.5 * x * (1.0 + _erf_vec(x / np.sqrt(2.0)))
-    raise ValueError(activation)
 
 
 def activation_grad_ref(x, activation, alpha=0.01):

@@ -8,36 +8,16 @@ any slice of an initialisation can be regenerated on its own.
 
 from __future__ import annotations
 
-import operator
 
 import numpy as np
 
-from fastfit._lib import FLOAT_DTYPES, check_status, ffi, float_array, index_array, kernel, lib, ptr
+from fastfit._lib import (FLOAT_DTYPES, U64, check_status, ffi, float_array, index_array, int_arg,
+                          kernel, lib, ptr)
 
 __all__ = ["gather_rows", "shuffle", "init_weights", "philox_u32", "count_nonfinite", "is_finite"]
 
 _SCHEMES = {"he_normal": lib.FF_INIT_HE_NORMAL, "he_uniform": lib.FF_INIT_HE_UNIFORM,
             "glorot_normal": lib.FF_INIT_GLOROT_NORMAL, "glorot_uniform": lib.FF_INIT_GLOROT_UNIFORM}
-_U64 = 1 << 64
-
-
-def _count(name: str, value) -> int:
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def _u64(name: str, value) -> int:
-    value = _count(name, value)
-    if value >= _U64:
-        raise ValueError(f"{name} must be < 2**64, got {value}")
-    return value
-
-
 def gather_rows(x, idx):
     """Rows of ``x`` picked by ``idx``: ``out[r] = x[idx[r]]``.
 
@@ -100,8 +80,8 @@ def shuffle(n, seed, stream=0):
     -------
     perm : ndarray of shape (n,), int64
     """
-    n = _count("n", n)
-    seed, stream = _u64("seed", seed), _u64("stream", stream)
+    n = int_arg("n", n)
+    seed, stream = int_arg("seed", seed, 0, U64), int_arg("stream", stream, 0, U64)
     if n > 1 << 48:
         raise ValueError(f"n must be <= 2**48, got {n}")
     perm = np.arange(n, dtype=np.int64)
@@ -141,17 +121,17 @@ def init_weights(shape, scheme="he_normal", seed=0, gain=1.0, fan_in=None, fan_o
     if scheme not in _SCHEMES:
         raise ValueError(f"scheme must be one of {sorted(_SCHEMES)}, got {scheme!r}")
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    shape = tuple(_count("shape", s) for s in shape)
+    shape = tuple(int_arg("shape", s) for s in shape)
     if len(shape) == 0:
         raise ValueError("shape must have at least one dimension")
-    fan_in = shape[0] if fan_in is None else _count("fan_in", fan_in)
-    fan_out = shape[-1] if fan_out is None else _count("fan_out", fan_out)
+    fan_in = shape[0] if fan_in is None else int_arg("fan_in", fan_in)
+    fan_out = shape[-1] if fan_out is None else int_arg("fan_out", fan_out)
     if fan_in < 1 or fan_out < 1:
         raise ValueError(f"fan_in and fan_out must be >= 1, got {fan_in} and {fan_out}")
     gain = float(gain)
     if not (np.isfinite(gain) and gain >= 0):
         raise ValueError(f"gain must be finite and >= 0, got {gain}")
-    seed, offset = _u64("seed", seed), _u64("offset", offset)
+    seed, offset = int_arg("seed", seed, 0, U64), int_arg("offset", offset, 0, U64)
     w = np.empty(shape, dtype=dtype)
     check_status(kernel("init", dtype)(ptr(w), w.size, fan_in, fan_out, _SCHEMES[scheme], gain,
                                        seed, offset), "init_weights")
@@ -173,8 +153,8 @@ def philox_u32(n, seed, offset=0):
     -------
     out : ndarray of shape (n,), uint32
     """
-    n = _count("n", n)
-    seed, offset = _u64("seed", seed), _u64("offset", offset)
+    n = int_arg("n", n)
+    seed, offset = int_arg("seed", seed, 0, U64), int_arg("offset", offset, 0, U64)
     out = np.empty(n, dtype=np.uint32)
     check_status(lib.ff_philox_u32(ptr(out), n, seed, offset), "philox_u32")
     return out

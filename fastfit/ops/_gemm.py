@@ -11,29 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import check_status, float_array, kernel, lib, out_array, ptr
+from fastfit._lib import (ACTIVATIONS, activation_code, check_status, float_array, kernel, out_array, ptr)
 
 __all__ = ["ACTIVATIONS", "matmul", "gemm", "linear_forward", "linear_backward", "sum_rows"]
-
-#: Activation names accepted by the fused epilogue (and the layers' helpers), mapped to
-#: ``enum ff_activation``.
-ACTIVATIONS = {
-    "identity": lib.FF_ACT_IDENTITY,
-    "relu": lib.FF_ACT_RELU,
-    "leaky_relu": lib.FF_ACT_LEAKY_RELU,
-    "tanh": lib.FF_ACT_TANH,
-    "sigmoid": lib.FF_ACT_SIGMOID,
-    "gelu": lib.FF_ACT_GELU,
-}
-
-
-def _activation_code(activation: str) -> int:
-    try:
-        return ACTIVATIONS[activation]
-    except (KeyError, TypeError):
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
-                         f"got {activation!r}") from None
-
 
 def _operand(name, a, dtype):
     """A 2-D float operand, as (C-contiguous array, transposed?) without a copy where
@@ -96,7 +76,7 @@ def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b
     ndarray of shape (m, n)
         ``c`` (the same object, if one was given).
     """
-    act = _activation_code(activation)
+    act = activation_code(activation)
     a, ta = _operand("a", a, None)
     dtype = a.dtype
     b, tb = _operand("b", b, dtype)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import check_status, ffi, float_array, kernel, lib, out_array, ptr
+from fastfit._lib import (U64, activation_code, check_status, float_array, int_arg, kernel, out_array, ptr)
 
 __all__ = [
     "activation_forward", "activation_backward", "softmax",
@@ -17,25 +17,6 @@ __all__ = [
     "dropout_forward", "dropout_backward",
     "residual_forward", "residual_backward",
 ]
-
-# Private on purpose: fastfit/ops/_gemm.py defines the same names (ACTIVATIONS); the two
-# maps are deduplicated when the branches merge.
-_ACTIVATIONS = {
-    "identity": lib.FF_ACT_IDENTITY,
-    "relu": lib.FF_ACT_RELU,
-    "leaky_relu": lib.FF_ACT_LEAKY_RELU,
-    "tanh": lib.FF_ACT_TANH,
-    "sigmoid": lib.FF_ACT_SIGMOID,
-    "gelu": lib.FF_ACT_GELU,
-}
-
-
-def _activation_code(activation) -> int:
-    try:
-        return _ACTIVATIONS[activation]
-    except (KeyError, TypeError):
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}") from None
-
 
 def _same_shape(name: str, a: np.ndarray, shape) -> None:
     if a.shape != tuple(shape):
@@ -58,7 +39,7 @@ def activation_forward(x, activation="relu", negative_slope=0.01):
     y : ndarray, same shape and dtype as ``x``
     """
     x = float_array("x", x)
-    act = _activation_code(activation)
+    act = activation_code(activation)
     y = np.empty_like(x)
     check_status(kernel("activation_forward", x.dtype)(ptr(y), ptr(x), x.size, act, negative_slope),
                  "activation_forward")
@@ -87,7 +68,7 @@ def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01):
     dx : ndarray, same shape and dtype as ``dy``
     """
     dy = float_array("dy", dy)
-    act = _activation_code(activation)
+    act = activation_code(activation)
     if x is not None:
         x = float_array("x", x, dtype=dy.dtype)
         _same_shape("x", x, dy.shape)
@@ -242,13 +223,6 @@ def _check_p(p) -> float:
     return p
 
 
-def _check_u64(name: str, v) -> int:
-    v = int(v)
-    if not 0 <= v < 2**64:
-        raise ValueError(f"{name} must be in [0, 2**64), got {v}")
-    return v
-
-
 def dropout_forward(x, p, seed, offset=0):
     """Inverted dropout: keep each element with probability ``1 - p``, scale by ``1/(1-p)``.
 
@@ -271,8 +245,8 @@ def dropout_forward(x, p, seed, offset=0):
     """
     x = float_array("x", x)
     p = _check_p(p)
-    seed = _check_u64("seed", seed)
-    offset = _check_u64("offset", offset)
+    seed = int_arg("seed", seed, 0, U64)
+    offset = int_arg("offset", offset, 0, U64)
     y = np.empty_like(x)
     mask = np.empty(x.shape, np.uint8)
     check_status(kernel("dropout_forward", x.dtype)(ptr(y), ptr(mask), ptr(x), x.size, p, seed, offset),

@@ -13,11 +13,10 @@ parameters and the state exactly as they were.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
-from fastfit._lib import FLOAT_DTYPES, check_status, ffi, float_array, kernel, out_array, ptr
+from fastfit._lib import FLOAT_DTYPES, check_status, ffi, float_array, int_arg, kernel, out_array, ptr
 
 __all__ = ["sgd_update", "rmsprop_update", "adam_update", "l1_update", "grad_norm",
            "clip_grad_norm"]
@@ -221,14 +220,7 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     grad = _grad(grad, param)
     m = _state("m", m, param)
     v = _state("v", v, param)
-    if isinstance(step, (bool, np.bool_)):
-        raise TypeError(f"step must be an integer, got {step!r}")
-    try:
-        step = operator.index(step)
-    except TypeError:
-        raise TypeError(f"step must be an integer, got {step!r}") from None
-    if step < 1:
-        raise ValueError(f"step counts from 1, got {step}")
+    step = int_arg("step", step, low=1)  # counts from 1: the bias corrections use it
     lr = _hyper("lr", lr)
     beta1 = _hyper("beta1", beta1, high=1.0, high_open=True)
     beta2 = _hyper("beta2", beta2, high=1.0, high_open=True)
