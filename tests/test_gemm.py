@@ -78,6 +78,32 @@ def test_tails_all_transposes(path, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_trans_a(path, dtype):
+    """A stored (K,M) with narrow N: the M-vectorised kernel. M around its row tile on every
+    path (2..32 rows: shifted bottom tile, and too few rows for one tile), N around its
+    column blocks (12) and limits (24; 64 for long K), beta, bias and activation."""
+    rng = np.random.default_rng(11)
+    i = 0
+    for m in (1, 3, 4, 5, 8, 9, 16, 17, 31, 32, 33, 47, 100):
+        for n, k in ((1, 5), (2, 1), (7, 40), (10, 33), (12, 7), (13, 3), (24, 9), (25, 2),
+                     (40, 130), (64, 129), (65, 128), (30, 127)):
+            i += 1
+            tb = bool(i & 1)
+            beta = (0.0, 0.5)[i % 2 == 0 and i % 3 != 0]
+            act = ("identity", "leaky_relu", "sigmoid")[i % 3]
+            a, b = operands(rng, m, n, k, dtype, True, tb)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
+            bias = rng.standard_normal(n).astype(dtype) if i % 4 else None
+            c = ops.gemm(a, b, c0.copy(), bias=bias, alpha=1.5, beta=beta, trans_a=True,
+                         trans_b=tb, activation=act)
+            ref = gemm_ref(a, b, c=c0, bias=bias, alpha=1.5, beta=beta, trans_a=True,
+                           trans_b=tb, activation=act)
+            bound = gemm_error_bound(dtype, k, a, b, c=c0, bias=bias, alpha=1.5, beta=beta,
+                                     trans_a=True, trans_b=tb)
+            assert_gemm_close(c, ref, bound, err_msg=f"{path} m={m} n={n} k={k} tb={tb}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 def test_multi_block(path, dtype, ta, tb):
     """Several KC blocks and NC blocks (N past one packed B block), odd sizes."""
@@ -208,7 +234,8 @@ def test_epilogue_extremes(dtype):
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
 def test_threads_bitwise(path, dtype, ta, tb):
     rng = np.random.default_rng(9)
-    for (m, n, k) in [(256, 64, 256), (300, 10, 700), (129, 700, 300)]:
+    for (m, n, k) in [(256, 64, 256), (300, 10, 700), (129, 700, 300), (257, 24, 999),
+                      (75, 64, 4000)]:
         a, b = operands(rng, m, n, k, dtype, ta, tb)
         bias = rng.standard_normal(n).astype(dtype)
         with fastfit.num_threads(1):
