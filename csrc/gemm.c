@@ -29,6 +29,13 @@
 #define FF_GEMM_NARROW_N_LONGK 64
 #define FF_GEMM_NARROW_LONGK 128
 
+/* With A stored (M,K), products at most DOT_N wide (and K long enough for a few vectors)
+ * are dot products along K (gemm_narrow.inc) instead of N padded to a whole vector.
+ * Measured on Zen 4, 1 thread, 256x256 by N: N=1 4.8x, N=2 2.7x, N=4 2.5x faster; N=6..8
+ * is a wash or worse in f64, and K=17 is slower. */
+#define FF_GEMM_DOT_N 4
+#define FF_GEMM_DOT_MIN_K 32
+
 static int ff_gemm_path_now = FF_GEMM_PATH_AUTO; /* AUTO until first use or a set_path */
 
 int ff_gemm_best_path(void) {

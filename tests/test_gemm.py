@@ -104,6 +104,32 @@ def test_narrow_trans_a(path, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_dot(path, dtype):
+    """A stored (M,K) with N <= 4 and K >= 32: dot products along K. M around the row tile
+    (3 or 4 rows; fewer go to the panel kernel), N around the column blocks, K around
+    whole vectors (K mod VW is summed as a scalar tail), beta, bias and activation."""
+    rng = np.random.default_rng(12)
+    i = 0
+    for m in (1, 2, 3, 4, 5, 7, 8, 9, 33):
+        for n, k in ((1, 32), (2, 33), (3, 47), (4, 64), (5, 40), (1, 31), (2, 257), (4, 100),
+                     (3, 16)):
+            i += 1
+            tb = bool(i & 1)
+            beta = (0.0, 0.5)[i % 2 == 0 and i % 3 != 0]
+            act = ("identity", "relu", "tanh")[i % 3]
+            a, b = operands(rng, m, n, k, dtype, False, tb)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
+            bias = rng.standard_normal(n).astype(dtype) if i % 4 else None
+            c = ops.gemm(a, b, c0.copy(), bias=bias, alpha=-0.75, beta=beta, trans_b=tb,
+                         activation=act)
+            ref = gemm_ref(a, b, c=c0, bias=bias, alpha=-0.75, beta=beta, trans_b=tb,
+                           activation=act)
+            bound = gemm_error_bound(dtype, k, a, b, c=c0, bias=bias, alpha=-0.75, beta=beta,
+                                     trans_b=tb)
+            assert_gemm_close(c, ref, bound, err_msg=f"{path} m={m} n={n} k={k} tb={tb}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 def test_multi_block(path, dtype, ta, tb):
     """Several KC blocks and NC blocks (N past one packed B block), odd sizes."""
@@ -235,7 +261,7 @@ def test_epilogue_extremes(dtype):
 def test_threads_bitwise(path, dtype, ta, tb):
     rng = np.random.default_rng(9)
     for (m, n, k) in [(256, 64, 256), (300, 10, 700), (129, 700, 300), (257, 24, 999),
-                      (75, 64, 4000)]:
+                      (75, 64, 4000), (3001, 2, 77), (501, 4, 1000)]:
         a, b = operands(rng, m, n, k, dtype, ta, tb)
         bias = rng.standard_normal(n).astype(dtype)
         with fastfit.num_threads(1):
