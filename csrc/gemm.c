@@ -29,11 +29,14 @@
 #define FF_GEMM_NARROW_N_LONGK 64
 #define FF_GEMM_NARROW_LONGK 128
 
-/* With A stored (M,K), products at most DOT_N wide (and K long enough for a few vectors)
- * are dot products along K (gemm_narrow.inc) instead of N padded to a whole vector.
- * Measured on Zen 4, 1 thread, 256x256 by N: N=1 4.8x, N=2 2.7x, N=4 2.5x faster; N=6..8
- * is a wash or worse in f64, and K=17 is slower. */
-#define FF_GEMM_DOT_N 4
+/* With A stored (M,K), products at most DOT_N wide (DOT_N_LONGK when K is long), with K
+ * long enough for a few vectors, are dot products along K (gemm_narrow.inc) instead of N
+ * padded to whole vectors. Measured on Zen 4, 1 thread, f32 256x256 by N: N=1 5.2x, N=2
+ * 4.0x, N=4 3.0x, N=8 1.6x, N=10..12 1.15x faster, N=16 slower; f64 N=8 even; at K=64
+ * N=8 1.2x faster, N=10 slower; K=17 slower. */
+#define FF_GEMM_DOT_N 8
+#define FF_GEMM_DOT_N_LONGK 12
+#define FF_GEMM_DOT_LONGK 128
 #define FF_GEMM_DOT_MIN_K 32
 
 static int ff_gemm_path_now = FF_GEMM_PATH_AUTO; /* AUTO until first use or a set_path */

@@ -105,14 +105,15 @@ def test_narrow_trans_a(path, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_narrow_dot(path, dtype):
-    """A stored (M,K) with N <= 4 and K >= 32: dot products along K. M around the row tile
-    (3 or 4 rows; fewer go to the panel kernel), N around the column blocks, K around
-    whole vectors (K mod VW is summed as a scalar tail), beta, bias and activation."""
+    """A stored (M,K) with N <= 8 (12 for K >= 128) and K >= 32: dot products along K.
+    M around the 4-row tile (fewer go to the panel kernel), N around the column blocks
+    (2 or 4) and the limits, K around whole vectors (K mod VW is summed as a scalar tail),
+    beta, bias and activation."""
     rng = np.random.default_rng(12)
     i = 0
     for m in (1, 2, 3, 4, 5, 7, 8, 9, 33):
         for n, k in ((1, 32), (2, 33), (3, 47), (4, 64), (5, 40), (1, 31), (2, 257), (4, 100),
-                     (3, 16)):
+                     (3, 16), (7, 81), (8, 35), (9, 127), (11, 128), (12, 200), (13, 300)):
             i += 1
             tb = bool(i & 1)
             beta = (0.0, 0.5)[i % 2 == 0 and i % 3 != 0]
@@ -261,7 +262,7 @@ def test_epilogue_extremes(dtype):
 def test_threads_bitwise(path, dtype, ta, tb):
     rng = np.random.default_rng(9)
     for (m, n, k) in [(256, 64, 256), (300, 10, 700), (129, 700, 300), (257, 24, 999),
-                      (75, 64, 4000), (3001, 2, 77), (501, 4, 1000)]:
+                      (75, 64, 4000), (3001, 2, 77), (501, 4, 1000), (1003, 11, 300)]:
         a, b = operands(rng, m, n, k, dtype, ta, tb)
         bias = rng.standard_normal(n).astype(dtype)
         with fastfit.num_threads(1):
