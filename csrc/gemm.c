@@ -20,13 +20,16 @@
  * ~1.3 us; at ~100 GFLOP/s a core does ~65k FMAs in that time. */
 #define FF_GEMM_PARALLEL_MIN_FMA 262144.0
 
-/* With A stored transposed, products this narrow go to the M-vectorised kernel
+/* With A stored transposed, these products go to the M-vectorised kernel
  * (gemm_narrow.inc): always up to NARROW_N columns (the panel kernel pads N to whole
- * vectors and repacks A), and up to NARROW_N_LONGK when K is long enough to hide the
- * transposed write of C. Measured on Zen 4, 1 thread: 256x256 by N=10 2.4x faster,
- * N=64 at K=256 ~10% faster, N=64 at K=32 ~10% slower. */
+ * vectors and repacks A), and at long K (which hides the transposed write of C) up to
+ * NARROW_N_LONGK columns, or any N when M is at most NARROW_M (A^T then stays in L2 and
+ * the kernel is a plain GEMM without packing or barriers). Measured on Zen 4, 1 thread:
+ * 256x256 by N=10 2.4x faster; N=64 at K=256 ~10% faster, at K=32 ~10% slower; M=32..128
+ * by K=256..1024 by N=128..1024 even to 7% faster (and no barrier to stall on). */
 #define FF_GEMM_NARROW_N 24
 #define FF_GEMM_NARROW_N_LONGK 64
+#define FF_GEMM_NARROW_M 128
 #define FF_GEMM_NARROW_LONGK 128
 
 /* With A stored (M,K), products at most DOT_N wide (DOT_N_LONGK when K is long), with K
