@@ -81,7 +81,7 @@ def test_tails_all_transposes(path, dtype):
 def test_narrow_trans_a(path, dtype):
     """A stored (K,M) with narrow N: the M-vectorised kernel. M around its row tile on every
     path (2..32 rows: shifted bottom tile, and too few rows for one tile), N around its
-    column blocks (12) and limits (24; 64 or any N for M <= 128 at long K), beta, bias
+    column blocks (6 or 12) and limits (24; 64 or any N for M <= 128 at long K), beta, bias
     and activation."""
     rng = np.random.default_rng(11)
     i = 0
