@@ -95,7 +95,9 @@ def test_narrow_trans_a(path, dtype):
             a, b = operands(rng, m, n, k, dtype, True, tb)
             c0 = rng.standard_normal((m, n)).astype(dtype)
             bias = rng.standard_normal(n).astype(dtype) if i % 4 else None
-            c = ops.gemm(a, b, c0.copy(), bias=bias, alpha=1.5, beta=beta, trans_a=True,
+            # beta == 0 must not read c: pass NaN there
+            c_in = c0.copy() if beta else np.full_like(c0, np.nan)
+            c = ops.gemm(a, b, c_in, bias=bias, alpha=1.5, beta=beta, trans_a=True,
                          trans_b=tb, activation=act)
             ref = gemm_ref(a, b, c=c0, bias=bias, alpha=1.5, beta=beta, trans_a=True,
                            trans_b=tb, activation=act)
@@ -122,7 +124,8 @@ def test_narrow_dot(path, dtype):
             a, b = operands(rng, m, n, k, dtype, False, tb)
             c0 = rng.standard_normal((m, n)).astype(dtype)
             bias = rng.standard_normal(n).astype(dtype) if i % 4 else None
-            c = ops.gemm(a, b, c0.copy(), bias=bias, alpha=-0.75, beta=beta, trans_b=tb,
+            c_in = c0.copy() if beta else np.full_like(c0, np.nan)
+            c = ops.gemm(a, b, c_in, bias=bias, alpha=-0.75, beta=beta, trans_b=tb,
                          activation=act)
             ref = gemm_ref(a, b, c=c0, bias=bias, alpha=-0.75, beta=beta, trans_b=tb,
                            activation=act)
