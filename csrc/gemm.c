@@ -20,6 +20,28 @@
  * ~1.3 us; at ~100 GFLOP/s a core does ~65k FMAs in that time. */
 #define FF_GEMM_PARALLEL_MIN_FMA 262144.0
 
+/* With A stored transposed, these products go to the M-vectorised kernel
+ * (gemm_narrow.inc): always up to NARROW_N columns (the panel kernel pads N to whole
+ * vectors and repacks A), and at long K (which hides the transposed write of C) up to
+ * NARROW_N_LONGK columns, or any N when M is at most NARROW_M (A^T then stays in L2 and
+ * the kernel is a plain GEMM without packing or barriers). Measured on Zen 4, 1 thread:
+ * 256x256 by N=10 2.4x faster; N=64 at K=256 ~10% faster, at K=32 ~10% slower; M=32..128
+ * by K=256..1024 by N=128..1024 even to 7% faster (and no barrier to stall on). */
+#define FF_GEMM_NARROW_N 24
+#define FF_GEMM_NARROW_N_LONGK 64
+#define FF_GEMM_NARROW_M 128
+#define FF_GEMM_NARROW_LONGK 128
+
+/* With A stored (M,K), products at most DOT_N wide (DOT_N_LONGK when K is long), with K
+ * long enough for a few vectors, are dot products along K (gemm_narrow.inc) instead of N
+ * padded to whole vectors. Measured on Zen 4, 1 thread, f32 256x256 by N: N=1 5.2x, N=2
+ * 4.0x, N=4 3.0x, N=8 1.6x, N=10..12 1.15x faster, N=16 slower; f64 N=8 even; at K=64
+ * N=8 1.2x faster, N=10 slower; K=17 slower. */
+#define FF_GEMM_DOT_N 8
+#define FF_GEMM_DOT_N_LONGK 12
+#define FF_GEMM_DOT_LONGK 128
+#define FF_GEMM_DOT_MIN_K 32
+
 static int ff_gemm_path_now = FF_GEMM_PATH_AUTO; /* AUTO until first use or a set_path */
 
 int ff_gemm_best_path(void) {

@@ -78,6 +78,63 @@ def test_tails_all_transposes(path, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_trans_a(path, dtype):
+    """A stored (K,M) with narrow N: the M-vectorised kernel. M around its row tile on every
+    path (2..32 rows: shifted bottom tile, and too few rows for one tile), N around its
+    column blocks (6 or 12) and limits (24; 64 or any N for M <= 128 at long K), beta, bias
+    and activation."""
+    rng = np.random.default_rng(11)
+    i = 0
+    for m in (1, 3, 4, 5, 8, 9, 16, 17, 31, 32, 33, 47, 100):
+        for n, k in ((1, 5), (2, 1), (7, 40), (10, 33), (12, 7), (13, 3), (24, 9), (25, 2),
+                     (40, 130), (64, 129), (65, 128), (30, 127), (150, 128)):
+            i += 1
+            tb = bool(i & 1)
+            beta = (0.0, 0.5)[i % 2 == 0 and i % 3 != 0]
+            act = ("identity", "leaky_relu", "sigmoid")[i % 3]
+            a, b = operands(rng, m, n, k, dtype, True, tb)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
+            bias = rng.standard_normal(n).astype(dtype) if i % 4 else None
+            # beta == 0 must not read c: pass NaN there
+            c_in = c0.copy() if beta else np.full_like(c0, np.nan)
+            c = ops.gemm(a, b, c_in, bias=bias, alpha=1.5, beta=beta, trans_a=True,
+                         trans_b=tb, activation=act)
+            ref = gemm_ref(a, b, c=c0, bias=bias, alpha=1.5, beta=beta, trans_a=True,
+                           trans_b=tb, activation=act)
+            bound = gemm_error_bound(dtype, k, a, b, c=c0, bias=bias, alpha=1.5, beta=beta,
+                                     trans_a=True, trans_b=tb)
+            assert_gemm_close(c, ref, bound, err_msg=f"{path} m={m} n={n} k={k} tb={tb}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_dot(path, dtype):
+    """A stored (M,K) with N <= 8 (12 for K >= 128) and K >= 32: dot products along K.
+    M around the 4-row tile (fewer go to the panel kernel), N around the column blocks
+    (2 or 4) and the limits, K around whole vectors (K mod VW is summed as a scalar tail),
+    beta, bias and activation."""
+    rng = np.random.default_rng(12)
+    i = 0
+    for m in (1, 2, 3, 4, 5, 7, 8, 9, 33):
+        for n, k in ((1, 32), (2, 33), (3, 47), (4, 64), (5, 40), (1, 31), (2, 257), (4, 100),
+                     (3, 16), (7, 81), (8, 35), (9, 127), (11, 128), (12, 200), (13, 300)):
+            i += 1
+            tb = bool(i & 1)
+            beta = (0.0, 0.5)[i % 2 == 0 and i % 3 != 0]
+            act = ("identity", "relu", "tanh")[i % 3]
+            a, b = operands(rng, m, n, k, dtype, False, tb)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
+            bias = rng.standard_normal(n).astype(dtype) if i % 4 else None
+            c_in = c0.copy() if beta else np.full_like(c0, np.nan)
+            c = ops.gemm(a, b, c_in, bias=bias, alpha=-0.75, beta=beta, trans_b=tb,
+                         activation=act)
+            ref = gemm_ref(a, b, c=c0, bias=bias, alpha=-0.75, beta=beta, trans_b=tb,
+                           activation=act)
+            bound = gemm_error_bound(dtype, k, a, b, c=c0, bias=bias, alpha=-0.75, beta=beta,
+                                     trans_b=tb)
+            assert_gemm_close(c, ref, bound, err_msg=f"{path} m={m} n={n} k={k} tb={tb}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 def test_multi_block(path, dtype, ta, tb):
     """Several KC blocks and NC blocks (N past one packed B block), odd sizes."""
@@ -208,7 +265,9 @@ def test_epilogue_extremes(dtype):
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
 def test_threads_bitwise(path, dtype, ta, tb):
     rng = np.random.default_rng(9)
-    for (m, n, k) in [(256, 64, 256), (300, 10, 700), (129, 700, 300)]:
+    for (m, n, k) in [(256, 64, 256), (300, 10, 700), (129, 700, 300), (257, 24, 999),
+                      (75, 64, 4000), (3001, 2, 77), (501, 4, 1000), (1003, 11, 300),
+                      (100, 300, 256)]:
         a, b = operands(rng, m, n, k, dtype, ta, tb)
         bias = rng.standard_normal(n).astype(dtype)
         with fastfit.num_threads(1):
