@@ -16,9 +16,13 @@
 #define FF_GEMM_X86 0
 #endif
 
-/* Below this many multiply-adds a product runs on one thread. The region costs
- * ~1.3 us; at ~100 GFLOP/s a core does ~65k FMAs in that time. */
-#define FF_GEMM_PARALLEL_MIN_FMA 262144.0
+/* Below this many multiply-adds (~20 us on one core at ~100 GFLOP/s) a product runs on
+ * one thread. On a quiet machine a region costs ~1.3 us, so threads would pay from ~250k
+ * FMAs; but when another process holds a core, every barrier waits for a descheduled
+ * partner for a scheduler slice (ms): the digits demo's 64x64x128 products ran 25x
+ * slower on 2 threads than on 1 with one other busy process. Threads only where the
+ * work dwarfs that risk. */
+#define FF_GEMM_PARALLEL_MIN_FMA 1048576.0
 
 /* With A stored transposed, these products go to the M-vectorised kernel
  * (gemm_narrow.inc): always up to NARROW_N columns (the panel kernel pads N to whole
