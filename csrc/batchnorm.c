@@ -41,7 +41,7 @@ static int ff_bn_use_nt(int64_t bytes, int64_t row_bytes) {
     int have = __atomic_load_n(&avx512, __ATOMIC_RELAXED);
     if (have < 0) {
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        have = __builtin_cpu_supports("x86-64-v4") ? 1 : 0;
         __atomic_store_n(&avx512, have, __ATOMIC_RELAXED);
     }
     return have;
