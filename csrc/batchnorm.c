@@ -58,8 +58,10 @@ static int ff_bn_use_nt(int64_t bytes, int64_t row_bytes) {
 static void ff_bn_stream_fence(void) {}
 #endif
 
-/* Software prefetch distance of the statistics passes (see batchnorm.inc). */
+/* Software prefetch distance of the statistics passes (see batchnorm.inc), and the pass
+ * size from which they prefetch at all (below it the data come from L2/L3). */
 #define FF_BN_PF_BYTES 8192
+#define FF_BN_PF_MIN_BYTES ((int64_t)2 << 20)
 
 #define FF_BODY "batchnorm.inc"
 #include "ff_instantiate.h"
