@@ -19,5 +19,49 @@
  * (256 x 256 and smaller) stay in L2 and finish in a few microseconds. */
 #define FF_BN_PARALLEL_MIN (1 << 17)
 
+/* Outputs of at least this many bytes, with rows of at least FF_BN_NT_MIN_ROW bytes, are
+ * written with non-temporal stores where the CPU has AVX-512 (see batchnorm.inc). */
+#ifndef FF_BN_NT_MIN_BYTES
+#define FF_BN_NT_MIN_BYTES ((int64_t)8 << 20)
+#endif
+#define FF_BN_NT_MIN_ROW 256
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define FF_BN_NT 1
+/* The non-temporal store of a 64-byte GCC vector of either dtype (both branches must
+ * compile for both; the vector casts are bit reinterpretations). */
+#define FF_BN_STREAM512(p, v)                                                    \
+    _Generic((p), float *: _mm512_stream_ps((float *)(p), (__m512)(v)),       \
+             double *: _mm512_stream_pd((double *)(p), (__m512d)(v)))
+
+static int ff_bn_use_nt(int64_t bytes, int64_t row_bytes) {
+    static int avx512 = -1; /* every thread that races here stores the same value */
+    if (bytes < FF_BN_NT_MIN_BYTES || row_bytes < FF_BN_NT_MIN_ROW) return 0;
+    int have = __atomic_load_n(&avx512, __ATOMIC_RELAXED);
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("x86-64-v4") ? 1 : 0;
+        __atomic_store_n(&avx512, have, __ATOMIC_RELAXED);
+    }
+    return have;
+}
+
+/* Non-temporal stores are weakly ordered: fence before anyone else may read the output. */
+static void ff_bn_stream_fence(void) { _mm_sfence(); }
+#else
+#define FF_BN_NT 0
+static int ff_bn_use_nt(int64_t bytes, int64_t row_bytes) {
+    (void)bytes, (void)row_bytes;
+    return 0;
+}
+static void ff_bn_stream_fence(void) {}
+#endif
+
+/* Software prefetch distance of the statistics passes (see batchnorm.inc), and the pass
+ * size from which they prefetch at all (below it the data come from L2/L3). */
+#define FF_BN_PF_BYTES 8192
+#define FF_BN_PF_MIN_BYTES ((int64_t)2 << 20)
+
 #define FF_BODY "batchnorm.inc"
 #include "ff_instantiate.h"

@@ -161,6 +161,49 @@ def test_threads_bitwise(shape):
         np.testing.assert_array_equal(a, b)
 
 
+# Outputs of >= 8 MiB with rows of >= 256 bytes take the non-temporal store path on CPUs
+# with AVX-512; odd widths give rows that start off a 64-byte boundary (plain-store heads
+# and tails), 256 columns aligned rows.
+STREAM_SHAPES = [(np.float32, (4099, 515)), (np.float32, (8200, 256)), (np.float64, (2053, 517))]
+
+
+@pytest.mark.parametrize("dtype,shape", STREAM_SHAPES)
+def test_streaming_outputs(dtype, shape):
+    n, c = shape
+    x, gamma, beta, dy = _data(n, c, dtype, seed=8, loc=2.0)
+    out = []
+    for t in (1, 2):
+        with fastfit.num_threads(t):
+            y, mean, rstd = ops.batchnorm_forward(x, gamma, beta)
+            out.append((y, mean, rstd, *ops.batchnorm_backward(dy, x, gamma, mean, rstd)))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+    y, mean, rstd, dx, dgamma, dbeta = out[0]
+    y_ref, mean_ref, rstd_ref, _ = batchnorm_forward_ref(x, gamma, beta)
+    assert_close(y, y_ref, dtype, scale=10)
+    assert_close(rstd, rstd_ref, dtype, scale=10)
+    dx_ref, dgamma_ref, dbeta_ref = batchnorm_backward_ref(dy, x, gamma)
+    scale = 10 * np.sqrt(n)
+    assert_close(dx, dx_ref, dtype, scale=scale)
+    assert_close(dgamma, dgamma_ref, dtype, scale=scale)
+    assert_close(dbeta, dbeta_ref, dtype, scale=scale)
+
+
+@pytest.mark.parametrize("dtype,shape", STREAM_SHAPES)
+def test_streaming_inference_same_bits(dtype, shape):
+    """The streaming kernel computes exactly what the small-size kernel does."""
+    n, c = shape
+    x, gamma, beta, _ = _data(n, c, dtype, seed=9)
+    rng = np.random.default_rng(10)
+    rm = rng.standard_normal(c).astype(dtype)
+    rv = rng.uniform(0.5, 2, c).astype(dtype)
+    big = ops.batchnorm_inference(x, gamma, beta, rm, rv)
+    for r0 in (0, n // 2, n - 7):
+        small = ops.batchnorm_inference(np.ascontiguousarray(x[r0:r0 + 7]), gamma, beta, rm, rv)
+        np.testing.assert_array_equal(big[r0:r0 + 7], small)
+    assert_close(big, batchnorm_inference_ref(x, gamma, beta, rm, rv), dtype, scale=5)
+
+
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(2, 300), c=st.integers(1, 40), dtype=st.sampled_from(DTYPES),
        loc=st.sampled_from([0.0, 50.0]))
