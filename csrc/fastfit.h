@@ -84,8 +84,10 @@ const char *ff_status_string(int status);
  *   op(a): (M,K) -- a is (M,K) with row stride lda, or (K,M) with stride lda if trans_a
  *   op(b): (K,N) -- b is (K,N) with row stride ldb, or (N,K) with stride ldb if trans_b
  *   c:     (M,N) with row stride ldc;  bias: (N) or NULL;  act: enum ff_activation
- * beta == 0 never reads c (so c may hold garbage or NaN). Each element of c is owned by
- * one thread and summed over K in a fixed order: bitwise equal for any thread count. */
+ * beta == 0 never reads c (so c may hold garbage or NaN); alpha == 0 or K == 0 skips
+ * the product as BLAS does (c = act(beta*c + bias), a and b unread). Each element of c
+ * is owned by one thread and summed over K in a fixed order: bitwise equal for any
+ * thread count. Products under ~1M multiply-adds run on the calling thread. */
 int ff_gemm_f32(float *c, const float *a, const float *b, const float *bias,
                 int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
                 int trans_a, int trans_b, float alpha, float beta, int act, float act_alpha);
@@ -120,7 +122,8 @@ int ff_activation_forward_f32(float *y /* (n) */, const float *x /* (n) */,
 int ff_activation_forward_f64(double *y /* (n) */, const double *x /* (n) */,
                               int64_t n, int act, double alpha);
 /* dx = dy * act'(x). x is the pre-activation input, y the forward output; each
- * activation reads whichever it needs (relu/leaky/tanh/sigmoid: y, gelu: x), the other
+ * activation reads whichever it needs (relu/tanh/sigmoid: y; gelu: x; leaky: y when
+ * alpha >= 0, x when alpha < 0, since y's sign then no longer tells x's), the other
  * may be NULL. dx may alias dy. */
 int ff_activation_backward_f32(float *dx /* (n) */, const float *dy /* (n) */,
                                const float *x /* (n) or NULL */, const float *y /* (n) or NULL */,
@@ -137,7 +140,8 @@ int ff_softmax_forward_f64(double *y /* (N,C) */, const double *x /* (N,C) */, i
  * and rstd = 1/sqrt(var + eps) for the backward pass; if running_mean/running_var are
  * not NULL update them as running = (1-momentum)*running + momentum*batch, with the
  * unbiased variance (n/(n-1)). With n == 1 the running statistics are left unchanged
- * (one row says nothing about the variance) and y = beta. */
+ * (one row says nothing about the variance) and y = beta. n == 0 or c == 0 writes
+ * nothing. eps >= 0 and momentum in [0, 1], else FF_EBADARG. */
 int ff_batchnorm_forward_f32(float *y /* (N,C) */, float *mean /* (C) */, float *rstd /* (C) */,
                              float *running_mean /* (C) or NULL */, float *running_var /* (C) or NULL */,
                              const float *x /* (N,C) */, const float *gamma /* (C) */,
@@ -168,9 +172,11 @@ int ff_batchnorm_backward_f64(double *dx /* (N,C) */, double *dgamma /* (C) */, 
                               const double *rstd /* (C) */, int64_t n, int64_t c);
 
 /* ---- dropout (inverted: kept values scaled by 1/(1-p)) ------------------------------ */
-/* Element i is kept iff the counter-based generator's uniform for (seed, offset + i)
- * is >= p, so the mask depends only on (seed, offset, i): the same for any thread
- * count. mask[i] = 1 if kept else 0. p in [0, 1); y may alias x. */
+/* Element i is kept iff the 32-bit Philox word at (seed, stream 0, offset + i) -- the
+ * word ff_philox_u32 returns -- is >= ceil(p * 2^32), with p first rounded to float so
+ * f32 and f64 calls give the same mask; the mask depends only on (seed, offset, i), not
+ * on the thread count. mask[i] = 1 if kept else 0. p in [0, 1); y may alias x. Callers
+ * give dropout a seed of its own (the shuffle's stream 0 reads the same words). */
 int ff_dropout_forward_f32(float *y /* (n) */, uint8_t *mask /* (n) */, const float *x /* (n) */,
                            int64_t n, float p, uint64_t seed, uint64_t offset);
 int ff_dropout_forward_f64(double *y /* (n) */, uint8_t *mask /* (n) */, const double *x /* (n) */,
@@ -194,14 +200,15 @@ int ff_residual_backward_f64(double *dx /* (n) */, const double *dy /* (n) */, i
  * with w_i = 1 when weight is NULL. dpred (written; may be NULL for loss only) is the
  * gradient of that mean. loss is accumulated in double (deterministic blocking) and
  * returned in *loss for both dtypes. A non-finite loss returns FF_ENONFINITE (with
- * *loss set); sum_i w_i <= 0 returns FF_EBADARG. */
+ * *loss set); sum_i w_i <= 0 (so also n == 0) or k == 0 returns FF_EBADARG. */
 int ff_mse_loss_f32(double *loss, float *dpred /* (N,K) or NULL */, const float *pred /* (N,K) */,
                     const float *target /* (N,K) */, const float *weight /* (N) or NULL */,
                     int64_t n, int64_t k);
 int ff_mse_loss_f64(double *loss, double *dpred /* (N,K) or NULL */, const double *pred /* (N,K) */,
                     const double *target /* (N,K) */, const double *weight /* (N) or NULL */,
                     int64_t n, int64_t k);
-/* l = r^2/2 if |r| <= delta else delta*(|r| - delta/2),  r = pred - target (torch HuberLoss). */
+/* l = r^2/2 if |r| <= delta else delta*(|r| - delta/2),  r = pred - target (torch HuberLoss);
+ * delta > 0 and finite. */
 int ff_huber_loss_f32(double *loss, float *dpred /* (N,K) or NULL */, const float *pred /* (N,K) */,
                       const float *target /* (N,K) */, const float *weight /* (N) or NULL */,
                       int64_t n, int64_t k, float delta);
@@ -228,7 +235,10 @@ int ff_softmax_cross_entropy_f64(double *loss, double *dlogits /* (N,C) or NULL 
 /* ---- optimizer updates over one flat buffer of P parameters ------------------------- */
 /* SGD as torch.optim.SGD (dampening 0): g = grad + weight_decay*param;
  * if momentum: buf = momentum*buf + g; g = nesterov ? g + momentum*buf : buf;
- * param -= lr*g. velocity may be NULL when momentum == 0. */
+ * param -= lr*g. velocity may be NULL when momentum == 0; nesterov needs momentum > 0
+ * (as torch). All optimizers: hyper-parameters finite, lr, eps, momentum and
+ * weight_decay >= 0, betas in [0, 1), alpha in [0, 1], else FF_EBADARG; a zero
+ * weight_decay skips the decay arithmetic (as torch: inf params stay inf, not NaN). */
 int ff_sgd_update_f32(float *param /* (P) */, float *velocity /* (P) or NULL */,
                       const float *grad /* (P) */, int64_t p,
                       float lr, float momentum, float weight_decay, int nesterov);
@@ -282,9 +292,12 @@ int ff_gather_rows_f64(double *out /* (B,D) */, const double *x /* (N,D) */, con
 int ff_gather_i64(int64_t *out /* (B) */, const int64_t *x /* (N) */, const int64_t *idx /* (B) */,
                   int64_t b, int64_t n);
 /* Fisher-Yates shuffle of perm in place; swap partner of position i drawn from the
- * counter-based generator at (seed, stream, i), unbiased (rejection sampling). */
+ * counter-based generator at (seed, stream, i), unbiased (rejection sampling; retries
+ * read counters i + r*2^48, hence n <= 2^48). */
 int ff_shuffle_i64(int64_t *perm /* (N) */, int64_t n, uint64_t seed, uint64_t stream);
-/* Weights from enum ff_init; element i uses the generator at (seed, offset + i). */
+/* Weights from enum ff_init; element i uses the Philox block at (seed, offset + i) in
+ * a stream reserved for initialisation (FF_PHILOX_DOMAIN_INIT in ff_random.h), so any
+ * sub-range can be regenerated. fan_in, fan_out >= 1; gain >= 0 and finite. */
 int ff_init_f32(float *w /* (n) */, int64_t n, int64_t fan_in, int64_t fan_out,
                 int scheme, float gain, uint64_t seed, uint64_t offset);
 int ff_init_f64(double *w /* (n) */, int64_t n, int64_t fan_in, int64_t fan_out,
