@@ -86,6 +86,32 @@ def test_extremes():
     assert np.all(np.isfinite(ops.activation_forward(x[:4], "tanh")))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_vectorised_tanh_sigmoid_ulp_sweep(act, dtype):
+    # tanh and sigmoid are our own polynomials (csrc/ff_vmath.inc), not libm: check them
+    # elementwise, in relative terms, from 1e-30 to the saturated range, both signs,
+    # where a naive (1 - e)/(1 + e) tanh would lose all digits near 0.
+    mags = np.concatenate([np.geomspace(1e-30, 1e-3, 200), np.linspace(1e-3, 30, 20001)])
+    x = np.concatenate([mags, -mags, [0.0, -0.0, np.inf, -np.inf, np.nan]]).astype(dtype)
+    y = ops.activation_forward(x, act)
+    ref = activation_ref(x, act)
+    eps = np.finfo(dtype).eps
+    finite = np.isfinite(x)
+    np.testing.assert_allclose(y[finite], ref[finite], rtol=6 * eps, atol=np.finfo(dtype).tiny)
+    assert np.isnan(y[-1])
+    assert y[-3] == (1.0 if act == "tanh" else 1.0) and y[-2] == (-1.0 if act == "tanh" else 0.0)
+    if act == "tanh":
+        assert np.signbit(y[-4]) and y[-4] == 0  # tanh(-0.0) = -0.0
+
+
+def test_softmax_extremes_match_torch_semantics():
+    x = np.array([[1e4, 0.0, -1e4], [-np.inf, 0.0, 1.0], [88.0, 88.0, -88.0]], np.float32)
+    y = ops.softmax(x)
+    np.testing.assert_allclose(y, softmax_ref(x), rtol=1e-6, atol=1e-30)
+    assert np.all(np.isnan(ops.softmax(np.array([[np.nan, 1.0, 2.0]], np.float32))))
+
+
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "gelu", "relu", "leaky_relu"])
 def test_threads_bitwise(act):
     x = _x(100003, np.float32, seed=5)
