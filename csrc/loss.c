@@ -44,5 +44,25 @@ enum { FF_LOSS_MSE, FF_LOSS_HUBER, FF_LOSS_BCE, FF_LOSS_SOFTMAX_CE };
         }                                                        \
     }
 
+/* The same with per-row weights w[j] for one output per row (K = 1, the common case of
+ * regression and binary classification with sample or class weights): one flat loop
+ * instead of a call per row. scale is 1 / sum(w). */
+#define FF_LOSS_SPAN_W(...)                                      \
+    if (g) {                                                     \
+        _Pragma("omp simd reduction(+ : acc)")                   \
+        for (int64_t j = 0; j < m; ++j) {                        \
+            __VA_ARGS__                                          \
+            g[j] = (scale * w[j]) * gr;                          \
+            acc += (double)w[j] * l;                             \
+        }                                                        \
+    } else {                                                     \
+        _Pragma("omp simd reduction(+ : acc)")                   \
+        for (int64_t j = 0; j < m; ++j) {                        \
+            __VA_ARGS__                                          \
+            (void)gr;                                            \
+            acc += (double)w[j] * l;                             \
+        }                                                        \
+    }
+
 #define FF_BODY "loss.inc"
 #include "ff_instantiate.h"
