@@ -42,8 +42,15 @@ def activation_ref(z, name, negative_slope=0.01):
         e = np.exp(-np.abs(z))  # no overflow for large |z|
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
     if name == "gelu":
-        return 0.5 * z * (1.0 + np.vectorize(erf)(z / np.sqrt(2.0)))
+        return z * normal_cdf_ref(z)
     raise ValueError(name)
+
+
+def normal_cdf_ref(x):
+    """Phi(x) = erfc(-x/sqrt2)/2 in float64: accurate in both tails (1 + erf(x/sqrt2)
+    would cancel to 0 for x below about -8)."""
+    from math import erfc
+    return 0.5 * np.vectorize(erfc, otypes=[np.float64])(-np.asarray(x, np.float64) / np.sqrt(2.0))
 
 
 def gemm_ref(a, b, c=None, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False,
@@ -130,8 +137,7 @@ def activation_grad_ref(x, activation, alpha=0.01):
         s = 1.0 / (1.0 + np.exp(-x))
         return s * (1.0 - s)
     if activation == "gelu":
-        cdf = 0.5 * (1.0 + _erf_vec(x / np.sqrt(2.0)))
-        return cdf + x * np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+        return normal_cdf_ref(x) + x * np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
     raise ValueError(activation)
 
 

@@ -7,7 +7,8 @@ import pytest
 import fastfit
 from fastfit import ops
 from fastfit._lib import ffi, lib
-from reference import activation_grad_ref, activation_ref, assert_close, softmax_ref
+from reference import (activation_grad_ref, activation_ref, assert_close, normal_cdf_ref,
+                       softmax_ref)
 
 ACTS = ["identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu"]
 SIZES = [1, 3, 7, 13, 15, 17, 31, 33, 63, 65, 40000]  # 40000 crosses FF_PARALLEL_MIN
@@ -103,6 +104,30 @@ def test_vectorised_tanh_sigmoid_ulp_sweep(act, dtype):
     assert y[-3] == (1.0 if act == "tanh" else 1.0) and y[-2] == (-1.0 if act == "tanh" else 0.0)
     if act == "tanh":
         assert np.signbit(y[-4]) and y[-4] == 0  # tanh(-0.0) = -0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_accuracy_in_both_tails(dtype):
+    # float32 GELU uses its own erfc (csrc/ff_act.inc); both dtypes use the erfc form
+    # x * erfc(-x/sqrt2)/2, which keeps relative accuracy where x * (1 + erf) cancels.
+    lim = 13.0 if dtype == np.float32 else 37.0  # beyond, x * Phi(x) is subnormal
+    x = np.concatenate([np.linspace(-lim, lim, 40001), np.geomspace(1e-30, 1e-3, 50),
+                        -np.geomspace(1e-30, 1e-3, 50)]).astype(dtype)
+    eps = np.finfo(dtype).eps
+    x64 = x.astype(np.float64)
+    # Phi(x) has relative condition number ~x^2 in the tail: an ulp of x/sqrt2 (rounded once
+    # here and once in the reference, differently) moves it by ~x^2 ulp each.
+    y = ops.activation_forward(x, "gelu")
+    ref = activation_ref(x, "gelu")
+    assert np.all(np.abs(y - ref) <= (16 + 2 * x64 * x64) * eps * np.abs(ref))
+    dx = ops.activation_backward(np.ones_like(x), "gelu", x=x)
+    # Phi(x) + x phi(x) cancels near x = -0.75 (GELU's minimum): bound the error by the
+    # size of the two terms, with the same x^2 ulp allowance for the tails.
+    terms = normal_cdf_ref(x64) + np.abs(x64) * np.exp(-0.5 * x64 * x64) / np.sqrt(2 * np.pi)
+    bound = (32 + x64 * x64) * eps * terms
+    assert np.all(np.abs(dx - activation_grad_ref(x, "gelu")) <= bound)
+    special = ops.activation_forward(np.array([np.inf, -np.inf, np.nan, 0.0], dtype), "gelu")
+    assert special[0] == np.inf and np.isnan(special[1]) and np.isnan(special[2]) and special[3] == 0
 
 
 def test_softmax_extremes_match_torch_semantics():
