@@ -23,46 +23,34 @@ enum { FF_LOSS_MSE, FF_LOSS_HUBER, FF_LOSS_BCE, FF_LOSS_SOFTMAX_CE };
 
 #define FF_ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* The two loops of an elementwise loss span (see ff_loss_span in loss.inc). BODY sets
- * FF_T gr and double l for element j; `omp simd reduction` lets the compiler keep one
- * double partial sum per vector lane: an order fixed by the compiled code (so the same
- * for any thread count), where a strict left-to-right sum is add-latency bound. */
-#define FF_LOSS_SPAN(...)                                        \
+/* The two loops of an elementwise loss span (see ff_loss_span in loss.inc), with and
+ * without the gradient. BODY sets FF_T gr and double l for element j; GSCALE scales gr
+ * into g[j] and LWEIGHT weights l. `omp simd reduction` lets the compiler keep one double
+ * partial sum per vector lane: an order fixed by the compiled code (so the same for any
+ * thread count), where a strict left-to-right sum is add-latency bound. */
+#define FF_LOSS_LOOPS(GSCALE, LWEIGHT, ...)                      \
     if (g) {                                                     \
         _Pragma("omp simd reduction(+ : acc)")                   \
         for (int64_t j = 0; j < m; ++j) {                        \
             __VA_ARGS__                                          \
-            g[j] = scale * gr;                                   \
-            acc += l;                                            \
+            g[j] = (GSCALE) * gr;                                \
+            acc += (LWEIGHT) * l;                                \
         }                                                        \
     } else {                                                     \
         _Pragma("omp simd reduction(+ : acc)")                   \
         for (int64_t j = 0; j < m; ++j) {                        \
             __VA_ARGS__                                          \
             (void)gr;                                            \
-            acc += l;                                            \
+            acc += (LWEIGHT) * l;                                \
         }                                                        \
     }
 
-/* The same with per-row weights w[j] for one output per row (K = 1, the common case of
- * regression and binary classification with sample or class weights): one flat loop
- * instead of a call per row. scale is 1 / sum(w). */
-#define FF_LOSS_SPAN_W(...)                                      \
-    if (g) {                                                     \
-        _Pragma("omp simd reduction(+ : acc)")                   \
-        for (int64_t j = 0; j < m; ++j) {                        \
-            __VA_ARGS__                                          \
-            g[j] = (scale * w[j]) * gr;                          \
-            acc += (double)w[j] * l;                             \
-        }                                                        \
-    } else {                                                     \
-        _Pragma("omp simd reduction(+ : acc)")                   \
-        for (int64_t j = 0; j < m; ++j) {                        \
-            __VA_ARGS__                                          \
-            (void)gr;                                            \
-            acc += (double)w[j] * l;                             \
-        }                                                        \
-    }
+/* Unweighted (or one weight for the whole span, folded into scale). */
+#define FF_LOSS_SPAN(...) FF_LOSS_LOOPS(scale, 1.0, __VA_ARGS__)
+/* Per-element weights w[j], for one output per row (K = 1: regression and binary
+ * classification with sample or class weights): one flat loop instead of a call per
+ * row. scale is then 1 / sum(w). */
+#define FF_LOSS_SPAN_W(...) FF_LOSS_LOOPS(scale * w[j], (double)w[j], __VA_ARGS__)
 
 #define FF_BODY "loss.inc"
 #include "ff_instantiate.h"
