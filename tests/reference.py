@@ -28,7 +28,6 @@ def assert_close(actual, expected, dtype, scale=1.0, err_msg=""):
 
 def activation_ref(z, name, negative_slope=0.01):
     """The GEMM epilogue's activations, elementwise, in float64."""
-    from math import erf
     z = np.asarray(z, dtype=np.float64)
     if name == "identity":
         return z.copy()

@@ -116,7 +116,7 @@ def test_torch_parity(dtype):
     xt = torch.tensor(x, requires_grad=True)
     gt = torch.tensor(gamma, requires_grad=True)
     bt = torch.tensor(beta, requires_grad=True)
-    for step in range(3):  # running statistics over several steps
+    for _step in range(3):  # running statistics over several steps
         yt = torch.nn.functional.batch_norm(xt, trm, trv, gt, bt, training=True, momentum=0.2, eps=1e-5)
         y, mean, rstd = ops.batchnorm_forward(x, gamma, beta, 1e-5, rm, rv, 0.2)
     yt.backward(torch.tensor(dy))
@@ -157,7 +157,7 @@ def test_threads_bitwise(shape):
             y, mean, rstd = ops.batchnorm_forward(x, gamma, beta, 1e-5, rm, rv)
             out.append((y, mean, rstd, rm, rv, *ops.batchnorm_backward(dy, x, gamma, mean, rstd),
                         ops.batchnorm_inference(x, gamma, beta, rm, rv)))
-    for a, b in zip(*out):
+    for a, b in zip(*out, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -176,7 +176,7 @@ def test_streaming_outputs(dtype, shape):
         with fastfit.num_threads(t):
             y, mean, rstd = ops.batchnorm_forward(x, gamma, beta)
             out.append((y, mean, rstd, *ops.batchnorm_backward(dy, x, gamma, mean, rstd)))
-    for a, b in zip(*out):
+    for a, b in zip(*out, strict=True):
         np.testing.assert_array_equal(a, b)
     y, mean, rstd, dx, dgamma, dbeta = out[0]
     y_ref, mean_ref, rstd_ref, _ = batchnorm_forward_ref(x, gamma, beta)

@@ -128,7 +128,7 @@ def test_threads_bitwise(dtype):
         with fastfit.num_threads(t):
             res.append((ops.linear_forward(x, w, b), *ops.linear_backward(dy, x, w),
                         ops.sum_rows(dy)))
-    for r1, r2 in zip(*res):
+    for r1, r2 in zip(*res, strict=True):
         assert np.array_equal(r1, r2)
 
 

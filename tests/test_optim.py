@@ -263,7 +263,7 @@ def test_threads_bitwise(dtype, n):
     with fastfit.num_threads(2):
         two = _run_all(dtype, n)
     for name in one:
-        for a, b in zip(one[name], two[name]):
+        for a, b in zip(one[name], two[name], strict=True):
             np.testing.assert_array_equal(a, b, err_msg=name)
 
 
@@ -371,7 +371,7 @@ def _snapshot(*arrays):
 
 
 def _unchanged(before, *arrays):
-    for b, a in zip(before, arrays):
+    for b, a in zip(before, arrays, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
