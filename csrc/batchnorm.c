@@ -27,7 +27,7 @@
 #endif
 #define FF_BN_NT_MIN_ROW 256
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if FF_X86_GCC
 #include <immintrin.h>
 #define FF_BN_NT 1
 /* The non-temporal store of a 64-byte GCC vector of either dtype (both branches must

@@ -107,13 +107,18 @@ static inline void ff_span(int64_t n, int t, int nt, int64_t *begin, int64_t *en
 /* ---- run-time CPU dispatch -----------------------------------------------------------
  * gcc builds one clone per ISA level and the loader picks one (ifunc). Only on x86-64
  * glibc with gcc; elsewhere the plain portable function is built. Never -march=native. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) && \
-    !defined(FF_NO_CLONES)
+/* gcc on x86-64: `#pragma GCC target`, target attributes and __builtin_cpu_supports are
+ * available (the GEMM micro-kernels and batch norm's streaming stores use them). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FF_X86_GCC 1
+#else
+#define FF_X86_GCC 0
+#endif
+
+#if FF_X86_GCC && defined(__GLIBC__) && !defined(FF_NO_CLONES)
 #define FF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define FF_X86_DISPATCH 1
 #else
 #define FF_CLONES
-#define FF_X86_DISPATCH 0
 #endif
 
 #endif /* FF_INTERNAL_H */

@@ -10,11 +10,7 @@
 
 /* The x86 variants need gcc's `#pragma GCC target` and __builtin_cpu_supports; every
  * other compiler/target builds the portable variant only. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FF_GEMM_X86 1
-#else
-#define FF_GEMM_X86 0
-#endif
+#define FF_GEMM_X86 FF_X86_GCC
 
 /* Below this many multiply-adds (~20 us on one core at ~100 GFLOP/s) a product runs on
  * one thread. On a quiet machine a region costs ~1.3 us, so threads would pay from ~250k

@@ -21,7 +21,6 @@ enum { FF_LOSS_MSE, FF_LOSS_HUBER, FF_LOSS_BCE, FF_LOSS_SOFTMAX_CE };
  * threads at fewer elements than plain streaming ones. */
 #define FF_LOSS_PARALLEL_MIN_TRANSCENDENTAL (FF_PARALLEL_MIN / 8)
 
-#define FF_ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* The two loops of an elementwise loss span (see ff_loss_span in loss.inc), with and
  * without the gradient. BODY sets FF_T gr and double l for element j; GSCALE scales gr

@@ -79,12 +79,14 @@ def ptr(a: np.ndarray | None):
     return ffi.from_buffer(_CTYPE[a.dtype], a)
 
 
-def float_array(name: str, a, dtype=None, ndim: int | None = None) -> np.ndarray:
+def float_array(name: str, a, dtype=None, ndim: int | None = None,
+                shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Validate a float array argument and return it C-contiguous.
 
     ``dtype=None`` accepts float32 or float64 and keeps it (the dtype the call follows);
     otherwise the array must already have ``dtype``: mixing precisions is a TypeError
-    rather than a silent cast. At most one copy is made (only for non-contiguous input).
+    rather than a silent cast. ``ndim`` / ``shape``, when given, must match (ValueError).
+    At most one copy is made (only for non-contiguous input).
     """
     if not isinstance(a, np.ndarray):
         a = np.asarray(a)
@@ -95,6 +97,8 @@ def float_array(name: str, a, dtype=None, ndim: int | None = None) -> np.ndarray
                         "pass all float arguments in one dtype")
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
     return np.ascontiguousarray(a)
 
 

@@ -18,11 +18,6 @@ __all__ = [
     "residual_forward", "residual_backward",
 ]
 
-def _same_shape(name: str, a: np.ndarray, shape) -> None:
-    if a.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
-
-
 def activation_forward(x, activation="relu", negative_slope=0.01):
     """Apply an activation element-wise.
 
@@ -70,11 +65,9 @@ def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01):
     dy = float_array("dy", dy)
     act = activation_code(activation)
     if x is not None:
-        x = float_array("x", x, dtype=dy.dtype)
-        _same_shape("x", x, dy.shape)
+        x = float_array("x", x, dtype=dy.dtype, shape=dy.shape)
     if y is not None:
-        y = float_array("y", y, dtype=dy.dtype)
-        _same_shape("y", y, dy.shape)
+        y = float_array("y", y, dtype=dy.dtype, shape=dy.shape)
     if activation == "gelu" or (activation == "leaky_relu" and negative_slope < 0):
         if x is None:
             raise ValueError(f"activation_backward({activation!r}) needs x (the forward input)")
@@ -107,10 +100,8 @@ def softmax(x):
 def _bn_params(x, gamma, beta):
     x = float_array("x", x, ndim=2)
     c = x.shape[1]
-    gamma = float_array("gamma", gamma, dtype=x.dtype, ndim=1)
-    beta = float_array("beta", beta, dtype=x.dtype, ndim=1)
-    _same_shape("gamma", gamma, (c,))
-    _same_shape("beta", beta, (c,))
+    gamma = float_array("gamma", gamma, dtype=x.dtype, shape=(c,))
+    beta = float_array("beta", beta, dtype=x.dtype, shape=(c,))
     return x, gamma, beta
 
 
@@ -169,10 +160,8 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     """
     x, gamma, beta = _bn_params(x, gamma, beta)
     n, c = x.shape
-    running_mean = float_array("running_mean", running_mean, dtype=x.dtype, ndim=1)
-    running_var = float_array("running_var", running_var, dtype=x.dtype, ndim=1)
-    _same_shape("running_mean", running_mean, (c,))
-    _same_shape("running_var", running_var, (c,))
+    running_mean = float_array("running_mean", running_mean, dtype=x.dtype, shape=(c,))
+    running_var = float_array("running_var", running_var, dtype=x.dtype, shape=(c,))
     y = np.empty_like(x)
     check_status(kernel("batchnorm_inference", x.dtype)(
         ptr(y), ptr(x), ptr(gamma), ptr(beta), ptr(running_mean), ptr(running_var), n, c, eps),
@@ -199,13 +188,10 @@ def batchnorm_backward(dy, x, gamma, mean, rstd):
     """
     dy = float_array("dy", dy, ndim=2)
     n, c = dy.shape
-    x = float_array("x", x, dtype=dy.dtype, ndim=2)
-    _same_shape("x", x, dy.shape)
+    x = float_array("x", x, dtype=dy.dtype, shape=dy.shape)
     arrays = []
     for name, a in (("gamma", gamma), ("mean", mean), ("rstd", rstd)):
-        a = float_array(name, a, dtype=dy.dtype, ndim=1)
-        _same_shape(name, a, (c,))
-        arrays.append(a)
+        arrays.append(float_array(name, a, dtype=dy.dtype, shape=(c,)))
     gamma, mean, rstd = arrays
     dx = np.empty_like(dy)
     dgamma = np.zeros(c, dy.dtype)
@@ -271,7 +257,8 @@ def dropout_backward(dy, mask, p):
     mask = np.asarray(mask)
     if mask.dtype != np.uint8:
         raise TypeError(f"mask must be uint8 (as returned by dropout_forward), got dtype {mask.dtype}")
-    _same_shape("mask", mask, dy.shape)
+    if mask.shape != dy.shape:
+        raise ValueError(f"mask must have shape {dy.shape}, got {mask.shape}")
     mask = np.ascontiguousarray(mask)
     p = _check_p(p)
     dx = np.empty_like(dy)
@@ -292,8 +279,7 @@ def residual_forward(x, fx):
     y : ndarray
     """
     x = float_array("x", x)
-    fx = float_array("fx", fx, dtype=x.dtype)
-    _same_shape("fx", fx, x.shape)
+    fx = float_array("fx", fx, dtype=x.dtype, shape=x.shape)
     y = np.empty_like(x)
     check_status(kernel("residual_forward", x.dtype)(ptr(y), ptr(x), ptr(fx), x.size), "residual_forward")
     return y
@@ -318,7 +304,6 @@ def residual_backward(dx, dy):
     if dx.dtype not in (np.float32, np.float64):
         raise TypeError(f"dx must be float32 or float64, got dtype {dx.dtype}")
     out_array("dx", dx, dx.dtype, dx.shape)
-    dy = float_array("dy", dy, dtype=dx.dtype)
-    _same_shape("dy", dy, dx.shape)
+    dy = float_array("dy", dy, dtype=dx.dtype, shape=dx.shape)
     check_status(kernel("residual_backward", dx.dtype)(ptr(dx), ptr(dy), dx.size), "residual_backward")
     return dx

@@ -37,9 +37,7 @@ def _weights(sample_weight, dtype, n: int) -> np.ndarray | None:
 
 def _elementwise(name: str, pred, target, sample_weight, extra=()):
     pred, n, k = _rows("pred" if name != "bce_logits_loss" else "logits", pred)
-    target = float_array("target", target, dtype=pred.dtype)
-    if target.shape != pred.shape:
-        raise ValueError(f"target must have the prediction's shape {pred.shape}, got {target.shape}")
+    target = float_array("target", target, dtype=pred.dtype, shape=pred.shape)
     if n == 0 or k == 0:
         raise ValueError(f"the mean of an empty batch is undefined (shape {pred.shape})")
     weight = _weights(sample_weight, pred.dtype, n)

@@ -36,10 +36,7 @@ def _state(name: str, a, param: np.ndarray) -> np.ndarray:
 
 
 def _grad(grad, param: np.ndarray) -> np.ndarray:
-    grad = float_array("grad", grad, dtype=param.dtype)
-    if grad.shape != param.shape:
-        raise ValueError(f"grad must have shape {param.shape} like param, got {grad.shape}")
-    return grad
+    return float_array("grad", grad, dtype=param.dtype, shape=param.shape)
 
 
 def _disjoint(nbytes: int, names: tuple[str, ...], ptrs: tuple) -> None:
