@@ -319,6 +319,177 @@ int ff_stream_triad_f32(float *a /* (n) */, const float *b /* (n) */, const floa
 int ff_stream_triad_f64(double *a /* (n) */, const double *b /* (n) */, const double *c /* (n) */,
                         int64_t n, double s);
 
+/* ---- training engine: a model compiled into a plan of kernel calls ------------------- */
+/* fastfit.nn compiles a model into an array of ff_op over flat buffers: params (P values;
+ * the gradients use the same offsets in a second buffer), stats (batch-norm running
+ * statistics), a save area (per-step batch statistics) and a per-batch workspace.
+ * Workspace "slots" are offsets in values per row: a slot of width w starting at s holds
+ * a (rows, w) row-major block at s*rows, rows being the workspace's row capacity. Slot 0
+ * is the model's input. Gradients of activations use the same slots in a second
+ * workspace (dact). Dropout masks use byte slots in the same way. */
+enum ff_op_kind {
+    FF_OP_LINEAR = 1,     /* y = x @ params[w] (in,out) + params[b] (b = -1: no bias)         */
+    FF_OP_BATCHNORM = 2,  /* gamma at w, beta at b; running mean/var at stats[stat], +out;
+                             batch mean/rstd kept at save[save], +out; a = eps, a2 = momentum  */
+    FF_OP_ACTIVATION = 3, /* y = act(x); a = alpha (leaky slope)                               */
+    FF_OP_DROPOUT = 4,    /* y = dropout(x); a = p; mask byte slot at save                     */
+    FF_OP_SKIP = 5,       /* opens a residual block on x: w >= 0 projects, y = x @ params[w];
+                             w = -1: no work (the ADD reads x itself). Backward adds the
+                             block output's gradient (dy: the ADD's dy slot) into dx, through
+                             the projection if any -- after the branch has written dx.       */
+    FF_OP_ADD = 6         /* closes it: y = x + z, x the SKIP's output slot, z the branch's.
+                             The branch's output gradient slot is the ADD's dy: no backward. */
+};
+
+typedef struct ff_op {
+    int32_t kind;         /* enum ff_op_kind */
+    int32_t act;          /* enum ff_activation, FF_OP_ACTIVATION only */
+    int64_t in, out;      /* widths of x and y */
+    int64_t x, z, y;      /* workspace slots of the input(s) and the output */
+    int64_t dx, dy;       /* gradient slots of x and y; dx = -1: x's gradient is not needed */
+    int64_t w, b;         /* parameter offsets, -1 when absent */
+    int64_t stat;         /* running-statistics offset (batch norm) */
+    int64_t save;         /* save-area offset (batch norm) or mask byte slot (dropout) */
+    double a, a2;         /* hyper-parameters, see the kinds */
+} ff_op;
+
+enum ff_loss_kind {
+    FF_LOSS_MSE = 0,
+    FF_LOSS_HUBER = 1,          /* delta */
+    FF_LOSS_BCE_LOGITS = 2,     /* targets (N,K) in [0,1] */
+    FF_LOSS_SOFTMAX_CE = 3      /* integer labels (N) */
+};
+
+enum ff_optimizer_kind {
+    FF_OPTIM_SGD = 0,           /* slot1: velocity (momentum > 0)                         */
+    FF_OPTIM_RMSPROP = 1,       /* slot1: square_avg, slot2: momentum buffer (momentum > 0) */
+    FF_OPTIM_ADAM = 2           /* slot1: m, slot2: v; decoupled = AdamW                   */
+};
+
+/* ff_train_batch flags */
+#define FF_BATCH_UPDATE 1       /* take the optimizer step (else gradients only)      */
+#define FF_BATCH_STATS 2        /* update batch norm's running statistics            */
+
+/* One model: its plan and the buffers prediction needs. */
+typedef struct ff_model_f32 {
+    const ff_op *ops;
+    int64_t n_ops;
+    int64_t n_in, n_out;        /* widths of the input (slot 0) and the output          */
+    int64_t out_slot;           /* workspace slot of the output                          */
+    int64_t width;              /* workspace values per row                              */
+    int64_t mask_width;         /* dropout mask bytes per row                            */
+    int64_t save_size;          /* values in the save area                               */
+    int64_t n_params;           /* P                                                     */
+    float *params;              /* (P)                                                   */
+    float *stats;               /* running statistics                                   */
+} ff_model_f32;
+typedef struct ff_model_f64 {
+    const ff_op *ops;
+    int64_t n_ops;
+    int64_t n_in, n_out;
+    int64_t out_slot;
+    int64_t width;
+    int64_t mask_width;
+    int64_t save_size;
+    int64_t n_params;
+    double *params;
+    double *stats;
+} ff_model_f64;
+
+/* Everything training adds to a model: data, loss, optimizer, workspace, epoch totals.
+ * The epoch visits the rows order[0..n) (reset from `rows` -- or 0..n-1 when rows is
+ * NULL -- and shuffled at the start of every epoch), in batches of batch_size; with
+ * merge_single a last batch of one row joins the batch before it (batch norm cannot
+ * normalise one row), so the workspace then needs batch_size + 1 rows. */
+typedef struct ff_train_f32 {
+    /* data: x (N0, n_in); target (N0, n_out) for mse/huber/bce or labels (N0) for
+     * softmax CE; weight (N0) or NULL; the epoch uses n of the N0 rows */
+    const float *x;
+    const float *target;
+    const int64_t *labels;
+    const float *weight;
+    const int64_t *rows;        /* (n) or NULL */
+    int64_t *order;             /* (n) scratch */
+    int64_t n, n_total;         /* rows per epoch, rows in x (N0) */
+    /* loop */
+    int64_t batch_size;
+    int32_t shuffle, merge_single, n_threads, loss;
+    uint64_t shuffle_seed, dropout_seed;
+    double delta;               /* huber */
+    /* optimizer */
+    int32_t optimizer, nesterov, decoupled, pad_;
+    double momentum, alpha, beta1, beta2, eps, weight_decay, l1, clip_norm;
+    int64_t n_decay;            /* params [0, n_decay) take weight decay and L1 */
+    int64_t step;               /* optimizer steps taken (Adam's t); dropout counter */
+    float *grads, *slot1, *slot2;
+    /* workspace for `capacity` rows */
+    int64_t capacity;
+    float *act, *dact, *save;
+    uint8_t *mask;
+    float *target_b, *weight_b;
+    int64_t *labels_b;
+    /* epoch totals, reset by a call with first_batch == 0 */
+    double loss_sum, weight_sum;
+    int64_t correct, counted;   /* classification hits / predictions counted */
+    int64_t failed_batch;       /* batch whose loss was not finite, or -1 */
+    double last_loss;
+} ff_train_f32;
+typedef struct ff_train_f64 {
+    const double *x;
+    const double *target;
+    const int64_t *labels;
+    const double *weight;
+    const int64_t *rows;
+    int64_t *order;
+    int64_t n, n_total;
+    int64_t batch_size;
+    int32_t shuffle, merge_single, n_threads, loss;
+    uint64_t shuffle_seed, dropout_seed;
+    double delta;
+    int32_t optimizer, nesterov, decoupled, pad_;
+    double momentum, alpha, beta1, beta2, eps, weight_decay, l1, clip_norm;
+    int64_t n_decay;
+    int64_t step;
+    double *grads, *slot1, *slot2;
+    int64_t capacity;
+    double *act, *dact, *save;
+    uint8_t *mask;
+    double *target_b, *weight_b;
+    int64_t *labels_b;
+    double loss_sum, weight_sum;
+    int64_t correct, counted;
+    int64_t failed_batch;
+    double last_loss;
+} ff_train_f64;
+
+/* Batches [first_batch, first_batch + n_batches) of one epoch: gather, forward, loss and
+ * gradient, backward, clip, optimizer step with lr[i] for the i-th of them. The epoch's
+ * shuffle (seed shuffle_seed, stream epoch) happens when first_batch == 0, which also
+ * resets the totals. A non-finite loss or gradient norm stops at that batch with
+ * FF_ENONFINITE (failed_batch set; parameters as after the batch before). Runs on
+ * n_threads threads (the caller's own setting is restored). */
+int ff_train_epoch_f32(ff_train_f32 *t, const ff_model_f32 *m, int64_t epoch,
+                       int64_t first_batch, int64_t n_batches, const double *lr);
+int ff_train_epoch_f64(ff_train_f64 *t, const ff_model_f64 *m, int64_t epoch,
+                       int64_t first_batch, int64_t n_batches, const double *lr);
+/* One given batch, no gather: x (n, n_in), target/labels/weight as in ff_train_*. Zeroes
+ * the gradients, runs forward (training mode), loss, backward; flags FF_BATCH_UPDATE
+ * takes the optimizer step with lr, FF_BATCH_STATS updates running statistics. The
+ * loss lands in t->last_loss; n <= capacity. */
+int ff_train_batch_f32(ff_train_f32 *t, const ff_model_f32 *m, const float *x,
+                       const float *target, const int64_t *labels, const float *weight,
+                       int64_t n, double lr, int flags);
+int ff_train_batch_f64(ff_train_f64 *t, const ff_model_f64 *m, const double *x,
+                       const double *target, const int64_t *labels, const double *weight,
+                       int64_t n, double lr, int flags);
+/* Evaluation-mode forward (running statistics, no dropout): out (N, n_out) for the rows
+ * x[idx[i]] (or x[i] when idx is NULL), in chunks through a workspace of its own, so
+ * concurrent calls on one model are safe. n_threads < 1: the caller's setting. */
+int ff_model_predict_f32(float *out, const ff_model_f32 *m, const float *x,
+                         const int64_t *idx, int64_t n, int64_t n_x, int n_threads);
+int ff_model_predict_f64(double *out, const ff_model_f64 *m, const double *x,
+                         const int64_t *idx, int64_t n, int64_t n_x, int n_threads);
+
 /* FF_CDEF_END */
 
 #endif /* FASTFIT_H */

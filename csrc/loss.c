@@ -8,9 +8,9 @@
 
 #include <math.h>
 
-/* Which loss a templated driver runs. The driver is always inlined with a constant
- * kind, so every switch on it folds away and each exported function is specialised. */
-enum { FF_LOSS_MSE, FF_LOSS_HUBER, FF_LOSS_BCE, FF_LOSS_SOFTMAX_CE };
+/* Which loss a templated driver runs is an enum ff_loss_kind (fastfit.h). The driver
+ * is always inlined with a constant kind, so every switch on it folds away and each
+ * exported function is specialised. */
 
 /* The loss is summed over fixed row blocks whose size depends only on (n, k), never
  * on the thread count; block sums land in a stack array and are added in block order.

@@ -1,0 +1,169 @@
+"""The bridge to the C engine: cffi structs built once, calls with prepared pointers.
+
+``NativeModel`` wraps ``ff_model_<dtype>`` (the plan plus the parameter and statistics
+buffers); ``NativeTrainer`` wraps ``ff_train_<dtype>`` (data, loss, optimizer settings,
+optimizer state, workspace). Both keep every array they point to alive and never
+re-point: buffers are updated in place (``np.copyto``), so a struct built once stays
+valid. Hot calls go straight to ``lib`` -- the per-call argument checks of
+``fastfit.ops`` would cost more than a small model's forward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastfit._lib import ffi, lib
+
+_CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+_OP_FIELDS = ("kind", "act", "x", "z", "y", "dx", "dy", "w", "b", "stat", "save", "a", "a2")
+
+
+def pointer(a: np.ndarray | None, ctype: str):
+    """``ctype *`` to a C-contiguous array (NULL for None or an empty array)."""
+    if a is None or a.size == 0:
+        return ffi.NULL
+    return ffi.from_buffer(f"{ctype}[]", a)
+
+
+class NativeModel:
+    """``ff_model_<dtype>`` for a compiled plan and its buffers."""
+
+    def __init__(self, plan, params: np.ndarray, stats: np.ndarray):
+        dtype = params.dtype
+        self.dtype = dtype
+        self.ctype = _CTYPE[dtype]
+        self.suffix = _SUFFIX[dtype]
+        ops = ffi.new("ff_op[]", len(plan.ops))
+        for c_op, op in zip(ops, plan.ops, strict=True):
+            for field in _OP_FIELDS:
+                setattr(c_op, field, getattr(op, field))
+            c_op.__setattr__("in", op.in_)
+            c_op.out = op.out
+        s = ffi.new(f"ff_model_{self.suffix} *")
+        s.ops, s.n_ops = ops, len(plan.ops)
+        s.n_in, s.n_out, s.out_slot = plan.n_in, plan.n_out, plan.out_slot
+        s.width, s.mask_width, s.save_size = plan.width, plan.mask_width, plan.save_size
+        s.n_params = plan.n_params
+        self._params_ptr = pointer(params, self.ctype)
+        self._stats_ptr = pointer(stats, self.ctype)
+        s.params, s.stats = self._params_ptr, self._stats_ptr
+        self._ops = ops
+        self.struct = s
+        self.n_in, self.n_out = plan.n_in, plan.n_out
+        self._predict = getattr(lib, f"ff_model_predict_{self.suffix}")
+        self._count_nonfinite = getattr(lib, f"ff_count_nonfinite_{self.suffix}")
+        self._array_type = f"{self.ctype}[]"
+
+    def count_nonfinite(self, x: np.ndarray) -> int:
+        count = ffi.new("int64_t *")
+        lib_status(self._count_nonfinite(count, ffi.from_buffer(self._array_type, x), x.size),
+                   "count_nonfinite")
+        return int(count[0])
+
+    def predict_into(self, out: np.ndarray, x: np.ndarray, rows: np.ndarray | None,
+                     n_threads: int) -> None:
+        """Evaluation-mode forward of x (or its rows ``rows``) into out."""
+        n = out.shape[0]
+        idx = ffi.NULL if rows is None else ffi.from_buffer("int64_t[]", rows)
+        status = self._predict(ffi.from_buffer(self._array_type, out), self.struct,
+                               ffi.from_buffer(self._array_type, x), idx, n, x.shape[0], n_threads)
+        if status:
+            lib_status(status, "predict")
+
+
+def lib_status(status: int, what: str) -> None:
+    """Raise for a non-OK engine status; the engine's inputs were validated in Python,
+    so anything but FF_ENONFINITE here is a bug in fastfit, reported as such."""
+    if status == lib.FF_OK:
+        return
+    text = ffi.string(lib.ff_status_string(status)).decode()
+    if status == lib.FF_ENOMEM:
+        raise MemoryError(f"fastfit {what}: {text}")
+    if status == lib.FF_ENONFINITE:
+        raise FloatingPointError(f"fastfit {what}: {text}")
+    raise RuntimeError(f"fastfit {what}: the native engine rejected its arguments ({text}); "
+                       "this is a bug in fastfit, please report it")
+
+
+class NativeTrainer:
+    """``ff_train_<dtype>``: one fit's data and workspace plus the persistent optimizer
+    state, for one model."""
+
+    def __init__(self, model, *, loss_kind: int, delta: float, optimizer: dict,
+                 grads: np.ndarray, slots: tuple, batch_size: int, merge_single: bool,
+                 n_threads: int, shuffle: bool, shuffle_seed: int, dropout_seed: int, step: int):
+        native = model._native
+        self.native_model = native
+        ctype, sfx = native.ctype, native.suffix
+        self.ctype = ctype
+        plan = model.plan
+        t = ffi.new(f"ff_train_{sfx} *")
+        self.struct = t
+        self._keep = {}
+        cap = batch_size + (1 if merge_single else 0)
+        dtype = native.dtype
+        ws = {
+            "act": np.empty(cap * plan.width, dtype),
+            "dact": np.empty(cap * plan.width, dtype),
+            "save": np.empty(max(plan.save_size, 1), dtype),
+            "mask": np.empty(cap * plan.mask_width, np.uint8),
+            "weight_b": np.empty(cap, dtype),
+        }
+        if loss_kind == lib.FF_LOSS_SOFTMAX_CE:
+            ws["labels_b"] = np.empty(cap, np.int64)
+        else:
+            ws["target_b"] = np.empty(cap * plan.n_out, dtype)
+        self.workspace = ws
+        t.capacity = cap
+        self._set("act", ws["act"], ctype)
+        self._set("dact", ws["dact"], ctype)
+        self._set("save", ws["save"], ctype)
+        self._set("mask", ws["mask"], "uint8_t")
+        self._set("weight_b", ws["weight_b"], ctype)
+        self._set("labels_b", ws.get("labels_b"), "int64_t")
+        self._set("target_b", ws.get("target_b"), ctype)
+        self._set("grads", grads, ctype)
+        self._set("slot1", slots[0], ctype)
+        self._set("slot2", slots[1], ctype)
+        t.batch_size, t.merge_single, t.n_threads = batch_size, int(merge_single), n_threads
+        t.loss, t.delta = loss_kind, delta
+        t.shuffle, t.shuffle_seed, t.dropout_seed = int(shuffle), shuffle_seed, dropout_seed
+        t.optimizer = optimizer["kind"]
+        t.nesterov, t.decoupled = int(optimizer["nesterov"]), int(optimizer["decoupled"])
+        for field in ("momentum", "alpha", "beta1", "beta2", "eps", "weight_decay", "l1"):
+            setattr(t, field, optimizer[field])
+        t.clip_norm = optimizer["clip_norm"] or 0.0
+        t.n_decay = plan.n_params if optimizer["decay_all"] else plan.n_decay
+        t.step = step
+        t.failed_batch = -1
+        self._epoch = getattr(lib, f"ff_train_epoch_{sfx}")
+        self._batch = getattr(lib, f"ff_train_batch_{sfx}")
+
+    def _set(self, field, array, ctype):
+        self._keep[field] = array
+        setattr(self.struct, field, pointer(array, ctype))
+
+    def set_data(self, x, target, labels, weight, rows) -> None:
+        """Point the struct at one fit's data (validated arrays, kept alive here)."""
+        t = self.struct
+        self._set("x", x, self.ctype)
+        self._set("target", target, self.ctype)
+        self._set("labels", labels, "int64_t")
+        self._set("weight", weight, self.ctype)
+        self._set("rows", rows, "int64_t")
+        n = x.shape[0] if rows is None else rows.shape[0]
+        self._set("order", np.empty(n, np.int64), "int64_t")
+        t.n, t.n_total = n, x.shape[0]
+
+    def run_batches(self, epoch: int, first: int, lr: np.ndarray) -> int:
+        """Batches first .. first+len(lr)-1 of an epoch; returns the engine status."""
+        return self._epoch(self.struct, self.native_model.struct, epoch, first, len(lr),
+                           ffi.from_buffer("double[]", lr))
+
+    def run_one(self, x, target, labels, weight, lr: float, flags: int) -> int:
+        ctype = self.ctype
+        return self._batch(self.struct, self.native_model.struct, pointer(x, ctype),
+                           pointer(target, ctype), pointer(labels, "int64_t"),
+                           pointer(weight, ctype), x.shape[0], lr, flags)

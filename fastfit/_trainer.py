@@ -1,0 +1,459 @@
+"""Trainer: validates once, then hands blocks of batches to C and keeps the books.
+
+Per epoch the Python work is: take a snapshot of the model state (for Ctrl-C and
+non-finite losses), compute the block's learning rates, call C once per block of
+batches (blocks last ~0.1 s so Ctrl-C and progress bars stay responsive; results do
+not depend on the block size), evaluate the validation set (one C call), append to the
+history and run the callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from fastfit import losses as _losses
+from fastfit import optim as _optim
+from fastfit._engine import NativeTrainer, lib_status
+from fastfit._lib import lib
+from fastfit._random import seeds_from
+from fastfit._runtime import get_num_threads
+from fastfit._validation import as_float_matrix, as_sample_weight
+from fastfit.callbacks import Callback, ProgressBar, wants_batch_hooks
+from fastfit.history import History
+from fastfit.nn import Sequential
+
+__all__ = ["Trainer", "NonFiniteLossError"]
+
+# Seconds of work per C call: short enough for Ctrl-C and progress bars to react,
+# long enough that the Python between calls (~10 us) is noise.
+_BLOCK_SECONDS = 0.1
+# Models whose batch costs fewer multiply-adds than this run on one thread: their
+# kernels are serial anyway, and idle OpenMP workers only cost wake-ups.
+_SERIAL_WORK = 1 << 20
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the model keeps its last good weights."""
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class _Data:
+    """One fit's validated arrays."""
+
+    def __init__(self, x, target, labels, weight, rows=None):
+        self.x, self.target, self.labels, self.weight, self.rows = x, target, labels, weight, rows
+
+    @property
+    def n(self):
+        return self.x.shape[0] if self.rows is None else self.rows.shape[0]
+
+
+class Trainer:
+    """Train a ``fastfit.nn.Sequential`` model; whole blocks of batches run in C.
+
+    Parameters
+    ----------
+    model : fastfit.nn.Sequential
+    loss : Loss or str, default="cross_entropy"
+        "mse", "huber", "bce" or "cross_entropy", or a ``fastfit.losses`` instance.
+    optimizer : Optimizer or str, default="adam"
+        "sgd", "rmsprop", "adam", "adamw", or a ``fastfit.optim`` instance (with its
+        learning rate, penalties, clipping and schedule).
+    epochs : int, default=10
+        Epochs per ``fit`` call (``fit(..., epochs=)`` overrides).
+    batch_size : int, default=32
+    shuffle : bool, default=True
+        Reshuffle the rows every epoch (epoch ``e``'s order depends only on
+        ``random_state`` and ``e``).
+    random_state : int, NumPy generator or None
+        Seeds shuffling, dropout and the validation split.
+    n_threads : int, optional
+        Threads for the kernels; default: the calling thread's OpenMP setting (which
+        ``threadpoolctl`` limits), or 1 for models too small to gain from more.
+    callbacks : list of Callback, optional
+    verbose : bool, default=False
+        Show a progress bar (tqdm if installed, else one line per epoch).
+
+    Attributes
+    ----------
+    history : History
+    epoch_ : int
+        Epochs completed (over every ``fit`` call).
+    step_ : int
+        Optimizer steps taken.
+    stop_training : bool
+        Set by a callback to stop after the current epoch.
+
+    Notes
+    -----
+    ``fit`` continues from the current state: a second call trains more epochs.
+    Weights are bitwise identical for any ``n_threads`` given the same ``random_state``.
+    """
+
+    def __init__(self, model, loss="cross_entropy", optimizer="adam", *, epochs=10,
+                 batch_size=32, shuffle=True, random_state=None, n_threads=None,
+                 callbacks=None, verbose=False):
+        if not isinstance(model, Sequential):
+            raise TypeError(f"model must be a fastfit.nn.Sequential, got {type(model).__name__}")
+        self.model = model
+        self.loss = _losses.get(loss)
+        self.optimizer = _optim.get(optimizer)
+        self.epochs = _positive_int("epochs", epochs)
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.shuffle = bool(shuffle)
+        self.random_state = random_state
+        if n_threads is not None:
+            n_threads = _positive_int("n_threads", n_threads)
+        self.n_threads = n_threads
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be fastfit.callbacks.Callback instances, got {cb!r}")
+        self.callbacks = callbacks
+        self.verbose = bool(verbose)
+        self.history = History()
+        self.epoch_ = 0
+        self.step_ = 0
+        self.stop_training = False
+        self._seeds = None
+        self._slots = None
+        self._grads = None
+        self._native = None
+        self._block = 0
+
+    # ---- state ----------------------------------------------------------------------
+    def _ensure_state(self):
+        if self._seeds is None:
+            self._seeds = seeds_from(self.random_state, 3)
+        n = self.model.n_params
+        dtype = self.model.dtype
+        if self._grads is None or self._grads.shape != (n,) or self._grads.dtype != dtype:
+            self._grads = np.zeros(n, dtype)
+        need = self.optimizer.n_slots
+        if self._slots is None or len(self._slots) < need or any(
+                s.shape != (n,) or s.dtype != dtype for s in self._slots):
+            self._slots = [np.zeros(n, dtype) for _ in range(max(need, 2))]
+
+    def get_weights(self):
+        """A copy of the model's parameters and running statistics."""
+        return self.model.params.copy(), self.model.stats.copy()
+
+    def set_weights(self, weights):
+        """Put back what ``get_weights`` returned (in place: views stay valid)."""
+        params, stats = weights
+        np.copyto(self.model.params, params)
+        np.copyto(self.model.stats, stats)
+
+    def _snapshot(self):
+        """Everything an epoch changes: restored after Ctrl-C or a non-finite loss."""
+        return (self.get_weights(), [s.copy() for s in self._slots], self.step_, self.epoch_)
+
+    def _restore(self, snap):
+        weights, slots, step, epoch = snap
+        self.set_weights(weights)
+        for dst, src in zip(self._slots, slots, strict=True):
+            np.copyto(dst, src)
+        self.step_, self.epoch_ = step, epoch
+        del self.history.rows[epoch:]
+        if self._native is not None:
+            self._native.struct.step = step
+
+    # ---- data -----------------------------------------------------------------------
+    def _prepare(self, X, y, sample_weight, name="X"):
+        model = self.model
+        x = as_float_matrix(X, model.dtype, name=name, n_features=model.n_features)
+        target, labels = self.loss.prepare(y, x.shape[0], model.n_outputs, model.dtype)
+        sw = as_sample_weight(sample_weight, x.shape[0], model.dtype)
+        w = self.loss.sample_weights(target, labels, sw)
+        if w is not None:
+            w = np.ascontiguousarray(w, dtype=model.dtype)
+        return _Data(x, target, labels, w)
+
+    def _split(self, data, fraction):
+        from sklearn.model_selection import train_test_split
+
+        if not 0 < fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
+        n = data.n
+        if n < 2:
+            raise ValueError("validation_fraction needs at least 2 samples")
+        stratify = data.labels if data.labels is not None else None
+        rows = np.arange(n, dtype=np.int64)
+        seed = self._seeds[2] % (2**32)
+        try:
+            train, val = train_test_split(rows, test_size=fraction, random_state=seed,
+                                          stratify=stratify)
+        except ValueError:  # a class too small to stratify: split at random
+            train, val = train_test_split(rows, test_size=fraction, random_state=seed)
+        train, val = np.sort(train), np.sort(val)
+        return (_Data(data.x, data.target, data.labels, data.weight, train),
+                _Data(data.x, data.target, data.labels, data.weight, val))
+
+    def _threads(self):
+        if self.n_threads is not None:
+            return self.n_threads
+        work = self.batch_size * self.model.n_params
+        return 1 if work < _SERIAL_WORK else get_num_threads()
+
+    def _make_native(self, capacity_batch):
+        self._ensure_state()
+        return NativeTrainer(
+            self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
+            optimizer=self.optimizer.settings(), grads=self._grads,
+            slots=(self._slots[0], self._slots[1]), batch_size=capacity_batch,
+            merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(),
+            shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
+            step=self.step_)
+
+    # ---- fit ------------------------------------------------------------------------
+    def _n_batches(self, n):
+        bs = self.batch_size
+        nb = -(-n // bs)
+        if self.model.plan.has_batchnorm and n > 1 and n % bs == 1:
+            nb -= 1
+        return nb
+
+    def fit(self, X, y, *, sample_weight=None, validation_data=None, validation_fraction=None,
+            epochs=None):
+        """Train for ``epochs`` more epochs (default: the trainer's ``epochs``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Converted once to C-contiguous in the model's dtype (no copy when it already is).
+        y : array-like
+            Targets as the loss expects (see ``fastfit.losses``).
+        sample_weight : array-like of shape (n_samples,), optional
+        validation_data : tuple (X_val, y_val) or (X_val, y_val, w_val), optional
+        validation_fraction : float, optional
+            Hold out this fraction of the rows (stratified for classification) instead;
+            rows are selected by index, X is not copied.
+        epochs : int, optional
+
+        Returns
+        -------
+        History
+            ``self.history``, with one row appended per epoch.
+
+        Raises
+        ------
+        NonFiniteLossError
+            When the loss becomes NaN/inf; the model keeps the state it had after the
+            last completed epoch.
+        KeyboardInterrupt
+            Re-raised after putting back the state of the last completed epoch.
+        """
+        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        if validation_data is not None and validation_fraction is not None:
+            raise ValueError("pass validation_data or validation_fraction, not both")
+        self._ensure_state()
+        data = self._prepare(X, y, sample_weight)
+        val = None
+        if validation_fraction is not None:
+            data, val = self._split(data, float(validation_fraction))
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, w_val)")
+            val = self._prepare(*validation_data[:2],
+                                validation_data[2] if len(validation_data) == 3 else None,
+                                name="X_val")
+
+        native = self._make_native(self.batch_size)
+        native.set_data(data.x, data.target, data.labels, data.weight, data.rows)
+        self._native = native
+        callbacks = list(self.callbacks)
+        if self.verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+            callbacks.append(ProgressBar())
+        self._fit_epochs, self._first_epoch = epochs, self.epoch_
+        self._samples_per_epoch = data.n
+        n_batches = self._n_batches(data.n)
+        ctx = {"steps_per_epoch": n_batches, "samples_per_epoch": data.n,
+               "total_steps": (self.epoch_ + epochs) * n_batches}
+        batch_hooks = [cb for cb in callbacks if wants_batch_hooks(cb)]
+        self.stop_training = False
+        good = self._snapshot()
+        try:
+            for cb in callbacks:
+                cb.on_train_begin(self)
+            for _ in range(epochs):
+                if self.stop_training:
+                    break
+                epoch = self.epoch_
+                for cb in callbacks:
+                    cb.on_epoch_begin(self, epoch)
+                t0 = time.perf_counter()
+                last_lr = self._run_epoch(native, epoch, n_batches, data.n, ctx, callbacks,
+                                          batch_hooks, good)
+                seconds = time.perf_counter() - t0
+                t = native.struct
+                logs = {"loss": t.loss_sum / t.weight_sum}
+                if self.loss.is_classifier and t.counted:
+                    logs["accuracy"] = t.correct / t.counted
+                if val is not None:
+                    logs.update(self._evaluate(val))
+                logs["lr"] = last_lr
+                logs["seconds"] = seconds
+                logs["samples_per_second"] = data.n / seconds if seconds > 0 else float("inf")
+                self.epoch_ += 1
+                self.history.append(logs)
+                good = self._snapshot()
+                schedule = self.optimizer.schedule
+                monitor = getattr(schedule, "monitor", None)
+                if monitor is not None:
+                    schedule.epoch_end(logs.get(monitor, logs.get(monitor.replace("val_", ""))))
+                for cb in callbacks:
+                    cb.on_epoch_end(self, epoch, logs)
+            for cb in callbacks:
+                cb.on_train_end(self)
+        except KeyboardInterrupt:
+            self._restore(good)
+            raise
+        return self.history
+
+    def _run_epoch(self, native, epoch, n_batches, n_samples, ctx, callbacks, batch_hooks, good):
+        first, lr = 0, self.optimizer.lr
+        block = n_batches if not batch_hooks else 1
+        if not batch_hooks:
+            block = min(n_batches, self._block or 4)
+        last_lr = lr
+        while first < n_batches:
+            count = min(block, n_batches - first)
+            steps = self.step_ + np.arange(count, dtype=np.int64)
+            lrs = np.ascontiguousarray(self.optimizer.lr * self.optimizer.schedule.factors(steps, ctx),
+                                       dtype=np.float64)
+            for cb in batch_hooks:
+                cb.on_batch_begin(self, first)
+            t0 = time.perf_counter()
+            status = native.run_batches(epoch, first, lrs)
+            dt = time.perf_counter() - t0
+            self.step_ = int(native.struct.step)
+            if status != lib.FF_OK:
+                self._fail(native, status, epoch, good)
+            last_lr = float(lrs[-1])
+            first += count
+            for cb in batch_hooks:
+                cb.on_batch_end(self, first - 1, {"loss": native.struct.last_loss, "lr": last_lr})
+            for cb in callbacks:
+                cb.on_progress(self, epoch, min(first * self.batch_size, n_samples), n_samples)
+            if not batch_hooks:
+                per_batch = dt / count
+                block = max(1, min(n_batches, int(_BLOCK_SECONDS / per_batch) if per_batch > 0 else n_batches))
+                self._block = block
+        return last_lr
+
+    def _fail(self, native, status, epoch, good):
+        if status == lib.FF_ENONFINITE:
+            batch = int(native.struct.failed_batch)
+            loss = float(native.struct.last_loss)
+            self._restore(good)
+            raise NonFiniteLossError(
+                f"the training loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; "
+                f"training stopped and the model keeps its weights from the end of epoch "
+                f"{epoch}. Try a lower learning rate, standardised inputs or clip_norm=.")
+        self._restore(good)
+        lib_status(status, "training")
+
+    # ---- evaluation -----------------------------------------------------------------
+    def _outputs(self, data):
+        out = np.empty((data.n, self.model.n_outputs), self.model.dtype)
+        self.model._native.predict_into(out, data.x, data.rows, self._threads())
+        return out
+
+    def _evaluate(self, data) -> dict:
+        from fastfit import ops
+
+        out = self._outputs(data)
+        rows = slice(None) if data.rows is None else data.rows
+        w = None if data.weight is None else data.weight[rows]
+        loss = self.loss
+        if loss.kind == lib.FF_LOSS_SOFTMAX_CE:
+            labels = data.labels[rows]
+            value, _ = ops.softmax_cross_entropy(out, labels, sample_weight=w)
+            return {"val_loss": float(value), "val_accuracy": float(np.mean(out.argmax(1) == labels))}
+        target = data.target[rows]
+        if loss.kind == lib.FF_LOSS_BCE_LOGITS:
+            value, _ = ops.bce_with_logits(out, target, sample_weight=w)
+            return {"val_loss": float(value), "val_accuracy": float(np.mean((out > 0) == (target > 0.5)))}
+        if loss.kind == lib.FF_LOSS_HUBER:
+            value, _ = ops.huber_loss(out, target, delta=loss.delta, sample_weight=w)
+        else:
+            value, _ = ops.mse_loss(out, target, sample_weight=w)
+        return {"val_loss": float(value), "val_r2": _r2(target, out)}
+
+    def evaluate(self, X, y, sample_weight=None) -> dict:
+        """Loss and metric (accuracy or r2) of the model on (X, y), evaluation mode."""
+        logs = self._evaluate(self._prepare(X, y, sample_weight))
+        return {k.removeprefix("val_"): v for k, v in logs.items()}
+
+    def predict(self, X):
+        """The model's raw outputs (logits for classification), evaluation mode."""
+        return self.model.predict(X, n_threads=self._threads())
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax (cross-entropy) or sigmoid (binary) of the logits."""
+        out = self.predict(X)
+        if self.loss.kind == lib.FF_LOSS_SOFTMAX_CE:
+            out -= out.max(axis=1, keepdims=True)
+            np.exp(out, out=out)
+            out /= out.sum(axis=1, keepdims=True)
+            return out
+        if self.loss.kind == lib.FF_LOSS_BCE_LOGITS:
+            return 1.0 / (1.0 + np.exp(-out))
+        raise ValueError("predict_proba needs a classification loss")
+
+    # ---- custom loops -----------------------------------------------------------------
+    def train_step(self, X, y, sample_weight=None, lr=None, update=True):
+        """One training step on the batch (X, y): forward, loss, backward and (with
+        ``update``) the optimizer update, in one C call. Returns the batch loss.
+
+        Gradients stay in ``trainer.grads`` (layout of ``model.params``) for inspection.
+        """
+        data = self._prepare(X, y, sample_weight)
+        n = data.n
+        native = self._native
+        if native is None or native.struct.capacity < n or native.struct.n_threads != self._threads():
+            native = self._native = self._make_native(max(n, self.batch_size))
+        native.struct.step = self.step_
+        if lr is None:
+            steps = np.array([self.step_], dtype=np.int64)
+            ctx = {"steps_per_epoch": 1, "samples_per_epoch": n, "total_steps": max(self.step_ + 1, 1)}
+            lr = float(self.optimizer.lr * self.optimizer.schedule.factors(steps, ctx)[0])
+        flags = lib.FF_BATCH_STATS | (lib.FF_BATCH_UPDATE if update else 0)
+        status = native.run_one(data.x, data.target, data.labels, data.weight, float(lr), flags)
+        loss = float(native.struct.last_loss)
+        if status == lib.FF_ENONFINITE:
+            raise NonFiniteLossError(f"the batch loss is {loss}")
+        lib_status(status, "train_step")
+        self.step_ = int(native.struct.step)
+        return loss
+
+    @property
+    def grads(self) -> np.ndarray:
+        """The gradient buffer of the last step (layout of ``model.params``)."""
+        self._ensure_state()
+        return self._grads
+
+    # ---- pickling ---------------------------------------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_native"] = None   # workspace and data pointers: rebuilt by the next fit
+        return state
+
+
+def _r2(target, out) -> float:
+    """Coefficient of determination averaged over outputs (scikit-learn's default)."""
+    t = target.astype(np.float64)
+    o = out.astype(np.float64)
+    ss_res = ((t - o) ** 2).sum(axis=0)
+    ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res == 0, 1.0, 0.0))
+    return float(np.mean(r2))
