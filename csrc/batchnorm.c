@@ -6,7 +6,6 @@
  */
 #include "ff_internal.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 /* A reduction block holds at least this many elements (and at least 64 rows): column
@@ -63,48 +62,6 @@ static void ff_bn_stream_fence(void) {}
  * size from which they prefetch at all (below it the data come from L2/L3). */
 #define FF_BN_PF_BYTES 8192
 #define FF_BN_PF_MIN_BYTES ((int64_t)2 << 20)
-
-/* Per-thread scratch, grown on demand and kept between calls: a fresh malloc of a large
- * batch's partials is an mmap whose page faults cost more than a small batch's whole
- * pass. A pthread key frees it when the thread exits, so short-lived threads (a Python
- * thread pool calling batch norm) do not leak it. NULL if out of memory. */
-typedef struct {
-    char *mem;
-    size_t size;
-} ff_bn_cache;
-
-static pthread_key_t ff_bn_key;
-static pthread_once_t ff_bn_key_once = PTHREAD_ONCE_INIT;
-static int ff_bn_key_ok;
-
-static void ff_bn_cache_free(void *p) {
-    ff_bn_cache *cache = p;
-    free(cache->mem);
-    free(cache);
-}
-
-static void ff_bn_key_create(void) { ff_bn_key_ok = pthread_key_create(&ff_bn_key, ff_bn_cache_free) == 0; }
-
-static char *ff_bn_thread_scratch(size_t need) {
-    pthread_once(&ff_bn_key_once, ff_bn_key_create);
-    if (!ff_bn_key_ok) return NULL;
-    ff_bn_cache *cache = pthread_getspecific(ff_bn_key);
-    if (!cache) {
-        cache = calloc(1, sizeof *cache);
-        if (!cache) return NULL;
-        if (pthread_setspecific(ff_bn_key, cache) != 0) {
-            free(cache);
-            return NULL;
-        }
-    }
-    if (need > cache->size) {
-        char *mem = realloc(cache->mem, need);
-        if (!mem) return NULL;
-        cache->mem = mem;
-        cache->size = need;
-    }
-    return cache->mem;
-}
 
 #define FF_BODY "batchnorm.inc"
 #include "ff_instantiate.h"

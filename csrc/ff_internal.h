@@ -98,6 +98,14 @@ static inline void ff_span(int64_t n, int t, int nt, int64_t *begin, int64_t *en
  * result whatever the thread count. */
 #define FF_REDUCE_BLOCK 4096
 
+/* ---- per-thread scratch ------------------------------------------------------------
+ * A 64-byte aligned block of at least `need` bytes, private to the calling thread and
+ * kept for its next call (runtime.c); NULL when out of memory. A kernel owns its slot
+ * for the duration of one call, so kernels that may run inside one another's calls
+ * take different slots. */
+enum { FF_SCRATCH_BATCHNORM, FF_SCRATCH_GEMM, FF_SCRATCH_SLOTS };
+void *ff_thread_scratch(int slot, size_t need);
+
 /* ---- argument checks --------------------------------------------------------------- */
 #define FF_CHECK(cond) \
     do {                    \

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import fastfit
 from fastfit import ops
-from fastfit._lib import ffi, lib, ptr
+from fastfit._lib import ACTIVATIONS, ffi, lib, ptr
 from reference import activation_ref, assert_gemm_close, gemm_error_bound, gemm_ref
 
 DTYPES = [np.float32, np.float64]
@@ -202,6 +202,38 @@ def test_leading_dimensions(path, dtype):
                       trans_a=ta, trans_b=tb)
                 # the columns between n and ldc are not touched
                 np.testing.assert_array_equal(cbig[:, n:], c0[:, n:], err_msg=msg)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_short_rows(path, dtype):
+    """1-4 rows of A stored (M,K) by B stored (K,N): the unpacked short-product kernel
+    (one-row predictions), every accumulator block width (16/8/4 vectors) and its column
+    tail, leading dimensions, beta (NaN in c when beta == 0), bias and activation; and
+    5 rows, which goes back to the packed kernel."""
+    rng = np.random.default_rng(17)
+    i = 0
+    for m in (1, 2, 3, 4, 5):
+        for n in (1, 7, 16, 17, 64, 65, 129, 256, 300):
+            for k in (1, 9, 64, 300):
+                i += 1
+                beta = 0.5 if i % 3 == 0 else 0.0
+                act = ("identity", "relu", "tanh", "gelu")[i % 4]
+                abig = rng.standard_normal((m, k + 3)).astype(dtype)
+                bbig = rng.standard_normal((k, n + 2)).astype(dtype)
+                c0 = rng.standard_normal((m, n)).astype(dtype)
+                cbig = np.full((m, n + 5), np.nan, dtype)
+                if beta:
+                    cbig[:, :n] = c0
+                bias = rng.standard_normal(n).astype(dtype) if i % 2 else None
+                st_ = raw_gemm(cbig, abig, bbig, bias, m, n, k, k + 3, n + 2, n + 5, False, False,
+                               1.5, beta, ACTIVATIONS[act], 0.0)
+                assert st_ == lib.FF_OK
+                a, b = abig[:, :k], bbig[:, :n]
+                ref = gemm_ref(a, b, c=c0, bias=bias, alpha=1.5, beta=beta, activation=act)
+                bound = gemm_error_bound(dtype, k, a, b, c=c0, bias=bias, alpha=1.5, beta=beta)
+                msg = f"{path} m={m} n={n} k={k} beta={beta} act={act}"
+                assert_gemm_close(cbig[:, :n], ref, bound, err_msg=msg)
+                assert np.isnan(cbig[:, n:]).all(), msg  # nothing past n written
 
 
 # ---- alpha, beta, NaN in c -------------------------------------------------------------------
