@@ -10,6 +10,7 @@ history and run the callbacks.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -201,7 +202,8 @@ class Trainer:
         if self.n_threads is not None:
             return self.n_threads
         work = self.batch_size * self.model.n_params
-        return 1 if work < _SERIAL_WORK else get_num_threads()
+        threads = 1 if work < _SERIAL_WORK else get_num_threads()
+        return _spare_cores(threads)
 
     def _make_native(self, capacity_batch):
         self._ensure_state()
@@ -446,6 +448,21 @@ class Trainer:
         state = self.__dict__.copy()
         state["_native"] = None   # workspace and data pointers: rebuilt by the next fit
         return state
+
+
+def _spare_cores(threads: int) -> int:
+    """One thread when the machine is clearly oversubscribed (1-minute load average
+    at least one more than the cores, whoever is busy), else ``threads``.
+
+    A training step has dozens of OpenMP barriers; when another process holds one of
+    the team's cores, every barrier waits for a scheduler slice (measured here: 2
+    threads on a 2-core machine with 3 other busy processes ran W1 13x slower than 1
+    thread). Only the speed depends on the thread count, never the weights.
+    """
+    if threads <= 1 or not hasattr(os, "getloadavg"):
+        return threads
+    cores = os.cpu_count() or threads
+    return 1 if os.getloadavg()[0] >= cores + 1 else threads
 
 
 def _r2(target, out) -> float:
