@@ -296,7 +296,7 @@ class Trainer:
                                           batch_hooks, good)
                 seconds = time.perf_counter() - t0
                 t = native.struct
-                logs = {"loss": t.loss_sum / t.weight_sum}
+                logs = {"loss": t.loss_sum / t.weight_sum if t.weight_sum > 0 else math.nan}
                 if self.loss.is_classifier and t.counted:
                     logs["accuracy"] = t.correct / t.counted
                 if val is not None:
