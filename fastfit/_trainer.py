@@ -344,7 +344,8 @@ class Trainer:
             for cb in batch_hooks:
                 cb.on_batch_end(self, first - 1, {"loss": native.struct.last_loss, "lr": last_lr})
             for cb in callbacks:
-                cb.on_progress(self, epoch, min(first * self.batch_size, n_samples), n_samples)
+                done = n_samples if first == n_batches else first * self.batch_size
+                cb.on_progress(self, epoch, done, n_samples)
             if not batch_hooks:
                 per_batch = dt / count
                 block = max(1, min(n_batches, int(_BLOCK_SECONDS / per_batch) if per_batch > 0 else n_batches))

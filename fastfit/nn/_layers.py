@@ -99,13 +99,13 @@ class Linear(Layer):
         self.output_width(width)
         self._params = {"weight": builder.param(self, "weight", (self.in_features, self.out_features),
                                                 decay=True, init="weight")}
-        b = -1
+        b = None
         if self.has_bias:
             b = self._params["bias"] = builder.param(self, "bias", (self.out_features,),
                                                      decay=False, init="zeros")
         y = builder.slot(self.out_features)
         return builder.emit(Op(lib.FF_OP_LINEAR, self.in_features, self.out_features, x, y,
-                               w=self._params["weight"], b=b))
+                               w=self._params["weight"], b=b if b is not None else -1))
 
     @property
     def weight(self):

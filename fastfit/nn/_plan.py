@@ -34,8 +34,8 @@ class Op:
     y: int
     z: int = -1
     act: int = 0
-    w: int = -1          # parameter ids until the plan is laid out, then offsets
-    b: int = -1
+    w: object = -1       # Param until the plan is laid out, then its offset (-1: none)
+    b: object = -1
     stat: int = -1
     save: int = -1
     a: float = 0.0
@@ -101,9 +101,11 @@ class Builder:
         self.width += width
         return start
 
-    def param(self, owner, name, shape, *, decay, init) -> int:
-        self.params.append(Param(owner, name, tuple(shape), decay, init))
-        return len(self.params) - 1
+    def param(self, owner, name, shape, *, decay, init) -> Param:
+        """A parameter tensor; ops refer to it (its offset is set by ``finish``)."""
+        param = Param(owner, name, tuple(shape), decay, init)
+        self.params.append(param)
+        return param
 
     def stats(self, n: int) -> int:
         start = self.stats_size
@@ -139,8 +141,8 @@ class Builder:
             return s
 
         for op in self.ops:
-            op.w = self.params[op.w].offset if op.w >= 0 else -1
-            op.b = self.params[op.b].offset if op.b >= 0 else -1
+            op.w = op.w.offset if isinstance(op.w, Param) else -1
+            op.b = op.b.offset if isinstance(op.b, Param) else -1
             op.dy = grad_slot(op.dy_of if op.dy_of >= 0 else op.y)
             # Nobody needs the input's gradient: a linear map reading slot 0 skips it;
             # other kinds write it to slot 0 of the gradient workspace, unread.

@@ -165,8 +165,7 @@ class Sequential:
         """Number of trainable parameters."""
         return self.plan.n_params
 
-    def _param_view(self, index):
-        p = self.plan.params[index] if isinstance(index, int) else index
+    def _param_view(self, p):
         return self._params[p.offset:p.offset + p.size].reshape(p.shape)
 
     def _stats_view(self, start, n):
@@ -178,8 +177,8 @@ class Sequential:
 
         def visit(prefix, layers):
             for i, layer in enumerate(layers):
-                for name, pid in layer._params.items():
-                    out[f"{prefix}{i}.{name}"] = self._param_view(pid)
+                for name, param in layer._params.items():
+                    out[f"{prefix}{i}.{name}"] = self._param_view(param)
                 if layer.sublayers():
                     visit(f"{prefix}{i}.layers.", layer.sublayers())
 
