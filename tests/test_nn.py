@@ -164,6 +164,25 @@ def test_layer_gradients_fd(case):
     _fd_check(model, "mse", X, y)
 
 
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_layer_gradients_float32_follow_float64(case):
+    """The float32 engine (its own kernels' paths) gives the float64 gradients and loss
+    to float32 accuracy for the same parameters, dropout masks included."""
+    make, n_features = LAYER_CASES[case]
+    m64 = _randomize(nn.Sequential(*make(), dtype=F64, n_features=n_features), seed=len(case))
+    m32 = nn.Sequential(*make(), dtype=np.float32, n_features=n_features)
+    m32.params[:] = m64.params
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((7, n_features)), rng.standard_normal((7, m64.n_outputs))
+    res = []
+    for m in (m64, m32):
+        t = Trainer(m, loss="mse", optimizer="sgd", batch_size=7, random_state=0)
+        res.append((t.train_step(X, y, update=False), t.grads.astype(np.float64)))
+    assert res[1][0] == pytest.approx(res[0][0], rel=1e-5)
+    scale = np.abs(res[0][1]).max()
+    np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-3, atol=1e-5 * scale)
+
+
 def test_dropout_is_applied_in_gradients():
     """The dropout case above really drops: p=0.5 changes the loss and gradients of the
     same parameters, and only through the mask (p=0 equals no dropout layer)."""
@@ -448,7 +467,7 @@ def test_plan_layout():
     _views_share(model)
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "engine bug: Layer._params holds the builder's request index, but Sequential._param_view "
     "indexes plan.params, which Builder.finish reorders (weights first): every view after "
     "the first weight (layer.bias, .gamma, .beta, .projection, later .weight, "
