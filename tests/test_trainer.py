@@ -555,13 +555,10 @@ def test_x_not_copied_when_already_right():
     np.testing.assert_array_equal(a.model.params, c.model.params)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "engine bug: a batch whose sample weights sum to 0 (legal: only the total must be > 0) "
-    "makes the loss kernel return FF_EBADARG, and fit raises RuntimeError 'the native "
-    "engine rejected its arguments ... this is a bug in fastfit'"))
 def test_batch_with_zero_total_weight_contributes_nothing():
-    """shuffle=False, batches [0:4] (weights all 0) and [4:8]: the first batch has no
-    loss and no gradient (plain SGD: no change), the epoch loss is the second batch's."""
+    """shuffle=False, batches [0:4] (weights all 0) and [4:8]: the first batch is skipped
+    (no loss, no step), the epoch loss is the second batch's. (It used to fail with
+    RuntimeError from the loss kernel; fixed on main in 9a3fdd3.)"""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((8, 3)), rng.standard_normal(8)
     sw = np.r_[np.zeros(4), np.ones(4)]
@@ -574,3 +571,13 @@ def test_batch_with_zero_total_weight_contributes_nothing():
     assert hist["loss"][0] == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(model.params, np.r_[w - 0.1 * xb.T @ dout[:, 0],
                                                    b - 0.1 * dout.sum()], rtol=1e-12)
+    assert t.step_ == 1
+    # shuffled, a class weighted 0: some batches hold only that class, training goes on
+    labels = np.r_[np.zeros(30, int), np.ones(10, int)]
+    Xc = rng.standard_normal((40, 3))
+    ce = Trainer(nn.Sequential(nn.Linear(3, 2), dtype=np.float64, random_state=0),
+                 loss=losses.CrossEntropy(class_weight={0: 0.0}), batch_size=2, epochs=3,
+                 random_state=0)
+    hist = ce.fit(Xc, labels)
+    assert np.all(np.isfinite(hist["loss"])) and np.all(np.isfinite(ce.model.params))
+    assert ce.step_ < 3 * 20
