@@ -428,3 +428,136 @@ def shuffle_ref(n, seed, stream=0, partners=None):
     return np.array(perm, dtype=np.int64)
 
 # ==== end data =================================================================
+
+
+# ==== engine references ====
+# Float64 references for the training engine (fastfit.nn / Trainer): a forward pass of
+# a layer stack read from the layers' own parameter views, a two-layer tanh MLP's loss
+# and gradients, one optimizer step over a flat parameter vector (clipping, weight decay
+# on the weight prefix, L1), and batch norm's running statistics over known batches.
+
+def layer_param(layer, name):
+    """A layer's parameter as a view of its model's flat buffer, found through the
+    compiled plan (owner and name) rather than the layer's own properties, so the
+    references check the engine independently of the views; None when absent."""
+    model = layer._model
+    for p in model.plan.params:
+        if p.owner is layer and p.name == name:
+            return model.params[p.offset:p.offset + p.size].reshape(p.shape)
+    return None
+
+
+def model_forward_ref(layers, x, training=False):
+    """Forward of a fastfit.nn layer list in float64.
+
+    training=False: evaluation mode (running statistics, dropout passes through).
+    training=True: batch statistics for batch norm; dropout must have p == 0.
+    """
+    h = np.asarray(x, np.float64)
+    for layer in layers:
+        kind = type(layer).__name__
+        if kind == "Linear":
+            h = h @ np.asarray(layer_param(layer, "weight"), np.float64)
+            if layer.has_bias:
+                h = h + np.asarray(layer_param(layer, "bias"), np.float64)
+        elif kind == "BatchNorm":
+            gamma = np.asarray(layer_param(layer, "gamma"), np.float64)
+            beta = np.asarray(layer_param(layer, "beta"), np.float64)
+            if training:
+                if h.shape[0] == 1:
+                    h = np.broadcast_to(beta, h.shape).copy()
+                else:
+                    h = batchnorm_forward_ref(h, gamma, beta, layer.eps)[0]
+            else:
+                h = batchnorm_inference_ref(h, gamma, beta, np.asarray(layer.running_mean, np.float64),
+                                            np.asarray(layer.running_var, np.float64), layer.eps)
+        elif kind == "Dropout":
+            if training and layer.p > 0:
+                raise ValueError("the reference has no dropout masks; use training=False or p=0")
+        elif kind == "Residual":
+            branch = model_forward_ref(layer.layers, h, training)
+            proj = layer_param(layer, "projection")
+            h = (h if proj is None else h @ np.asarray(proj, np.float64)) + branch
+        else:
+            name = {"Identity": "identity", "ReLU": "relu", "LeakyReLU": "leaky_relu",
+                    "Tanh": "tanh", "Sigmoid": "sigmoid", "GELU": "gelu"}[kind]
+            h = activation_ref(h, name, negative_slope=layer.alpha)
+    return h
+
+
+def tanh_mlp_ref(w1, b1, w2, b2, x, y):
+    """MSE of out = tanh(x @ w1 + b1) @ w2 + b2 against y, and its gradients
+    (loss, dw1, db1, dw2, db2), in float64. Weights are (in, out) as fastfit's."""
+    x = np.asarray(x, np.float64)
+    h = np.tanh(x @ w1 + b1)
+    out = h @ w2 + b2
+    loss, dout = mse_loss_ref(out, y)
+    dh = dout @ w2.T
+    dz = dh * (1.0 - h * h)
+    return loss, x.T @ dz, dz.sum(axis=0), h.T @ dout, dout.sum(axis=0)
+
+
+def optimizer_step_ref(theta, grad, state, step, *, kind, lr, n_decay, weight_decay=0.0, l1=0.0,
+                       clip_norm=None, momentum=0.0, nesterov=False, alpha=0.99, eps=1e-8,
+                       betas=(0.9, 0.999), decoupled=False):
+    """One engine optimizer step over the flat vector ``theta`` (float64 copies returned):
+    clip the global gradient norm, update [0, n_decay) with weight decay and the rest
+    without, then the L1 proximal step on [0, n_decay). ``state`` is a list of two
+    slot vectors (momentum / square average / Adam m and v); ``step`` is the step number
+    after incrementing (Adam's t). Returns (theta, state)."""
+    theta = np.array(theta, np.float64)
+    g = np.array(grad, np.float64)
+    s1, s2 = (np.array(s, np.float64) for s in state)
+    if clip_norm is not None:
+        g, _ = clip_grad_norm(g, clip_norm)
+    for part in (slice(0, n_decay), slice(n_decay, None)):
+        wd = weight_decay if part.start == 0 else 0.0
+        p, gp = theta[part], g[part]
+        if kind == "sgd":
+            p, v = sgd_update(p, gp, s1[part], lr=lr, momentum=momentum, weight_decay=wd,
+                              nesterov=nesterov)
+            if v is not None:
+                s1[part] = v
+        elif kind == "rmsprop":
+            p, sq, buf = rmsprop_update(p, gp, s1[part], s2[part], lr=lr, alpha=alpha, eps=eps,
+                                        weight_decay=wd, momentum=momentum)
+            s1[part] = sq
+            if buf is not None:
+                s2[part] = buf
+        elif kind == "adam":
+            p, m, v = adam_update(p, gp, s1[part], s2[part], step, lr, betas[0], betas[1], eps,
+                                  wd, decoupled)
+            s1[part], s2[part] = m, v
+        else:
+            raise ValueError(kind)
+        theta[part] = p
+    if l1 > 0 and n_decay > 0:
+        theta[:n_decay] = l1_update(theta[:n_decay], lr * l1)
+    return theta, [s1, s2]
+
+
+def batchnorm_running_ref(batches, running_mean, running_var, momentum=0.1):
+    """Running statistics after training-mode batches (each (n_b, C)), as torch's
+    BatchNorm1d: unbiased batch variance; batches of one row leave them unchanged."""
+    rm = np.array(running_mean, np.float64)
+    rv = np.array(running_var, np.float64)
+    for b in batches:
+        b = np.asarray(b, np.float64)
+        n = b.shape[0]
+        if n < 2:
+            continue
+        rm = (1 - momentum) * rm + momentum * b.mean(axis=0)
+        rv = (1 - momentum) * rv + momentum * b.var(axis=0, ddof=1)
+    return rm, rv
+
+
+def cosine_factor_ref(step, total, warm, min_factor=0.0):
+    """Linear warm-up over ``warm`` steps ((s+1)/warm), then half a cosine from 1 down to
+    min_factor over the remaining ``total - warm`` steps (held after the end)."""
+    import math
+    if step < warm:
+        return (step + 1) / warm
+    progress = min(max((step - warm) / max(total - warm, 1), 0.0), 1.0)
+    return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+# ==== end engine references ====
