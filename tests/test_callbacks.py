@@ -295,12 +295,7 @@ def test_batch_hooks_called_once_per_batch(batch_norm, per_epoch):
     np.testing.assert_array_equal(plain.model.params, t.model.params)
 
 
-@pytest.mark.parametrize("batch_norm", [
-    False,
-    pytest.param(True, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "engine bug: Trainer._run_epoch reports min(first * batch_size, n) samples done, "
-        "so when batch norm merges the last single row the epoch ends at 9 of 10 samples"))),
-])
+@pytest.mark.parametrize("batch_norm", [False, True])
 def test_progress_reaches_every_sample(batch_norm):
     X, y = _data(10)
     layers = [nn.Linear(4, 5)] + ([nn.BatchNorm(5)] if batch_norm else []) + [nn.Linear(5, 3)]

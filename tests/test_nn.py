@@ -467,11 +467,6 @@ def test_plan_layout():
     _views_share(model)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "engine bug: Layer._params holds the builder's request index, but Sequential._param_view "
-    "indexes plan.params, which Builder.finish reorders (weights first): every view after "
-    "the first weight (layer.bias, .gamma, .beta, .projection, later .weight, "
-    "named_parameters) points at another layer's parameter"))
 def test_layer_views_point_at_their_own_parameters():
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm(4), nn.ReLU(),
                           nn.Residual(nn.Linear(4, 2)), nn.Linear(2, 1, bias=False), dtype=F64)
