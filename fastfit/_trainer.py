@@ -9,6 +9,7 @@ history and run the callbacks.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -155,11 +156,14 @@ class Trainer:
 
     def _snapshot(self):
         """Everything an epoch changes: restored after Ctrl-C or a non-finite loss."""
-        return (self.get_weights(), [s.copy() for s in self._slots], self.step_, self.epoch_)
+        return (self.get_weights(), [s.copy() for s in self._slots], self.step_, self.epoch_,
+                self.optimizer.lr, copy.deepcopy(self.optimizer.schedule.__dict__))
 
     def _restore(self, snap):
-        weights, slots, step, epoch = snap
+        weights, slots, step, epoch, lr, schedule_state = snap
         self.set_weights(weights)
+        self.optimizer.lr = lr
+        self.optimizer.schedule.__dict__.update(schedule_state)
         for dst, src in zip(self._slots, slots, strict=True):
             np.copyto(dst, src)
         self.step_, self.epoch_ = step, epoch
