@@ -16,7 +16,9 @@ from numba import config, cuda
 #: at numba's first import).
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 
-THREADS = 256
+# The simulator runs one Python thread per CUDA thread: smaller blocks there keep a test
+# fast while the kernels (written for any block size) still run several blocks.
+THREADS = 32 if SIMULATOR else 256
 _MAX_BLOCKS = 4 if SIMULATOR else 4096
 
 

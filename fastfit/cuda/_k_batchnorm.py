@@ -18,10 +18,12 @@ import math
 import numpy as np
 from numba import cuda, float32, float64
 
-from fastfit.cuda._device import THREADS, blocks, flat, scratch
+from fastfit.cuda._device import SIMULATOR, THREADS, blocks, flat, scratch
 from fastfit.cuda._status import FF_EBADARG, FF_OK, scalar
 
-TX, TY = 32, 8  # columns x interleaved rows per block
+# columns x interleaved rows per block (fewer rows under the simulator, which runs each
+# thread as a Python thread; the kernels are written for any TY)
+TX, TY = 32, (2 if SIMULATOR else 8)
 
 
 def rows_per_block(n: int) -> int:

@@ -17,7 +17,7 @@ from numba import cuda, float32, float64
 
 from fastfit.cuda import _fmath as fm
 from fastfit.cuda import _reduce as R
-from fastfit.cuda._device import is_device, scratch
+from fastfit.cuda._device import flat, is_device, scratch
 from fastfit.cuda._status import FF_EBADARG, FF_ENONFINITE, FF_OK, scalar
 
 MSE, HUBER, BCE, SOFTMAX_CE = range(4)
@@ -130,6 +130,8 @@ def _run(loss, dpred, pred, target, labels, weight, n, k, kind, delta):
         return FF_EBADARG
     if kind == HUBER and not (delta > 0 and math.isfinite(delta)):
         return FF_EBADARG
+    pred, dpred = flat(pred), flat(dpred) if dpred is not None else None
+    target = flat(target) if target is not None else None
     sumw = scratch("loss_sumw", 1, np.float64)
     if weight is None:
         _k_set[1, 1](sumw, float64(n))

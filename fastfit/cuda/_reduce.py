@@ -14,7 +14,9 @@ from numba import cuda, float64
 from fastfit.cuda._device import SIMULATOR
 
 CHUNK = 4096
-RT = 256  # threads per reduction block (a power of two: the tree halves it)
+# threads per reduction block (a power of two: the tree halves it); fewer under the
+# simulator, which runs each thread as a Python thread
+RT = 32 if SIMULATOR else 256
 MAX_CHUNK_BLOCKS = 4 if SIMULATOR else 2048
 
 
