@@ -17,6 +17,7 @@ from numba import cuda, float32, float64
 
 from fastfit.cuda import _fmath as fm
 from fastfit.cuda import _reduce as R
+from fastfit.cuda._reduce import RT  # a plain global: shared array shapes must be compile-time constants
 from fastfit.cuda._device import flat, is_device, scratch
 from fastfit.cuda._status import FF_EBADARG, FF_ENONFINITE, FF_OK, scalar
 
@@ -46,7 +47,7 @@ def _elem(kind, p, t, delta):
 @cuda.jit
 def _k_elementwise_loss(part, dpred, pred, target, weight, sumw, n, k, kind, delta):
     """Chunks of the n*k elements; part[chunk] = sum of w_i * l_ij."""
-    sh = cuda.shared.array(R.RT, float64)
+    sh = cuda.shared.array(RT, float64)
     sw = sumw[0]
     if not sw > 0:  # C returns FF_EBADARG before any gradient is written
         return
@@ -75,7 +76,7 @@ def _k_elementwise_loss(part, dpred, pred, target, weight, sumw, n, k, kind, del
 @cuda.jit
 def _k_softmax_ce(part, bad, dlogits, logits, labels, weight, sumw, n, c):
     """Chunks of rows, one thread per row; part[chunk] = sum of w_i * l_i."""
-    sh = cuda.shared.array(R.RT, float64)
+    sh = cuda.shared.array(RT, float64)
     sw = sumw[0]
     if not sw > 0:
         return
