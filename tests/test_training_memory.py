@@ -36,7 +36,9 @@ def _trainer():
 def _expected(trainer, n_rows):
     model = trainer.model
     item = model.dtype.itemsize
-    state = (3 * model.n_params) * item            # gradients, Adam m and v
+    # Gradients and Adam's m and v exist before the measured fit; the fit keeps epoch
+    # snapshots (parameters, statistics, m, v) to undo Ctrl-C, two alive at a swap.
+    state = 2 * (3 * model.n_params + model.stats.size) * item
     workspace = (2 * (BATCH + 1) * model.plan.width + model.plan.save_size) * item
     workspace += (BATCH + 1) * (model.plan.mask_width + item + 8)  # masks, batch weights, labels
     return state + workspace + n_rows * 8          # + the epoch's int64 order
