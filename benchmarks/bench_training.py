@@ -69,8 +69,9 @@ def fastfit_trainer(d, h, k, batch, seed=0, **kw):
 
 def parameter(model, layer, name):
     """The view of ``layer``'s parameter ``name``, found through the plan's owners and
-    offsets (``named_parameters`` of commit 954abc0 indexes the reordered list and
-    returns the wrong views for models with more than one Linear)."""
+    offsets (at commit 954abc0 the layer views indexed the reordered parameter list and
+    were wrong for models with more than one Linear; fixed on main by 497907c -- this
+    lookup is right with either)."""
     for p in model.plan.params:
         if p.owner is layer and p.name == name:
             return model.params[p.offset:p.offset + p.size].reshape(p.shape)
