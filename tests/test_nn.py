@@ -493,9 +493,9 @@ def test_init_depends_on_random_state_only():
     c = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2), random_state=4)
     np.testing.assert_array_equal(a.params, b.params)
     assert not np.array_equal(a.params, c.params)
-    # He uniform before a ReLU: U(-sqrt(6/fan_in), +)
+    # "auto": U(-1/sqrt(fan_in), +1/sqrt(fan_in))
     w = a.layers[0].weight
-    assert np.abs(w).max() <= np.sqrt(6 / 5) and w.std() > 0.3 * np.sqrt(2 / 5)
+    assert np.abs(w).max() <= 1 / np.sqrt(5) and w.std() > 0.5 / np.sqrt(3 * 5)
 
 
 def test_bad_layer_hyper_parameters():
@@ -524,3 +524,23 @@ def test_bad_layer_hyper_parameters():
         nn.Sequential(nn.ReLU())
     with pytest.raises(ValueError, match="at least one layer"):
         nn.Residual()
+
+
+def test_default_init_is_torch_linear_default_and_explicit_schemes_are_exact():
+    """"auto": U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as torch.nn.Linear's default (the
+    scale behind batch norm sets Adam's effective step; see Sequential._init_schemes);
+    an explicit scheme gives exactly ops.init_weights at the parameter's offset."""
+    from fastfit import ops
+
+    model = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 7, init="glorot_normal"),
+                          dtype=F64, random_state=3)
+    w0 = model.layers[0].weight
+    bound = 1 / np.sqrt(400)
+    assert np.abs(w0).max() <= bound
+    assert np.std(w0) == pytest.approx(bound / np.sqrt(3), rel=0.02)
+    np.testing.assert_array_equal(model.layers[0].bias, 0)
+    p = next(q for q in model.plan.params if q.owner is model.layers[2] and q.name == "weight")
+    from fastfit._random import seeds_from
+    expected = ops.init_weights((300, 7), "glorot_normal", seed=seeds_from(3, 1)[0],
+                                dtype=F64, offset=p.offset)
+    np.testing.assert_array_equal(model.layers[2].weight, expected)

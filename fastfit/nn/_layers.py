@@ -77,8 +77,9 @@ class Linear(Layer):
     bias : bool, default=True
         Learn an additive bias.
     init : {"auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform"}
-        Weight initialisation; "auto" is He uniform when the next activation is
-        ReLU-like (ReLU, LeakyReLU, GELU) and Glorot uniform otherwise. Biases start at 0.
+        Weight initialisation; "auto" is PyTorch's default for ``nn.Linear`` (Kaiming
+        uniform with a = sqrt(5), i.e. U(-1/sqrt(in), 1/sqrt(in))); the others are
+        He / Glorot with gain 1. Biases start at 0.
     """
 
     def __init__(self, in_features, out_features, bias=True, init="auto"):

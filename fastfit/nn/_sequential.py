@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fastfit._engine import NativeModel
 from fastfit._random import seeds_from
 from fastfit._validation import as_float_matrix
-from fastfit.nn._layers import (GELU, BatchNorm, Dropout, Layer, LeakyReLU, Linear, ReLU,
-                                Residual, _Activation)
+from fastfit.nn._layers import BatchNorm, Layer, Linear, Residual
 from fastfit.nn._plan import Builder
 from fastfit.ops._data import _SCHEMES
 
-_RELU_LIKE = (ReLU, LeakyReLU, GELU)
+_TORCH_GAIN = 1 / math.sqrt(6)  # He uniform -> U(+-1/sqrt(fan_in)), torch's default
 
 
 def _walk(layers):
@@ -101,21 +102,16 @@ class Sequential:
         self._native = NativeModel(self.plan, self._params, self._stats)
 
     def _init_schemes(self):
-        """He uniform for weights feeding a ReLU-like activation, Glorot uniform else."""
-        order = list(_walk(self.layers))
+        """(scheme, gain) per weight owner. "auto" is PyTorch's default for nn.Linear,
+        Kaiming uniform with a = sqrt(5): U(-1/sqrt(fan_in), 1/sqrt(fan_in)), i.e. He
+        uniform with gain 1/sqrt(6). Behind batch norm the scale of the weights sets
+        Adam's effective step (the normalisation undoes the scale, the update does not):
+        with plain He uniform, 2.45x larger, a 64-256-256-10 BN MLP was 2.2 points less
+        accurate than PyTorch after 3 epochs; with this default it trains like it."""
         schemes = {}
-        for i, layer in enumerate(order):
-            if isinstance(layer, Linear):
-                scheme = layer.init
-                if scheme == "auto":
-                    scheme = "glorot_uniform"
-                    for nxt in order[i + 1:]:
-                        if isinstance(nxt, (BatchNorm, Dropout)):
-                            continue
-                        if isinstance(nxt, _RELU_LIKE):
-                            scheme = "he_uniform"
-                        break
-                schemes[id(layer)] = scheme
+        for layer in _walk(self.layers):
+            init = getattr(layer, "init", "auto")
+            schemes[id(layer)] = (("he_uniform", _TORCH_GAIN) if init == "auto" else (init, 1.0))
         return schemes
 
     def reset_parameters(self, random_state=None):
@@ -138,10 +134,10 @@ class Sequential:
             elif p.init == "ones":
                 view[:] = 1
             else:
-                scheme = schemes.get(id(p.owner), "glorot_uniform")
+                scheme, gain = schemes[id(p.owner)]
                 fan_in, fan_out = p.shape
                 status = kernel("init", self.dtype)(ptr(view), p.size, fan_in, fan_out,
-                                                   _SCHEMES[scheme], 1.0, seed, p.offset)
+                                                   _SCHEMES[scheme], gain, seed, p.offset)
                 if status:
                     raise RuntimeError(f"weight initialisation failed (status {status})")
         for layer in _walk(self.layers):
