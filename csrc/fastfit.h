@@ -484,11 +484,15 @@ int ff_train_batch_f64(ff_train_f64 *t, const ff_model_f64 *m, const double *x,
                        int64_t n, double lr, int flags);
 /* Evaluation-mode forward (running statistics, no dropout): out (N, n_out) for the rows
  * x[idx[i]] (or x[i] when idx is NULL), in chunks through a workspace of its own, so
- * concurrent calls on one model are safe. n_threads < 1: the caller's setting. */
+ * concurrent calls on one model are safe. n_threads < 1: the caller's setting. With
+ * check_finite, a NaN/inf in the rows used returns FF_ENONFINITE before any work (one
+ * call instead of a separate check: a one-row prediction is a few microseconds). */
 int ff_model_predict_f32(float *out, const ff_model_f32 *m, const float *x,
-                         const int64_t *idx, int64_t n, int64_t n_x, int n_threads);
+                         const int64_t *idx, int64_t n, int64_t n_x, int n_threads,
+                         int check_finite);
 int ff_model_predict_f64(double *out, const ff_model_f64 *m, const double *x,
-                         const int64_t *idx, int64_t n, int64_t n_x, int n_threads);
+                         const int64_t *idx, int64_t n, int64_t n_x, int n_threads,
+                         int check_finite);
 
 /* FF_CDEF_END */
 

@@ -53,23 +53,20 @@ class NativeModel:
         self.struct = s
         self.n_in, self.n_out = plan.n_in, plan.n_out
         self._predict = getattr(lib, f"ff_model_predict_{self.suffix}")
-        self._count_nonfinite = getattr(lib, f"ff_count_nonfinite_{self.suffix}")
         self._array_type = f"{self.ctype}[]"
 
-    def count_nonfinite(self, x: np.ndarray) -> int:
-        count = ffi.new("int64_t *")
-        lib_status(self._count_nonfinite(count, ffi.from_buffer(self._array_type, x), x.size),
-                   "count_nonfinite")
-        return int(count[0])
-
     def predict_into(self, out: np.ndarray, x: np.ndarray, rows: np.ndarray | None,
-                     n_threads: int) -> None:
-        """Evaluation-mode forward of x (or its rows ``rows``) into out."""
+                     n_threads: int, check_finite: bool = False) -> None:
+        """Evaluation-mode forward of x (or its rows ``rows``) into out; with
+        check_finite, ValueError if those rows hold NaN/inf."""
         n = out.shape[0]
         idx = ffi.NULL if rows is None else ffi.from_buffer("int64_t[]", rows)
         status = self._predict(ffi.from_buffer(self._array_type, out), self.struct,
-                               ffi.from_buffer(self._array_type, x), idx, n, x.shape[0], n_threads)
+                               ffi.from_buffer(self._array_type, x), idx, n, x.shape[0], n_threads,
+                               check_finite)
         if status:
+            if status == lib.FF_ENONFINITE and check_finite:
+                raise ValueError("X contains NaN or infinite values")
             lib_status(status, "predict")
 
 

@@ -318,6 +318,10 @@ def test_predict_validates_input():
         model.predict(np.full((3, 7), np.nan, np.float32))
     with pytest.raises(ValueError, match="NaN or infinite"):
         model.predict(np.full((3, 7), np.inf))          # the converting path too
+    one_bad = good.copy()
+    one_bad[-1, -1] = -np.inf                           # counted in the C call, last value
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.predict(one_bad)
     with pytest.raises(ValueError, match="2-D"):
         model.predict(np.zeros((2, 3, 7), np.float32))
     with pytest.raises(ValueError, match="2-D"):

@@ -200,13 +200,14 @@ class Sequential:
         out : ndarray of shape (n_samples, n_outputs), the model's dtype
             Raw outputs (logits for classification models).
         """
-        if not (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
-                and X.shape[1] == self.n_features and X.flags.c_contiguous and X.shape[0]):
+        # the fast path (a ready array) leaves the finiteness check to the C call
+        fast = (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
+                and X.shape[1] == self.n_features and X.flags.c_contiguous and X.shape[0])
+        if not fast:
             X = as_float_matrix(X, self.dtype, n_features=self.n_features)
-        elif self._native.count_nonfinite(X):
-            raise ValueError("X contains NaN or infinite values")
         out = np.empty((X.shape[0], self.n_outputs), self.dtype)
-        self._native.predict_into(out, X, None, 0 if n_threads is None else int(n_threads))
+        self._native.predict_into(out, X, None, 0 if n_threads is None else int(n_threads),
+                                  check_finite=bool(fast))
         return out
 
     forward = predict
