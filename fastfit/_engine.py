@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import ffi, lib
+from fastfit._lib import check_status, ffi, lib
 
 _CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
@@ -71,17 +71,13 @@ class NativeModel:
 
 
 def lib_status(status: int, what: str) -> None:
-    """Raise for a non-OK engine status; the engine's inputs were validated in Python,
-    so anything but FF_ENONFINITE here is a bug in fastfit, reported as such."""
-    if status == lib.FF_OK:
-        return
-    text = ffi.string(lib.ff_status_string(status)).decode()
-    if status == lib.FF_ENOMEM:
-        raise MemoryError(f"fastfit {what}: {text}")
-    if status == lib.FF_ENONFINITE:
-        raise FloatingPointError(f"fastfit {what}: {text}")
-    raise RuntimeError(f"fastfit {what}: the native engine rejected its arguments ({text}); "
-                       "this is a bug in fastfit, please report it")
+    """Raise for a non-OK engine status. The engine's inputs were validated in Python, so
+    an invalid-argument status here is a bug in fastfit and reported as one; the other
+    codes raise as everywhere else (``fastfit._lib.check_status``)."""
+    if status == lib.FF_EBADARG:
+        raise RuntimeError(f"fastfit {what}: the native engine rejected its arguments; "
+                           "this is a bug in fastfit, please report it")
+    check_status(status, f"fastfit {what}")
 
 
 class NativeTrainer:
