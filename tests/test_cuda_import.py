@@ -5,13 +5,18 @@ interpreter, so this module's own imports cannot hide a regression."""
 import os
 import subprocess
 import sys
+import tempfile
+
+# Children start outside the repository: from its root, `import fastfit` would find the
+# source folder (no compiled module) before the installed package.
+_NEUTRAL_DIR = tempfile.gettempdir()
 
 _ENV = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
 
 
 def _run(code):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_ENV,
-                          timeout=120)
+                          cwd=_NEUTRAL_DIR, timeout=120)
 
 
 def test_import_fastfit_does_not_import_numba():

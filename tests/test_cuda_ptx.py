@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import tempfile
 
 import pytest
 
@@ -29,6 +30,10 @@ except Exception as exc:  # no NVVM / NVRTC
     print(json.dumps({"unavailable": f"{type(exc).__name__}: {exc}"[:300]}))
     sys.exit(0)
 from fastfit.cuda._signatures import signatures
+
+# Children start outside the repository: from its root, `import fastfit` would find the
+# source folder (no compiled module) before the installed package.
+_NEUTRAL_DIR = tempfile.gettempdir()
 F64 = re.compile(r"\b(add|sub|mul|fma|div|sqrt|neg|abs|max|min)(\.rn)?\.f64\b")
 out = {}
 for T in (types.float32, types.float64):
@@ -49,7 +54,8 @@ print(json.dumps(out))
 # overlap the simulator tests instead of adding to them; the fixture collects the result.
 _OUT, _ERR = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
 _PROC = subprocess.Popen([sys.executable, "-c", _SCRIPT], stdout=_OUT, stderr=_ERR, text=True,
-                         env={k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"})
+                         env={k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"},
+                         cwd=_NEUTRAL_DIR)
 
 
 @pytest.fixture(scope="module")
