@@ -15,11 +15,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import tempfile
 
 import pytest
 
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install 'fastfit[cuda]')")
+
+# Children start outside the repository: from its root, `import fastfit` would find the
+# source folder (no compiled module) before the installed package.
+_NEUTRAL_DIR = tempfile.gettempdir()
 
 _SCRIPT = r"""
 import json, re, sys
@@ -31,9 +34,6 @@ except Exception as exc:  # no NVVM / NVRTC
     sys.exit(0)
 from fastfit.cuda._signatures import signatures
 
-# Children start outside the repository: from its root, `import fastfit` would find the
-# source folder (no compiled module) before the installed package.
-_NEUTRAL_DIR = tempfile.gettempdir()
 F64 = re.compile(r"\b(add|sub|mul|fma|div|sqrt|neg|abs|max|min)(\.rn)?\.f64\b")
 out = {}
 for T in (types.float32, types.float64):
