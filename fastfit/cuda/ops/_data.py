@@ -16,7 +16,7 @@ from fastfit.cuda._device import as_device, empty, is_device, to_device
 from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import gather_source, gather_status, init_args, philox_args, shuffle_args
 
-__all__ = ["gather_rows", "shuffle", "init_weights", "philox_u32", "count_nonfinite", "is_finite"]
+from fastfit.ops._data import __all__  # the same names as the CPU module
 
 
 def gather_rows(x, idx):

@@ -10,7 +10,7 @@ from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import (elementwise_loss_args, elementwise_loss_status, huber_delta,
                                softmax_cross_entropy_args, softmax_cross_entropy_status)
 
-__all__ = ["mse_loss", "huber_loss", "bce_with_logits", "softmax_cross_entropy"]
+from fastfit.ops._losses import __all__  # the same names as the CPU module
 
 
 def _elementwise(name, kernel, pred, target, sample_weight, extra=()):

@@ -11,8 +11,7 @@ from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import (adam_hypers, check_disjoint, hyper, max_norm_arg, rmsprop_hypers,
                                sgd_hypers)
 
-__all__ = ["sgd_update", "rmsprop_update", "adam_update", "l1_update", "grad_norm",
-           "clip_grad_norm"]
+from fastfit.ops._optim import __all__  # the same names as the CPU module
 
 
 def _address(a):
