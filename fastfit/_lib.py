@@ -79,50 +79,85 @@ def ptr(a: np.ndarray | None):
     return ffi.from_buffer(_CTYPE[a.dtype], a)
 
 
-def float_array(name: str, a, dtype=None, ndim: int | None = None,
-                shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """Validate a float array argument and return it C-contiguous.
+def check_float(name: str, a, dtype=None, ndim: int | None = None,
+                shape: tuple[int, ...] | None = None):
+    """The dtype and shape rules of a float array argument, for a NumPy or a device array
+    (anything with ``dtype``, ``ndim`` and ``shape``); returns ``a``.
 
-    ``dtype=None`` accepts float32 or float64 and keeps it (the dtype the call follows);
-    otherwise the array must already have ``dtype``: mixing precisions is a TypeError
-    rather than a silent cast. ``ndim`` / ``shape``, when given, must match (ValueError).
-    At most one copy is made (only for non-contiguous input).
+    ``dtype=None`` accepts float32 or float64; otherwise ``a`` must already have ``dtype``
+    (TypeError: mixing precisions is never a silent cast). ``ndim`` / ``shape``, when
+    given, must match (ValueError).
     """
-    if not isinstance(a, np.ndarray):
-        a = np.asarray(a)
     if a.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
     if dtype is not None and a.dtype != np.dtype(dtype):
         raise TypeError(f"{name} has dtype {a.dtype} but the call is in {np.dtype(dtype)}; "
                         "pass all float arguments in one dtype")
     if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    if shape is not None and a.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
-    return np.ascontiguousarray(a)
+        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(a.shape)}")
+    if shape is not None and tuple(a.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(a.shape)}")
+    return a
+
+
+def float_array(name: str, a, dtype=None, ndim: int | None = None,
+                shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Validate a float array argument (:func:`check_float`) and return it C-contiguous.
+
+    ``dtype=None`` keeps the array's own float dtype (the dtype the call follows).
+    At most one copy is made (only for non-contiguous input).
+    """
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    return np.ascontiguousarray(check_float(name, a, dtype, ndim, shape))
+
+
+def check_out(name: str, a, dtype, shape: tuple[int, ...]):
+    """The dtype and shape rules of an array updated in place (NumPy or device); returns ``a``."""
+    if a.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(a.shape)}")
+    return a
+
+
+#: The error for an in-place array that is not C-contiguous and writeable.
+INPLACE_LAYOUT = "{} must be C-contiguous and writeable (it is updated in place)"
 
 
 def out_array(name: str, a, dtype, shape: tuple[int, ...]) -> np.ndarray:
     """Validate an in/out (updated in place) array: exact dtype, shape, C-contiguous."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array (it is updated in place)")
-    if a.dtype != np.dtype(dtype):
-        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
-    if a.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
+    check_out(name, a, dtype, shape)
     if not a.flags.c_contiguous or not a.flags.writeable:
-        raise ValueError(f"{name} must be C-contiguous and writeable (it is updated in place)")
+        raise ValueError(INPLACE_LAYOUT.format(name))
+    return a
+
+
+def inplace_dtype(name: str, a, host: bool = True) -> np.dtype:
+    """The float dtype of an array updated in place, which the call follows: TypeError
+    unless ``a`` is a NumPy array (or, with ``host=False``, a device array) of float32
+    or float64."""
+    if host and not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array (it is updated in place)")
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
+    return a.dtype
+
+
+def check_index(name: str, a, ndim: int = 1):
+    """The rules of an integer array (labels, indices), NumPy or device; returns ``a``."""
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, got dtype {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(a.shape)}")
     return a
 
 
 def index_array(name: str, a, ndim: int = 1) -> np.ndarray:
     """Validate an integer array (labels, indices) and return it as C-contiguous int64."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integers, got dtype {a.dtype}")
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    return np.ascontiguousarray(a, dtype=np.int64)
+    return np.ascontiguousarray(check_index(name, np.asarray(a), ndim), dtype=np.int64)
 
 
 def check_status(status: int, what: str) -> None:

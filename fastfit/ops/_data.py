@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import (FLOAT_DTYPES, U64, check_status, ffi, float_array, index_array, int_arg,
-                          kernel, lib, ptr)
+from fastfit._lib import check_status, ffi, float_array, index_array, kernel, lib, ptr
+from fastfit.ops._args import SCHEMES as _SCHEMES  # noqa: F401 (fastfit.nn imports it from here)
+from fastfit.ops._args import gather_source, gather_status, init_args, philox_args, shuffle_args
 
 __all__ = ["gather_rows", "shuffle", "init_weights", "philox_u32", "count_nonfinite", "is_finite"]
 
-_SCHEMES = {"he_normal": lib.FF_INIT_HE_NORMAL, "he_uniform": lib.FF_INIT_HE_UNIFORM,
-            "glorot_normal": lib.FF_INIT_GLOROT_NORMAL, "glorot_uniform": lib.FF_INIT_GLOROT_UNIFORM}
+
 def gather_rows(x, idx):
     """Rows of ``x`` picked by ``idx``: ``out[r] = x[idx[r]]``.
 
@@ -39,16 +39,7 @@ def gather_rows(x, idx):
     """
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
-    if x.dtype == np.int64:
-        if x.ndim != 1:
-            raise ValueError(f"an int64 x must be 1-D (labels), got shape {x.shape}")
-        x = np.ascontiguousarray(x)
-    else:
-        if x.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"x must be float32, float64 or int64, got dtype {x.dtype}")
-        if x.ndim not in (1, 2):
-            raise ValueError(f"x must be 1-D or 2-D, got shape {x.shape}")
-        x = np.ascontiguousarray(x)
+    x = np.ascontiguousarray(gather_source(x))
     idx = index_array("idx", idx)
     n = x.shape[0]
     b = idx.shape[0]
@@ -58,9 +49,7 @@ def gather_rows(x, idx):
     else:
         d = x.shape[1] if x.ndim == 2 else 1
         status = kernel("gather_rows", x.dtype)(ptr(out), ptr(x), ptr(idx), b, d, n)
-    if status == lib.FF_EBADARG:
-        raise ValueError(f"idx holds indices outside [0, {n})")
-    check_status(status, "gather_rows")
+    gather_status(status, n)
     return out
 
 
@@ -80,10 +69,7 @@ def shuffle(n, seed, stream=0):
     -------
     perm : ndarray of shape (n,), int64
     """
-    n = int_arg("n", n)
-    seed, stream = int_arg("seed", seed, 0, U64), int_arg("stream", stream, 0, U64)
-    if n > 1 << 48:
-        raise ValueError(f"n must be <= 2**48, got {n}")
+    n, seed, stream = shuffle_args(n, seed, stream)
     perm = np.arange(n, dtype=np.int64)
     check_status(lib.ff_shuffle_i64(ptr(perm), n, seed, stream), "shuffle")
     return perm
@@ -115,25 +101,10 @@ def init_weights(shape, scheme="he_normal", seed=0, gain=1.0, fan_in=None, fan_o
     -------
     w : ndarray of ``shape`` and ``dtype``
     """
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    if scheme not in _SCHEMES:
-        raise ValueError(f"scheme must be one of {sorted(_SCHEMES)}, got {scheme!r}")
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    shape = tuple(int_arg("shape", s) for s in shape)
-    if len(shape) == 0:
-        raise ValueError("shape must have at least one dimension")
-    fan_in = shape[0] if fan_in is None else int_arg("fan_in", fan_in)
-    fan_out = shape[-1] if fan_out is None else int_arg("fan_out", fan_out)
-    if fan_in < 1 or fan_out < 1:
-        raise ValueError(f"fan_in and fan_out must be >= 1, got {fan_in} and {fan_out}")
-    gain = float(gain)
-    if not (np.isfinite(gain) and gain >= 0):
-        raise ValueError(f"gain must be finite and >= 0, got {gain}")
-    seed, offset = int_arg("seed", seed, 0, U64), int_arg("offset", offset, 0, U64)
+    shape, code, seed, gain, fan_in, fan_out, dtype, offset = init_args(
+        shape, scheme, seed, gain, fan_in, fan_out, dtype, offset)
     w = np.empty(shape, dtype=dtype)
-    check_status(kernel("init", dtype)(ptr(w), w.size, fan_in, fan_out, _SCHEMES[scheme], gain,
+    check_status(kernel("init", dtype)(ptr(w), w.size, fan_in, fan_out, code, gain,
                                        seed, offset), "init_weights")
     return w
 
@@ -153,8 +124,7 @@ def philox_u32(n, seed, offset=0):
     -------
     out : ndarray of shape (n,), uint32
     """
-    n = int_arg("n", n)
-    seed, offset = int_arg("seed", seed, 0, U64), int_arg("offset", offset, 0, U64)
+    n, seed, offset = philox_args(n, seed, offset)
     out = np.empty(n, dtype=np.uint32)
     check_status(lib.ff_philox_u32(ptr(out), n, seed, offset), "philox_u32")
     return out

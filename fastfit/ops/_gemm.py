@@ -11,20 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import (ACTIVATIONS, activation_code, check_status, float_array, kernel, out_array, ptr)
+from fastfit._lib import ACTIVATIONS, activation_code, check_status, float_array, kernel, out_array, ptr
+from fastfit.ops._args import gemm_args, linear_backward_args, linear_forward_args
 
 __all__ = ["ACTIVATIONS", "matmul", "gemm", "linear_forward", "linear_backward", "sum_rows"]
-
-def _operand(name, a, dtype):
-    """A 2-D float operand, as (C-contiguous array, transposed?) without a copy where
-    the array is a transposed view of a C-contiguous one (the GEMM reads it as such)."""
-    if not isinstance(a, np.ndarray):
-        a = np.asarray(a)
-    if a.ndim == 2 and not a.flags.c_contiguous and a.flags.f_contiguous and a.size > 1:
-        t = float_array(name, a.T, dtype, ndim=2)
-        return t, True
-    return float_array(name, a, dtype, ndim=2), False
-
 
 def matmul(a, b):
     """Matrix product ``a @ b`` of two 2-D float arrays.
@@ -77,22 +67,9 @@ def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b
         ``c`` (the same object, if one was given).
     """
     act = activation_code(activation)
-    a, ta = _operand("a", a, None)
+    a, b, bias, ta, tb, m, n, k = gemm_args(a, b, c, bias, beta, trans_a, trans_b)
     dtype = a.dtype
-    b, tb = _operand("b", b, dtype)
-    ta ^= bool(trans_a)
-    tb ^= bool(trans_b)
-    m, k = (a.shape[1], a.shape[0]) if ta else a.shape
-    kb, n = (b.shape[1], b.shape[0]) if tb else b.shape
-    if kb != k:
-        raise ValueError(f"a and b do not chain: op(a) is {(m, k)}, op(b) is {(kb, n)}")
-    if bias is not None:
-        bias = float_array("bias", bias, dtype, ndim=1)
-        if bias.shape[0] != n:
-            raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
     if c is None:
-        if beta != 0:
-            raise ValueError("beta != 0 needs an output array c to scale")
         c = np.empty((m, n), dtype=dtype)
     else:
         c = out_array("c", c, dtype, (m, n))
@@ -101,15 +78,6 @@ def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b
                                    negative_slope)
     check_status(status, "gemm")
     return c
-
-
-def _linear_shapes(x, w):
-    x = float_array("x", x, None, ndim=2)
-    w = float_array("w", w, x.dtype, ndim=2)
-    if w.shape[0] != x.shape[1]:
-        raise ValueError(f"w must have shape ({x.shape[1]}, out) to match x {x.shape}, "
-                         f"got {w.shape}")
-    return x, w
 
 
 def linear_forward(x, w, b=None):
@@ -125,12 +93,8 @@ def linear_forward(x, w, b=None):
     -------
     y : ndarray of shape (n, out)
     """
-    x, w = _linear_shapes(x, w)
+    x, w, b = linear_forward_args(x, w, b)
     n, out = x.shape[0], w.shape[1]
-    if b is not None:
-        b = float_array("b", b, x.dtype, ndim=1)
-        if b.shape[0] != out:
-            raise ValueError(f"b must have shape ({out},), got {b.shape}")
     y = np.empty((n, out), dtype=x.dtype)
     check_status(kernel("linear_forward", x.dtype)(ptr(y), ptr(x), ptr(w), ptr(b), n,
                                                    x.shape[1], out), "linear_forward")
@@ -159,14 +123,8 @@ def linear_backward(dy, x, w, need_dx=True):
     db : ndarray of shape (out,)
         ``dy.sum(axis=0)``.
     """
-    dy = float_array("dy", dy, None, ndim=2)
-    x = float_array("x", x, dy.dtype, ndim=2)
-    w = float_array("w", w, dy.dtype, ndim=2)
+    dy, x, w = linear_backward_args(dy, x, w)
     n, out = dy.shape
-    if x.shape[0] != n:
-        raise ValueError(f"x must have {n} rows like dy, got shape {x.shape}")
-    if w.shape != (x.shape[1], out):
-        raise ValueError(f"w must have shape {(x.shape[1], out)}, got {w.shape}")
     dx = np.empty_like(x) if need_dx else None
     dw = np.zeros_like(w)
     db = np.zeros(out, dtype=dy.dtype)

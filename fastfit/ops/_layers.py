@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import (U64, activation_code, check_status, float_array, int_arg, kernel, out_array, ptr)
+from fastfit._lib import activation_code, check_status, float_array, inplace_dtype, kernel, out_array, ptr
+from fastfit.ops._args import (activation_backward_args, batchnorm_backward_args,
+                               batchnorm_forward_args, batchnorm_inference_args, check_mask,
+                               dropout_forward_args, dropout_p, residual_forward_args)
 
 __all__ = [
     "activation_forward", "activation_backward", "softmax",
@@ -62,17 +65,7 @@ def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01):
     -------
     dx : ndarray, same shape and dtype as ``dy``
     """
-    dy = float_array("dy", dy)
-    act = activation_code(activation)
-    if x is not None:
-        x = float_array("x", x, dtype=dy.dtype, shape=dy.shape)
-    if y is not None:
-        y = float_array("y", y, dtype=dy.dtype, shape=dy.shape)
-    if activation == "gelu" or (activation == "leaky_relu" and negative_slope < 0):
-        if x is None:
-            raise ValueError(f"activation_backward({activation!r}) needs x (the forward input)")
-    elif activation != "identity" and y is None:
-        raise ValueError(f"activation_backward({activation!r}) needs y (the forward output)")
+    dy, act, x, y = activation_backward_args(dy, activation, x, y, negative_slope)
     dx = np.empty_like(dy)
     check_status(kernel("activation_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(x), ptr(y), dy.size,
                                                          act, negative_slope),
@@ -95,14 +88,6 @@ def softmax(x):
     y = np.empty_like(x)
     check_status(kernel("softmax_forward", x.dtype)(ptr(y), ptr(x), x.shape[0], x.shape[1]), "softmax")
     return y
-
-
-def _bn_params(x, gamma, beta):
-    x = float_array("x", x, ndim=2)
-    c = x.shape[1]
-    gamma = float_array("gamma", gamma, dtype=x.dtype, shape=(c,))
-    beta = float_array("beta", beta, dtype=x.dtype, shape=(c,))
-    return x, gamma, beta
 
 
 def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=None, momentum=0.1):
@@ -130,12 +115,9 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=N
     rstd : ndarray of shape (c,)
         ``1 / sqrt(var + eps)``, for :func:`batchnorm_backward`.
     """
-    x, gamma, beta = _bn_params(x, gamma, beta)
+    x, gamma, beta, running_mean, running_var = batchnorm_forward_args(
+        x, gamma, beta, running_mean, running_var)
     n, c = x.shape
-    if running_mean is not None:
-        out_array("running_mean", running_mean, x.dtype, (c,))
-    if running_var is not None:
-        out_array("running_var", running_var, x.dtype, (c,))
     y = np.empty_like(x)
     mean = np.empty(c, x.dtype)
     rstd = np.empty(c, x.dtype)
@@ -158,10 +140,9 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     -------
     y : ndarray of shape (n, c)
     """
-    x, gamma, beta = _bn_params(x, gamma, beta)
+    x, gamma, beta, running_mean, running_var = batchnorm_inference_args(
+        x, gamma, beta, running_mean, running_var)
     n, c = x.shape
-    running_mean = float_array("running_mean", running_mean, dtype=x.dtype, shape=(c,))
-    running_var = float_array("running_var", running_var, dtype=x.dtype, shape=(c,))
     y = np.empty_like(x)
     check_status(kernel("batchnorm_inference", x.dtype)(
         ptr(y), ptr(x), ptr(gamma), ptr(beta), ptr(running_mean), ptr(running_var), n, c, eps),
@@ -186,13 +167,8 @@ def batchnorm_backward(dy, x, gamma, mean, rstd):
     dx : ndarray of shape (n, c)
     dgamma, dbeta : ndarray of shape (c,)
     """
-    dy = float_array("dy", dy, ndim=2)
+    dy, x, gamma, mean, rstd = batchnorm_backward_args(dy, x, gamma, mean, rstd)
     n, c = dy.shape
-    x = float_array("x", x, dtype=dy.dtype, shape=dy.shape)
-    arrays = []
-    for name, a in (("gamma", gamma), ("mean", mean), ("rstd", rstd)):
-        arrays.append(float_array(name, a, dtype=dy.dtype, shape=(c,)))
-    gamma, mean, rstd = arrays
     dx = np.empty_like(dy)
     dgamma = np.zeros(c, dy.dtype)
     dbeta = np.zeros(c, dy.dtype)
@@ -200,13 +176,6 @@ def batchnorm_backward(dy, x, gamma, mean, rstd):
         ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dy), ptr(x), ptr(gamma), ptr(mean), ptr(rstd), n, c),
         "batchnorm_backward")
     return dx, dgamma, dbeta
-
-
-def _check_p(p) -> float:
-    p = float(p)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"p must be in [0, 1), got {p}")
-    return p
 
 
 def dropout_forward(x, p, seed, offset=0):
@@ -229,10 +198,7 @@ def dropout_forward(x, p, seed, offset=0):
     y : ndarray, same shape and dtype as ``x``
     mask : ndarray of uint8, same shape; 1 where kept
     """
-    x = float_array("x", x)
-    p = _check_p(p)
-    seed = int_arg("seed", seed, 0, U64)
-    offset = int_arg("offset", offset, 0, U64)
+    x, p, seed, offset = dropout_forward_args(x, p, seed, offset)
     y = np.empty_like(x)
     mask = np.empty(x.shape, np.uint8)
     check_status(kernel("dropout_forward", x.dtype)(ptr(y), ptr(mask), ptr(x), x.size, p, seed, offset),
@@ -254,13 +220,8 @@ def dropout_backward(dy, mask, p):
     dx : ndarray, same shape and dtype as ``dy``
     """
     dy = float_array("dy", dy)
-    mask = np.asarray(mask)
-    if mask.dtype != np.uint8:
-        raise TypeError(f"mask must be uint8 (as returned by dropout_forward), got dtype {mask.dtype}")
-    if mask.shape != dy.shape:
-        raise ValueError(f"mask must have shape {dy.shape}, got {mask.shape}")
-    mask = np.ascontiguousarray(mask)
-    p = _check_p(p)
+    mask = np.ascontiguousarray(check_mask(np.asarray(mask), dy.shape))
+    p = dropout_p(p)
     dx = np.empty_like(dy)
     check_status(kernel("dropout_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(mask), dy.size, p),
                  "dropout_backward")
@@ -278,8 +239,7 @@ def residual_forward(x, fx):
     -------
     y : ndarray
     """
-    x = float_array("x", x)
-    fx = float_array("fx", fx, dtype=x.dtype, shape=x.shape)
+    x, fx = residual_forward_args(x, fx)
     y = np.empty_like(x)
     check_status(kernel("residual_forward", x.dtype)(ptr(y), ptr(x), ptr(fx), x.size), "residual_forward")
     return y
@@ -299,11 +259,7 @@ def residual_backward(dx, dy):
     dx : ndarray
         The same array, updated.
     """
-    if not isinstance(dx, np.ndarray):
-        raise TypeError("dx must be a NumPy array (it is updated in place)")
-    if dx.dtype not in (np.float32, np.float64):
-        raise TypeError(f"dx must be float32 or float64, got dtype {dx.dtype}")
-    out_array("dx", dx, dx.dtype, dx.shape)
+    out_array("dx", dx, inplace_dtype("dx", dx), dx.shape)
     dy = float_array("dy", dy, dtype=dx.dtype, shape=dx.shape)
     check_status(kernel("residual_backward", dx.dtype)(ptr(dx), ptr(dy), dx.size), "residual_backward")
     return dx

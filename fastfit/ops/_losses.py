@@ -11,43 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import check_status, ffi, float_array, index_array, kernel, lib, ptr
+from fastfit._lib import ffi, kernel, ptr
+from fastfit.ops._args import (elementwise_loss_args, elementwise_loss_status, huber_delta,
+                               softmax_cross_entropy_args, softmax_cross_entropy_status)
 
 __all__ = ["mse_loss", "huber_loss", "bce_with_logits", "softmax_cross_entropy"]
 
 
-def _rows(name: str, a) -> tuple[np.ndarray, int, int]:
-    """Validate a 1-D or 2-D float prediction; return it with (n, k)."""
-    a = float_array(name, a)
-    if a.ndim == 1:
-        return a, a.shape[0], 1
-    if a.ndim == 2:
-        return a, a.shape[0], a.shape[1]
-    raise ValueError(f"{name} must be 1-D (N,) or 2-D (N, K), got shape {a.shape}")
-
-
-def _weights(sample_weight, dtype, n: int) -> np.ndarray | None:
-    if sample_weight is None:
-        return None
-    w = float_array("sample_weight", sample_weight, dtype=dtype, ndim=1)
-    if w.shape[0] != n:
-        raise ValueError(f"sample_weight must have length {n} (one weight per row), got {w.shape[0]}")
-    return w
-
-
 def _elementwise(name: str, pred, target, sample_weight, extra=()):
-    pred, n, k = _rows("pred" if name != "bce_logits_loss" else "logits", pred)
-    target = float_array("target", target, dtype=pred.dtype, shape=pred.shape)
-    if n == 0 or k == 0:
-        raise ValueError(f"the mean of an empty batch is undefined (shape {pred.shape})")
-    weight = _weights(sample_weight, pred.dtype, n)
+    pred, target, weight, n, k = elementwise_loss_args(name, pred, target, sample_weight)
     dpred = np.empty_like(pred)
     loss = ffi.new("double *")
     status = kernel(name, pred.dtype)(loss, ptr(dpred), ptr(pred), ptr(target), ptr(weight),
                                       n, k, *extra)
-    if status == lib.FF_EBADARG:
-        raise ValueError(f"{name}: sample_weight must sum to a positive value")
-    check_status(status, name)
+    elementwise_loss_status(status, name)
     return float(loss[0]), dpred
 
 
@@ -100,9 +77,7 @@ def huber_loss(pred, target, delta=1.0, sample_weight=None):
     FloatingPointError
         If the loss is NaN or infinite.
     """
-    delta = float(delta)
-    if not (np.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta must be positive and finite, got {delta}")
+    delta = huber_delta(delta)
     return _elementwise("huber_loss", pred, target, sample_weight, (delta,))
 
 
@@ -157,20 +132,10 @@ def softmax_cross_entropy(logits, y, sample_weight=None):
     FloatingPointError
         If the loss is NaN or infinite.
     """
-    logits = float_array("logits", logits, ndim=2)
-    n, c = logits.shape
-    labels = index_array("y", y)
-    if labels.shape[0] != n:
-        raise ValueError(f"y must have length {n} (one label per row of logits), got {labels.shape[0]}")
-    if n == 0 or c == 0:
-        raise ValueError(f"the mean of an empty batch is undefined (logits shape {logits.shape})")
-    weight = _weights(sample_weight, logits.dtype, n)
+    logits, labels, weight, n, c = softmax_cross_entropy_args(logits, y, sample_weight)
     dlogits = np.empty_like(logits)
     loss = ffi.new("double *")
     status = kernel("softmax_cross_entropy", logits.dtype)(loss, ptr(dlogits), ptr(logits), ptr(labels),
                                                          ptr(weight), n, c)
-    if status == lib.FF_EBADARG:
-        raise ValueError(f"softmax_cross_entropy: labels y must lie in [0, {c}) and sample_weight "
-                         "must sum to a positive value")
-    check_status(status, "softmax_cross_entropy")
+    softmax_cross_entropy_status(status, c)
     return float(loss[0]), dlogits

@@ -12,23 +12,19 @@ parameters and the state exactly as they were.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from fastfit._lib import FLOAT_DTYPES, check_status, ffi, float_array, int_arg, kernel, out_array, ptr
+from fastfit._lib import check_status, ffi, float_array, inplace_dtype, kernel, out_array, ptr
+from fastfit.ops._args import (adam_hypers, check_disjoint, hyper, max_norm_arg, rmsprop_hypers,
+                               sgd_hypers)
 
 __all__ = ["sgd_update", "rmsprop_update", "adam_update", "l1_update", "grad_norm",
            "clip_grad_norm"]
 
 
-def _param(param) -> np.ndarray:
+def _param(param, name="param"):
     """The array updated in place whose dtype the call follows."""
-    if not isinstance(param, np.ndarray):
-        raise TypeError("param must be a NumPy array (it is updated in place)")
-    if param.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"param must be float32 or float64, got dtype {param.dtype}")
-    return out_array("param", param, param.dtype, param.shape)
+    return out_array(name, param, inplace_dtype(name, param), param.shape)
 
 
 def _state(name: str, a, param: np.ndarray) -> np.ndarray:
@@ -40,33 +36,8 @@ def _grad(grad, param: np.ndarray) -> np.ndarray:
 
 
 def _disjoint(nbytes: int, names: tuple[str, ...], ptrs: tuple) -> None:
-    """The arrays must not overlap: the kernels assume no aliasing (C ``restrict``).
-
-    All are C-contiguous with ``nbytes`` bytes, so two overlap iff their start addresses
-    are closer than ``nbytes``. (Cheaper than ``np.may_share_memory`` on every pair.)
-    """
-    if nbytes == 0:
-        return
-    addr = [int(ffi.cast("uintptr_t", p)) for p in ptrs]
-    for i in range(len(addr)):
-        for j in range(i + 1, len(addr)):
-            if abs(addr[i] - addr[j]) < nbytes:
-                raise ValueError(f"{names[i]} and {names[j]} must not share memory")
-
-
-def _hyper(name: str, value, *, low: float = 0.0, high: float | None = None,
-           high_open: bool = False) -> float:
-    """A finite float hyper-parameter in [low, high] (or [low, high) with high_open)."""
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(x) or x < low or (high is not None and (x >= high if high_open else x > high)):
-        bound = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
-        raise ValueError(f"{name} must be finite, >= {low}{bound}; got {value!r}")
-    return x
+    """The arrays must not overlap (:func:`fastfit.ops._args.check_disjoint`)."""
+    check_disjoint(nbytes, names, [int(ffi.cast("uintptr_t", p)) for p in ptrs])
 
 
 def sgd_update(param, grad, velocity=None, *, lr, momentum=0.0, weight_decay=0.0,
@@ -99,17 +70,9 @@ def sgd_update(param, grad, velocity=None, *, lr, momentum=0.0, weight_decay=0.0
     """
     param = _param(param)
     grad = _grad(grad, param)
-    lr = _hyper("lr", lr)
-    momentum = _hyper("momentum", momentum)
-    weight_decay = _hyper("weight_decay", weight_decay)
-    nesterov = bool(nesterov)
-    if nesterov and momentum == 0:
-        raise ValueError("nesterov=True needs momentum > 0")
-    if momentum > 0:
-        if velocity is None:
-            raise ValueError("velocity is required when momentum > 0")
-        velocity = _state("velocity", velocity, param)
-    elif velocity is not None:
+    lr, momentum, weight_decay, nesterov = sgd_hypers(lr, momentum, weight_decay, nesterov,
+                                                      velocity)
+    if velocity is not None:
         velocity = _state("velocity", velocity, param)
     pp, pvel, pg = ptr(param), ptr(velocity), ptr(grad)
     if velocity is None:
@@ -157,16 +120,9 @@ def rmsprop_update(param, grad, square_avg, momentum_buf=None, *, lr, alpha=0.99
     param = _param(param)
     grad = _grad(grad, param)
     square_avg = _state("square_avg", square_avg, param)
-    lr = _hyper("lr", lr)
-    alpha = _hyper("alpha", alpha, high=1.0)
-    eps = _hyper("eps", eps)
-    weight_decay = _hyper("weight_decay", weight_decay)
-    momentum = _hyper("momentum", momentum)
-    if momentum > 0:
-        if momentum_buf is None:
-            raise ValueError("momentum_buf is required when momentum > 0")
-        momentum_buf = _state("momentum_buf", momentum_buf, param)
-    elif momentum_buf is not None:
+    lr, alpha, eps, weight_decay, momentum = rmsprop_hypers(lr, alpha, eps, weight_decay,
+                                                            momentum, momentum_buf)
+    if momentum_buf is not None:
         momentum_buf = _state("momentum_buf", momentum_buf, param)
     pp, psq, pbuf, pg = ptr(param), ptr(square_avg), ptr(momentum_buf), ptr(grad)
     if momentum_buf is None:
@@ -217,12 +173,8 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     grad = _grad(grad, param)
     m = _state("m", m, param)
     v = _state("v", v, param)
-    step = int_arg("step", step, low=1)  # counts from 1: the bias corrections use it
-    lr = _hyper("lr", lr)
-    beta1 = _hyper("beta1", beta1, high=1.0, high_open=True)
-    beta2 = _hyper("beta2", beta2, high=1.0, high_open=True)
-    eps = _hyper("eps", eps)
-    weight_decay = _hyper("weight_decay", weight_decay)
+    step, lr, beta1, beta2, eps, weight_decay = adam_hypers(step, lr, beta1, beta2, eps,
+                                                            weight_decay)
     pp, pm, pv, pg = ptr(param), ptr(m), ptr(v), ptr(grad)
     _disjoint(param.nbytes, ("param", "m", "v", "grad"), (pp, pm, pv, pg))
     status = kernel("adam_update", param.dtype)(
@@ -246,7 +198,7 @@ def l1_update(param, threshold) -> None:
     None
     """
     param = _param(param)
-    threshold = _hyper("threshold", threshold)
+    threshold = hyper("threshold", threshold)
     check_status(kernel("l1_update", param.dtype)(ptr(param), param.size, threshold), "l1_update")
 
 
@@ -294,19 +246,8 @@ def clip_grad_norm(grad, max_norm) -> float:
     FloatingPointError
         If the norm is NaN or inf; ``grad`` is then left unchanged.
     """
-    if not isinstance(grad, np.ndarray):
-        raise TypeError("grad must be a NumPy array (it is updated in place)")
-    if grad.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"grad must be float32 or float64, got dtype {grad.dtype}")
-    grad = out_array("grad", grad, grad.dtype, grad.shape)
-    if isinstance(max_norm, (bool, np.bool_)):
-        raise TypeError(f"max_norm must be a real number, got {max_norm!r}")
-    try:
-        max_norm = float(max_norm)
-    except (TypeError, ValueError):
-        raise TypeError(f"max_norm must be a real number, got {max_norm!r}") from None
-    if not max_norm >= 0:
-        raise ValueError(f"max_norm must be >= 0, got {max_norm!r}")
+    grad = _param(grad, "grad")
+    max_norm = max_norm_arg(max_norm)
     norm = ffi.new("double *")
     status = kernel("clip_grad_norm", grad.dtype)(norm, ptr(grad), grad.size, max_norm)
     check_status(status, "clip_grad_norm")

@@ -1,34 +1,21 @@
 """Argument handling shared by the GPU ops: the CPU wrappers' checks, for host or device
 arrays, and the NumPy-in/NumPy-out versus device-in/device-out rule.
 
-Host arrays go through fastfit._lib's own validators (so the error messages are the
-CPU wrappers') and are then copied to the device; device arrays are checked for the
-same dtype and shape rules without leaving the device (and must be C-contiguous: there
-is no copy to make them so). A ``Call`` remembers whether any input lived on the
-device: if so results stay there, otherwise they come back as NumPy arrays, and arrays
-the CPU wrappers update in place are updated in place here too (copied back).
+Host arrays go through fastfit._lib's own validators and are then copied to the device;
+device arrays go through the same checks (``check_float``, ``check_out``,
+``check_index``) without leaving the device (and must be C-contiguous: there is no copy
+to make them so). A ``Call`` remembers whether any input lived on the device: if so
+results stay there, otherwise they come back as NumPy arrays, and arrays the CPU
+wrappers update in place are updated in place here too (copied back).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import FLOAT_DTYPES, check_status, float_array, index_array, out_array
+from fastfit._lib import (INPLACE_LAYOUT, check_float, check_index, check_out, check_status,
+                          float_array, index_array, inplace_dtype, out_array)
 from fastfit.cuda._device import as_device, empty, is_device, to_device, zeros
-
-
-def _check_device(name, a, dtype, ndim, shape):
-    if a.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
-    if dtype is not None and a.dtype != np.dtype(dtype):
-        raise TypeError(f"{name} has dtype {a.dtype} but the call is in {np.dtype(dtype)}; "
-                        "pass all float arguments in one dtype")
-    if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    if shape is not None and tuple(a.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(a.shape)}")
-    if a.size > 1 and not a.is_c_contiguous():
-        raise ValueError(f"{name} must be C-contiguous on the device")
 
 
 class Call:
@@ -43,35 +30,34 @@ class Call:
         if a is None:
             return None
         if is_device(a):
-            a = as_device(a)
-            _check_device(name, a, dtype, ndim, shape)
+            a = check_float(name, as_device(a), dtype, ndim, shape)
+            if a.size > 1 and not a.is_c_contiguous():
+                raise ValueError(f"{name} must be C-contiguous on the device")
             return a
         return to_device(float_array(name, a, dtype, ndim, shape))
 
     def inout(self, name, a, dtype, shape):
         """An array the call updates in place (the CPU wrappers' ``out_array`` rules)."""
         if is_device(a):
-            a = as_device(a)
-            if a.dtype != np.dtype(dtype):
-                raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
-            if tuple(a.shape) != tuple(shape):
-                raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(a.shape)}")
+            a = check_out(name, as_device(a), dtype, shape)
             if a.size > 1 and not a.is_c_contiguous():
-                raise ValueError(f"{name} must be C-contiguous and writeable (it is updated in place)")
+                raise ValueError(INPLACE_LAYOUT.format(name))
             return a
         out_array(name, a, dtype, shape)
         dev = to_device(a)
         self._copy_back.append((dev, a))
         return dev
 
+    def inplace(self, name, a):
+        """The float array updated in place whose dtype the call follows (host or device)."""
+        host = not is_device(a)
+        dtype = inplace_dtype(name, a if host else as_device(a), host)
+        return self.inout(name, a, dtype, tuple(a.shape))
+
     def index(self, name, a):
         """A 1-D integer array as an int64 device array."""
         if is_device(a):
-            a = as_device(a)
-            if a.dtype.kind not in "iu":
-                raise TypeError(f"{name} must hold integers, got dtype {a.dtype}")
-            if a.ndim != 1:
-                raise ValueError(f"{name} must be 1-D, got shape {tuple(a.shape)}")
+            a = check_index(name, as_device(a))
             if a.dtype != np.int64:
                 raise TypeError(f"{name} must be int64 on the device, got dtype {a.dtype}")
             return a

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import FLOAT_DTYPES, U64, check_status, int_arg
+from fastfit._lib import check_status
 from fastfit.cuda import kernels as K
 from fastfit.cuda._device import as_device, empty, is_device, to_device
 from fastfit.cuda.ops._args import Call
-from fastfit.ops._data import _SCHEMES
+from fastfit.ops._args import gather_source, gather_status, init_args, philox_args, shuffle_args
 
-__all__ = ["gather_rows", "shuffle", "init_weights", "philox_u32", "count_nonfinite", "is_finite"]
+from fastfit.ops._data import __all__  # the same names as the CPU module
 
 
 def gather_rows(x, idx):
@@ -37,21 +37,8 @@ def gather_rows(x, idx):
         If an index is outside ``[0, N)``.
     """
     call = Call(x, idx)
-    if is_device(x):
-        x = as_device(x)
-        dtype = x.dtype
-    else:
-        x = np.asarray(x)
-        dtype = x.dtype
-    if dtype == np.int64:
-        if x.ndim != 1:
-            raise ValueError(f"an int64 x must be 1-D (labels), got shape {tuple(x.shape)}")
-    else:
-        if dtype not in FLOAT_DTYPES:
-            raise TypeError(f"x must be float32, float64 or int64, got dtype {dtype}")
-        if x.ndim not in (1, 2):
-            raise ValueError(f"x must be 1-D or 2-D, got shape {tuple(x.shape)}")
-    x = to_device(x)
+    x = to_device(gather_source(as_device(x) if is_device(x) else np.asarray(x)))
+    dtype = x.dtype
     idx = call.index("idx", idx)
     n, b = x.shape[0], idx.shape[0]
     out = call.empty((b,) + tuple(x.shape[1:]), dtype)
@@ -59,9 +46,7 @@ def gather_rows(x, idx):
         status = K.ff_gather_i64(out, x, idx, b, n)
     else:
         status = K.ff_gather_rows(out, x, idx, b, x.shape[1] if x.ndim == 2 else 1, n)
-    if status == K.FF_EBADARG:
-        raise ValueError(f"idx holds indices outside [0, {n})")
-    check_status(status, "gather_rows")
+    gather_status(status, n)
     return call.out(out)
 
 
@@ -88,10 +73,7 @@ def shuffle(n, seed, stream=0, *, device=False):
     -------
     perm : array of shape (n,), int64
     """
-    n = int_arg("n", n)
-    seed, stream = int_arg("seed", seed, 0, U64), int_arg("stream", stream, 0, U64)
-    if n > 1 << 48:
-        raise ValueError(f"n must be <= 2**48, got {n}")
+    n, seed, stream = shuffle_args(n, seed, stream)
     perm = to_device(np.arange(n, dtype=np.int64))
     check_status(K.ff_shuffle_i64(perm, n, seed, stream), "shuffle")
     return _result(perm, device)
@@ -117,25 +99,10 @@ def init_weights(shape, scheme="he_normal", seed=0, gain=1.0, fan_in=None, fan_o
     -------
     w : array of ``shape`` and ``dtype``
     """
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    if scheme not in _SCHEMES:
-        raise ValueError(f"scheme must be one of {sorted(_SCHEMES)}, got {scheme!r}")
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    shape = tuple(int_arg("shape", s) for s in shape)
-    if len(shape) == 0:
-        raise ValueError("shape must have at least one dimension")
-    fan_in = shape[0] if fan_in is None else int_arg("fan_in", fan_in)
-    fan_out = shape[-1] if fan_out is None else int_arg("fan_out", fan_out)
-    if fan_in < 1 or fan_out < 1:
-        raise ValueError(f"fan_in and fan_out must be >= 1, got {fan_in} and {fan_out}")
-    gain = float(gain)
-    if not (np.isfinite(gain) and gain >= 0):
-        raise ValueError(f"gain must be finite and >= 0, got {gain}")
-    seed, offset = int_arg("seed", seed, 0, U64), int_arg("offset", offset, 0, U64)
+    shape, code, seed, gain, fan_in, fan_out, dtype, offset = init_args(
+        shape, scheme, seed, gain, fan_in, fan_out, dtype, offset)
     w = empty(shape, dtype)
-    check_status(K.ff_init(w, w.size, fan_in, fan_out, int(_SCHEMES[scheme]), gain, seed, offset),
+    check_status(K.ff_init(w, w.size, fan_in, fan_out, int(code), gain, seed, offset),
                  "init_weights")
     return _result(w, device)
 
@@ -154,8 +121,7 @@ def philox_u32(n, seed, offset=0, *, device=False):
     -------
     out : array of shape (n,), uint32
     """
-    n = int_arg("n", n)
-    seed, offset = int_arg("seed", seed, 0, U64), int_arg("offset", offset, 0, U64)
+    n, seed, offset = philox_args(n, seed, offset)
     out = empty(n, np.uint32)
     check_status(K.ff_philox_u32(out, n, seed, offset), "philox_u32")
     return _result(out, device)

@@ -9,17 +9,9 @@ from fastfit._lib import ACTIVATIONS, activation_code
 from fastfit.cuda import kernels as K
 from fastfit.cuda._device import is_device
 from fastfit.cuda.ops._args import Call
+from fastfit.ops._args import gemm_args, linear_backward_args, linear_forward_args
 
-__all__ = ["ACTIVATIONS", "matmul", "gemm", "linear_forward", "linear_backward", "sum_rows"]
-
-
-def _operand(call, name, a, dtype):
-    """As fastfit.ops: a Fortran-ordered host array is read as its transpose, no copy."""
-    if not is_device(a):
-        a = np.asarray(a)
-        if a.ndim == 2 and not a.flags.c_contiguous and a.flags.f_contiguous and a.size > 1:
-            return call.float(name, a.T, dtype, ndim=2), True
-    return call.float(name, a, dtype, ndim=2), False
+from fastfit.ops._gemm import __all__  # the same names as the CPU module
 
 
 def matmul(a, b):
@@ -62,23 +54,11 @@ def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b
     """
     act = activation_code(activation)
     call = Call(a, b, c, bias)
-    a, ta = _operand(call, "a", a, None)
+    a, b, bias, ta, tb, m, n, k = gemm_args(a, b, c, bias, beta, trans_a, trans_b, call.float,
+                                            not is_device(a), not is_device(b))
     dtype = a.dtype
-    b, tb = _operand(call, "b", b, dtype)
-    ta ^= bool(trans_a)
-    tb ^= bool(trans_b)
-    m, k = (a.shape[1], a.shape[0]) if ta else a.shape
-    kb, n = (b.shape[1], b.shape[0]) if tb else b.shape
-    if kb != k:
-        raise ValueError(f"a and b do not chain: op(a) is {(m, k)}, op(b) is {(kb, n)}")
-    if bias is not None:
-        bias = call.float("bias", bias, dtype, ndim=1)
-        if bias.shape[0] != n:
-            raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
     host_c = None
     if c is None:
-        if beta != 0:
-            raise ValueError("beta != 0 needs an output array c to scale")
         dc = call.empty((m, n), dtype)
     else:
         host_c = c
@@ -89,15 +69,6 @@ def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b
     if host_c is not None:
         return host_c
     return call.out(dc)
-
-
-def _linear_shapes(call, x, w):
-    x = call.float("x", x, None, ndim=2)
-    w = call.float("w", w, x.dtype, ndim=2)
-    if w.shape[0] != x.shape[1]:
-        raise ValueError(f"w must have shape ({x.shape[1]}, out) to match x {x.shape}, "
-                         f"got {w.shape}")
-    return x, w
 
 
 def linear_forward(x, w, b=None):
@@ -114,12 +85,8 @@ def linear_forward(x, w, b=None):
     y : array of shape (n, out)
     """
     call = Call(x, w, b)
-    x, w = _linear_shapes(call, x, w)
+    x, w, b = linear_forward_args(x, w, b, call.float)
     n, out = x.shape[0], w.shape[1]
-    if b is not None:
-        b = call.float("b", b, x.dtype, ndim=1)
-        if b.shape[0] != out:
-            raise ValueError(f"b must have shape ({out},), got {b.shape}")
     y = call.empty((n, out), x.dtype)
     call.done(K.ff_linear_forward(y, x, w, b, n, x.shape[1], out), "linear_forward")
     return call.out(y)
@@ -142,14 +109,8 @@ def linear_backward(dy, x, w, need_dx=True):
     db : array of shape (out,)
     """
     call = Call(dy, x, w)
-    dy = call.float("dy", dy, None, ndim=2)
-    x = call.float("x", x, dy.dtype, ndim=2)
-    w = call.float("w", w, dy.dtype, ndim=2)
+    dy, x, w = linear_backward_args(dy, x, w, call.float)
     n, out = dy.shape
-    if x.shape[0] != n:
-        raise ValueError(f"x must have {n} rows like dy, got shape {x.shape}")
-    if tuple(w.shape) != (x.shape[1], out):
-        raise ValueError(f"w must have shape {(x.shape[1], out)}, got {w.shape}")
     dx = call.empty(x.shape, x.dtype) if need_dx else None
     dw = call.zeros(w.shape, w.dtype)
     db = call.zeros(out, dy.dtype)

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import U64, activation_code, int_arg
+from fastfit._lib import activation_code
 from fastfit.cuda import kernels as K
 from fastfit.cuda._device import as_device, is_device, to_device
 from fastfit.cuda.ops._args import Call
-from fastfit.ops._layers import _check_p
+from fastfit.ops._args import (activation_backward_args, batchnorm_backward_args,
+                               batchnorm_forward_args, batchnorm_inference_args, check_mask,
+                               dropout_forward_args, dropout_p, residual_forward_args)
 
-__all__ = [
-    "activation_forward", "activation_backward", "softmax",
-    "batchnorm_forward", "batchnorm_inference", "batchnorm_backward",
-    "dropout_forward", "dropout_backward",
-    "residual_forward", "residual_backward",
-]
+from fastfit.ops._layers import __all__  # the same names as the CPU module
 
 
 def activation_forward(x, activation="relu", negative_slope=0.01):
@@ -59,15 +56,7 @@ def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01):
     dx : array, same shape and dtype as ``dy``
     """
     call = Call(dy, x, y)
-    dy = call.float("dy", dy)
-    act = activation_code(activation)
-    x = call.float("x", x, dtype=dy.dtype, shape=dy.shape)
-    y = call.float("y", y, dtype=dy.dtype, shape=dy.shape)
-    if activation == "gelu" or (activation == "leaky_relu" and negative_slope < 0):
-        if x is None:
-            raise ValueError(f"activation_backward({activation!r}) needs x (the forward input)")
-    elif activation != "identity" and y is None:
-        raise ValueError(f"activation_backward({activation!r}) needs y (the forward output)")
+    dy, act, x, y = activation_backward_args(dy, activation, x, y, negative_slope, call.float)
     dx = call.empty(dy.shape, dy.dtype)
     call.done(K.ff_activation_backward(dx, dy, x, y, dy.size, act, negative_slope),
               "activation_backward")
@@ -92,14 +81,6 @@ def softmax(x):
     return call.out(y)
 
 
-def _bn_params(call, x, gamma, beta):
-    x = call.float("x", x, ndim=2)
-    c = x.shape[1]
-    gamma = call.float("gamma", gamma, dtype=x.dtype, shape=(c,))
-    beta = call.float("beta", beta, dtype=x.dtype, shape=(c,))
-    return x, gamma, beta
-
-
 def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=None, momentum=0.1):
     """Training-mode batch normalisation on the GPU; see :func:`fastfit.ops.batchnorm_forward`.
 
@@ -118,10 +99,9 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=N
     mean, rstd : array of shape (c,)
     """
     call = Call(x, gamma, beta, running_mean, running_var)
-    x, gamma, beta = _bn_params(call, x, gamma, beta)
+    x, gamma, beta, rm, rv = batchnorm_forward_args(x, gamma, beta, running_mean, running_var,
+                                                    call.float, call.inout)
     n, c = x.shape
-    rm = call.inout("running_mean", running_mean, x.dtype, (c,)) if running_mean is not None else None
-    rv = call.inout("running_var", running_var, x.dtype, (c,)) if running_var is not None else None
     y = call.empty(x.shape, x.dtype)
     mean = call.empty(c, x.dtype)
     rstd = call.empty(c, x.dtype)
@@ -145,10 +125,9 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     y : array of shape (n, c)
     """
     call = Call(x, gamma, beta, running_mean, running_var)
-    x, gamma, beta = _bn_params(call, x, gamma, beta)
+    x, gamma, beta, rm, rv = batchnorm_inference_args(x, gamma, beta, running_mean, running_var,
+                                                      call.float)
     n, c = x.shape
-    rm = call.float("running_mean", running_mean, dtype=x.dtype, shape=(c,))
-    rv = call.float("running_var", running_var, dtype=x.dtype, shape=(c,))
     y = call.empty(x.shape, x.dtype)
     call.done(K.ff_batchnorm_inference(y, x, gamma, beta, rm, rv, n, c, eps), "batchnorm_inference")
     return call.out(y)
@@ -169,11 +148,8 @@ def batchnorm_backward(dy, x, gamma, mean, rstd):
     dgamma, dbeta : array of shape (c,)
     """
     call = Call(dy, x, gamma, mean, rstd)
-    dy = call.float("dy", dy, ndim=2)
+    dy, x, gamma, mean, rstd = batchnorm_backward_args(dy, x, gamma, mean, rstd, call.float)
     n, c = dy.shape
-    x = call.float("x", x, dtype=dy.dtype, shape=dy.shape)
-    gamma, mean, rstd = (call.float(name, a, dtype=dy.dtype, shape=(c,))
-                         for name, a in (("gamma", gamma), ("mean", mean), ("rstd", rstd)))
     dx = call.empty(dy.shape, dy.dtype)
     dgamma = call.zeros(c, dy.dtype)
     dbeta = call.zeros(c, dy.dtype)
@@ -198,10 +174,7 @@ def dropout_forward(x, p, seed, offset=0):
     mask : array of uint8, same shape; 1 where kept
     """
     call = Call(x)
-    x = call.float("x", x)
-    p = _check_p(p)
-    seed = int_arg("seed", seed, 0, U64)
-    offset = int_arg("offset", offset, 0, U64)
+    x, p, seed, offset = dropout_forward_args(x, p, seed, offset, call.float)
     y = call.empty(x.shape, x.dtype)
     mask = call.empty(x.shape, np.uint8)
     call.done(K.ff_dropout_forward(y, mask, x, x.size, p, seed, offset), "dropout_forward")
@@ -223,17 +196,10 @@ def dropout_backward(dy, mask, p):
     """
     call = Call(dy, mask)
     dy = call.float("dy", dy)
-    if is_device(mask):
-        mask = as_device(mask)
-    else:
-        mask = np.asarray(mask)
-    if mask.dtype != np.uint8:
-        raise TypeError(f"mask must be uint8 (as returned by dropout_forward), got dtype {mask.dtype}")
-    if tuple(mask.shape) != tuple(dy.shape):
-        raise ValueError(f"mask must have shape {tuple(dy.shape)}, got {tuple(mask.shape)}")
+    mask = check_mask(as_device(mask) if is_device(mask) else np.asarray(mask), dy.shape)
     if not is_device(mask):
         mask = to_device(mask)
-    p = _check_p(p)
+    p = dropout_p(p)
     dx = call.empty(dy.shape, dy.dtype)
     call.done(K.ff_dropout_backward(dx, dy, mask, dy.size, p), "dropout_backward")
     return call.out(dx)
@@ -251,8 +217,7 @@ def residual_forward(x, fx):
     y : array
     """
     call = Call(x, fx)
-    x = call.float("x", x)
-    fx = call.float("fx", fx, dtype=x.dtype, shape=x.shape)
+    x, fx = residual_forward_args(x, fx, call.float)
     y = call.empty(x.shape, x.dtype)
     call.done(K.ff_residual_forward(y, x, fx, x.size), "residual_forward")
     return call.out(y)
@@ -271,12 +236,7 @@ def residual_backward(dx, dy):
     dx : the same array, updated
     """
     call = Call(dx, dy)
-    if not is_device(dx):
-        if not isinstance(dx, np.ndarray):
-            raise TypeError("dx must be a NumPy array (it is updated in place)")
-    if dx.dtype not in (np.float32, np.float64):
-        raise TypeError(f"dx must be float32 or float64, got dtype {dx.dtype}")
-    ddx = call.inout("dx", dx, dx.dtype, tuple(dx.shape))
+    ddx = call.inplace("dx", dx)
     dy = call.float("dy", dy, dtype=dx.dtype, shape=tuple(dx.shape))
     call.done(K.ff_residual_backward(ddx, dy, ddx.size), "residual_backward")
     return dx

@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import FLOAT_DTYPES, int_arg
 from fastfit.cuda import kernels as K
-from fastfit.cuda._device import as_device, is_device
 from fastfit.cuda.ops._args import Call
-from fastfit.ops._optim import _hyper
+from fastfit.ops._args import (adam_hypers, check_disjoint, hyper, max_norm_arg, rmsprop_hypers,
+                               sgd_hypers)
 
-__all__ = ["sgd_update", "rmsprop_update", "adam_update", "l1_update", "grad_norm",
-           "clip_grad_norm"]
-
-
-def _param(call, param, name="param"):
-    if is_device(param):
-        dtype = as_device(param).dtype
-    elif not isinstance(param, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array (it is updated in place)")
-    else:
-        dtype = param.dtype
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, got dtype {dtype}")
-    return call.inout(name, param, dtype, tuple(param.shape))
+from fastfit.ops._optim import __all__  # the same names as the CPU module
 
 
 def _address(a):
@@ -41,10 +27,7 @@ def _disjoint(names, arrays, nbytes):
     """The kernels assume no aliasing, as the C ones: equal-size buffers must not overlap
     (checked on the caller's arrays, before host ones are copied apart)."""
     addr = [_address(a) for a in arrays]
-    for i in range(len(addr)):
-        for j in range(i + 1, len(addr)):
-            if addr[i] and addr[j] and addr[i][0] == addr[j][0] and abs(addr[i][1] - addr[j][1]) < nbytes:
-                raise ValueError(f"{names[i]} and {names[j]} must not share memory")
+    check_disjoint(nbytes, names, [a and a[1] for a in addr], [a and a[0] for a in addr])
 
 
 def _nbytes(a):
@@ -68,15 +51,9 @@ def sgd_update(param, grad, velocity=None, *, lr, momentum=0.0, weight_decay=0.0
     None
     """
     call = Call(param, grad, velocity)
-    lr = _hyper("lr", lr)
-    momentum = _hyper("momentum", momentum)
-    weight_decay = _hyper("weight_decay", weight_decay)
-    nesterov = bool(nesterov)
-    if nesterov and momentum == 0:
-        raise ValueError("nesterov=True needs momentum > 0")
-    if momentum > 0 and velocity is None:
-        raise ValueError("velocity is required when momentum > 0")
-    dparam = _param(call, param)
+    lr, momentum, weight_decay, nesterov = sgd_hypers(lr, momentum, weight_decay, nesterov,
+                                                      velocity)
+    dparam = call.inplace("param", param)
     dgrad = call.float("grad", grad, dtype=dparam.dtype, shape=tuple(dparam.shape))
     dvel = call.inout("velocity", velocity, dparam.dtype, tuple(dparam.shape)) \
         if velocity is not None else None
@@ -106,14 +83,9 @@ def rmsprop_update(param, grad, square_avg, momentum_buf=None, *, lr, alpha=0.99
     None
     """
     call = Call(param, grad, square_avg, momentum_buf)
-    lr = _hyper("lr", lr)
-    alpha = _hyper("alpha", alpha, high=1.0)
-    eps = _hyper("eps", eps)
-    weight_decay = _hyper("weight_decay", weight_decay)
-    momentum = _hyper("momentum", momentum)
-    if momentum > 0 and momentum_buf is None:
-        raise ValueError("momentum_buf is required when momentum > 0")
-    dparam = _param(call, param)
+    lr, alpha, eps, weight_decay, momentum = rmsprop_hypers(lr, alpha, eps, weight_decay,
+                                                            momentum, momentum_buf)
+    dparam = call.inplace("param", param)
     shape = tuple(dparam.shape)
     dgrad = call.float("grad", grad, dtype=dparam.dtype, shape=shape)
     dsq = call.inout("square_avg", square_avg, dparam.dtype, shape)
@@ -148,13 +120,9 @@ def adam_update(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     None
     """
     call = Call(param, grad, m, v)
-    step = int_arg("step", step, low=1)
-    lr = _hyper("lr", lr)
-    beta1 = _hyper("beta1", beta1, high=1.0, high_open=True)
-    beta2 = _hyper("beta2", beta2, high=1.0, high_open=True)
-    eps = _hyper("eps", eps)
-    weight_decay = _hyper("weight_decay", weight_decay)
-    dparam = _param(call, param)
+    step, lr, beta1, beta2, eps, weight_decay = adam_hypers(step, lr, beta1, beta2, eps,
+                                                            weight_decay)
+    dparam = call.inplace("param", param)
     shape = tuple(dparam.shape)
     dgrad = call.float("grad", grad, dtype=dparam.dtype, shape=shape)
     dm = call.inout("m", m, dparam.dtype, shape)
@@ -177,8 +145,8 @@ def l1_update(param, threshold) -> None:
     None
     """
     call = Call(param)
-    threshold = _hyper("threshold", threshold)
-    dparam = _param(call, param)
+    threshold = hyper("threshold", threshold)
+    dparam = call.inplace("param", param)
     call.done(K.ff_l1_update(dparam, dparam.size, threshold), "l1_update")
 
 
@@ -220,15 +188,8 @@ def clip_grad_norm(grad, max_norm) -> float:
         If the norm is NaN or inf; ``grad`` is then left unchanged.
     """
     call = Call(grad)
-    dgrad = _param(call, grad, "grad")
-    if isinstance(max_norm, (bool, np.bool_)):
-        raise TypeError(f"max_norm must be a real number, got {max_norm!r}")
-    try:
-        max_norm = float(max_norm)
-    except (TypeError, ValueError):
-        raise TypeError(f"max_norm must be a real number, got {max_norm!r}") from None
-    if not max_norm >= 0:
-        raise ValueError(f"max_norm must be >= 0, got {max_norm!r}")
+    dgrad = call.inplace("grad", grad)
+    max_norm = max_norm_arg(max_norm)
     norm = np.zeros(1)
     call.done(K.ff_clip_grad_norm(norm, dgrad, dgrad.size, max_norm), "clip_grad_norm")
     return float(norm[0])
