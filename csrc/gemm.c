@@ -12,13 +12,15 @@
  * other compiler/target builds the portable variant only. */
 #define FF_GEMM_X86 FF_X86_GCC
 
-/* Below this many multiply-adds (~20 us on one core at ~100 GFLOP/s) a product runs on
+/* Below this many multiply-adds (~5 us on one core at ~100 GFLOP/s) a product runs on
  * one thread. On a quiet machine a region costs ~1.3 us, so threads would pay from ~250k
  * FMAs; but when another process holds a core, every barrier waits for a descheduled
  * partner for a scheduler slice (ms): the digits demo's 64x64x128 products ran 25x
- * slower on 2 threads than on 1 with one other busy process. Threads only where the
- * work dwarfs that risk. */
-#define FF_GEMM_PARALLEL_MIN_FMA 1048576.0
+ * slower on 2 threads than on 1 with one other busy process. Was 1M; halved so the
+ * 256x256x10 output-layer products of a batch-256 MLP (655k) split too (W1 step -18 us
+ * of ~880, 3 products); the trainer runs small models on one thread anyway and drops to
+ * one on an oversubscribed machine. */
+#define FF_GEMM_PARALLEL_MIN_FMA 524288.0
 
 /* With A stored transposed, these products go to the M-vectorised kernel
  * (gemm_narrow.inc): always up to NARROW_N columns (the panel kernel pads N to whole
