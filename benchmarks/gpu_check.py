@@ -71,7 +71,7 @@ def checks(small: bool):
         bg = G.batchnorm_backward(dy, x, g, mc, sc)
         bc = ops.batchnorm_backward(dy, x, g, mc, sc)
         out.append((f"batchnorm fwd/bwd {tag}", _close(yg, yc, dtype, 50) and _close(rg, rc, dtype, 50)
-                    and all(_close(u, v, dtype, 500) for u, v in zip(bg, bc))))
+                    and all(_close(u, v, dtype, 500) for u, v in zip(bg, bc, strict=True))))
         yg, mask_g = G.dropout_forward(x, 0.3, 7, 5)
         yc, mask_c = ops.dropout_forward(x, 0.3, 7, 5)
         out.append((f"dropout mask (bitwise) {tag}", np.array_equal(mask_g, mask_c) and _close(yg, yc, dtype)))
@@ -93,7 +93,8 @@ def checks(small: bool):
         w = rng.standard_normal((c, 17)).astype(dtype)
         out.append((f"linear fwd/bwd {tag}", _close(G.linear_forward(x, w), ops.linear_forward(x, w), dtype, 200)
                     and all(_close(u, v, dtype, 500) for u, v in
-                            zip(G.linear_backward(x @ w, x, w), ops.linear_backward(x @ w, x, w)))))
+                            zip(G.linear_backward(x @ w, x, w), ops.linear_backward(x @ w, x, w),
+                                strict=True))))
         out.append((f"init he_normal {tag}", _close(G.init_weights((c, 9), seed=3, dtype=dtype),
                                                    ops.init_weights((c, 9), seed=3, dtype=dtype), dtype)))
     out.append(("shuffle (same permutation)", np.array_equal(G.shuffle(n, 11, 2), ops.shuffle(n, 11, 2))))

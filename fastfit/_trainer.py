@@ -118,7 +118,8 @@ class Trainer:
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be fastfit.callbacks.Callback instances, got {cb!r}")
+                raise TypeError("callbacks must be fastfit.callbacks.Callback instances, "
+                                f"got {cb!r}")
         self.callbacks = callbacks
         self.verbose = bool(verbose)
         self.history = History()
@@ -310,11 +311,11 @@ class Trainer:
                 logs["samples_per_second"] = data.n / seconds if seconds > 0 else float("inf")
                 self.epoch_ += 1
                 self.history.append(logs)
-                good = self._snapshot()
                 schedule = self.optimizer.schedule
                 monitor = getattr(schedule, "monitor", None)
-                if monitor is not None:
+                if monitor is not None:  # without validation, val_loss falls back to loss
                     schedule.epoch_end(logs.get(monitor, logs.get(monitor.replace("val_", ""))))
+                good = self._snapshot()
                 for cb in callbacks:
                     cb.on_epoch_end(self, epoch, logs)
             for cb in callbacks:
@@ -325,16 +326,14 @@ class Trainer:
         return self.history
 
     def _run_epoch(self, native, epoch, n_batches, n_samples, ctx, callbacks, batch_hooks, good):
-        first, lr = 0, self.optimizer.lr
-        block = n_batches if not batch_hooks else 1
-        if not batch_hooks:
-            block = min(n_batches, self._block or 4)
-        last_lr = lr
+        # batch hooks: one batch per call; else start small and size blocks by speed
+        block = 1 if batch_hooks else min(n_batches, self._block or 4)
+        first, last_lr = 0, self.optimizer.lr
         while first < n_batches:
             count = min(block, n_batches - first)
             steps = self.step_ + np.arange(count, dtype=np.int64)
-            lrs = np.ascontiguousarray(self.optimizer.lr * self.optimizer.schedule.factors(steps, ctx),
-                                       dtype=np.float64)
+            factors = self.optimizer.schedule.factors(steps, ctx)
+            lrs = np.ascontiguousarray(self.optimizer.lr * factors, dtype=np.float64)
             for cb in batch_hooks:
                 cb.on_batch_begin(self, first)
             t0 = time.perf_counter()
@@ -352,8 +351,8 @@ class Trainer:
                 cb.on_progress(self, epoch, done, n_samples)
             if not batch_hooks:
                 per_batch = dt / count
-                block = max(1, min(n_batches, int(_BLOCK_SECONDS / per_batch) if per_batch > 0 else n_batches))
-                self._block = block
+                fits = int(_BLOCK_SECONDS / per_batch) if per_batch > 0 else n_batches
+                block = self._block = max(1, min(n_batches, fits))
         return last_lr
 
     def _fail(self, native, status, epoch, good):
@@ -384,11 +383,13 @@ class Trainer:
         if loss.kind == lib.FF_LOSS_SOFTMAX_CE:
             labels = data.labels[rows]
             value, _ = ops.softmax_cross_entropy(out, labels, sample_weight=w)
-            return {"val_loss": float(value), "val_accuracy": float(np.mean(out.argmax(1) == labels))}
+            return {"val_loss": float(value),
+                    "val_accuracy": float(np.mean(out.argmax(1) == labels))}
         target = data.target[rows]
         if loss.kind == lib.FF_LOSS_BCE_LOGITS:
             value, _ = ops.bce_with_logits(out, target, sample_weight=w)
-            return {"val_loss": float(value), "val_accuracy": float(np.mean((out > 0) == (target > 0.5)))}
+            return {"val_loss": float(value),
+                    "val_accuracy": float(np.mean((out > 0) == (target > 0.5)))}
         if loss.kind == lib.FF_LOSS_HUBER:
             value, _ = ops.huber_loss(out, target, delta=loss.delta, sample_weight=w)
         else:
@@ -426,12 +427,14 @@ class Trainer:
         data = self._prepare(X, y, sample_weight)
         n = data.n
         native = self._native
-        if native is None or native.struct.capacity < n or native.struct.n_threads != self._threads():
+        if (native is None or native.struct.capacity < n
+                or native.struct.n_threads != self._threads()):
             native = self._native = self._make_native(max(n, self.batch_size))
         native.struct.step = self.step_
         if lr is None:
             steps = np.array([self.step_], dtype=np.int64)
-            ctx = {"steps_per_epoch": 1, "samples_per_epoch": n, "total_steps": max(self.step_ + 1, 1)}
+            ctx = {"steps_per_epoch": 1, "samples_per_epoch": n,
+                   "total_steps": max(self.step_ + 1, 1)}
             lr = float(self.optimizer.lr * self.optimizer.schedule.factors(steps, ctx)[0])
         flags = lib.FF_BATCH_STATS | (lib.FF_BATCH_UPDATE if update else 0)
         status = native.run_one(data.x, data.target, data.labels, data.weight, float(lr), flags)

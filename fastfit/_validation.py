@@ -22,7 +22,8 @@ def as_float_matrix(X, dtype, *, name="X", n_features=None, allow_empty=False) -
     wrong number of dimensions or features, no rows, or NaN/inf.
     """
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
-        raise TypeError(f"{name} is a sparse matrix; fastfit needs dense input (use {name}.toarray())")
+        raise TypeError(f"{name} is a sparse matrix; fastfit needs dense input "
+                        f"(use {name}.toarray())")
     if not isinstance(X, np.ndarray):
         try:
             X = np.asarray(X)
@@ -38,7 +39,8 @@ def as_float_matrix(X, dtype, *, name="X", n_features=None, allow_empty=False) -
             raise ValueError(f"{name} holds non-numeric values ({X.dtype}): {exc}") from None
     if X.ndim != 2:
         hint = " Reshape a single sample with x.reshape(1, -1)." if X.ndim == 1 else ""
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}.{hint}")
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), "
+                         f"got shape {X.shape}.{hint}")
     if X.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} has 0 samples; at least one is needed")
     if X.shape[1] == 0:

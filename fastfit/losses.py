@@ -89,7 +89,8 @@ class _Classification(Loss):
     metric = "accuracy"
 
     def __init__(self, class_weight=None):
-        if not (class_weight is None or class_weight == "balanced" or isinstance(class_weight, dict)):
+        if not (class_weight is None or class_weight == "balanced"
+                or isinstance(class_weight, dict)):
             raise ValueError("class_weight must be None, 'balanced' or a dict {class: weight}, "
                              f"got {class_weight!r}")
         self.class_weight = class_weight
@@ -108,7 +109,8 @@ class _Classification(Loss):
             per_class = np.ones(n_classes)
             for cls, w in self.class_weight.items():
                 if not (isinstance(cls, (int, np.integer)) and 0 <= cls < n_classes):
-                    raise ValueError(f"class_weight key {cls!r} is not a class index in [0, {n_classes})")
+                    raise ValueError(f"class_weight key {cls!r} is not a class index "
+                                     f"in [0, {n_classes})")
                 if not (np.isfinite(w) and w >= 0):
                     raise ValueError(f"class_weight[{cls}] must be finite and >= 0, got {w}")
                 per_class[cls] = w

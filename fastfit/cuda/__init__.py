@@ -21,7 +21,7 @@ from fastfit.cuda import _compat
 _compat.apply()  # must precede the first numba import
 
 try:
-    from numba import cuda as _cuda
+    from numba import cuda as _cuda  # noqa: F401 - fail here, with the install hint
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "fastfit.cuda needs the numba-cuda package (NVIDIA's CUDA target for Numba) and its "

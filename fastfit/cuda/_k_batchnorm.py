@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, float32, float64
+from numba import cuda, float64
 
 from fastfit.cuda._device import SIMULATOR, THREADS, blocks, flat, scratch
 from fastfit.cuda._status import FF_EBADARG, FF_OK, scalar

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 FF_OK = 0
 FF_EBADARG = 1
 FF_ENOMEM = 2

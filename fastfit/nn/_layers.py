@@ -47,7 +47,8 @@ class Layer:
 
     def _view(self, name):
         if self._model is None:
-            raise AttributeError(f"{type(self).__name__}.{name}: the layer is not part of a built model")
+            raise AttributeError(f"{type(self).__name__}.{name}: the layer is not part of a "
+                                 "built model")
         return self._model._param_view(self._params[name])
 
     def sublayers(self):
@@ -98,8 +99,8 @@ class Linear(Layer):
 
     def compile(self, builder, x, width):
         self.output_width(width)
-        self._params = {"weight": builder.param(self, "weight", (self.in_features, self.out_features),
-                                                decay=True, init="weight")}
+        shape = (self.in_features, self.out_features)
+        self._params = {"weight": builder.param(self, "weight", shape, decay=True, init="weight")}
         b = None
         if self.has_bias:
             b = self._params["bias"] = builder.param(self, "bias", (self.out_features,),

@@ -16,7 +16,9 @@ from fastfit.cuda._device import as_device, empty, is_device, to_device
 from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import gather_source, gather_status, init_args, philox_args, shuffle_args
 
-from fastfit.ops._data import __all__  # the same names as the CPU module
+from fastfit.ops._data import __all__ as _CPU_ALL  # the same names as the CPU module
+
+__all__ = list(_CPU_ALL)
 
 
 def gather_rows(x, idx):

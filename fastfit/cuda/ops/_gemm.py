@@ -3,15 +3,15 @@ linear_backward, sum_rows (cuBLAS through CuPy when installed, else a tiled kern
 
 from __future__ import annotations
 
-import numpy as np
-
-from fastfit._lib import ACTIVATIONS, activation_code
+from fastfit._lib import ACTIVATIONS, activation_code  # noqa: F401 - re-exported as in fastfit.ops
 from fastfit.cuda import kernels as K
 from fastfit.cuda._device import is_device
 from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import gemm_args, linear_backward_args, linear_forward_args
 
-from fastfit.ops._gemm import __all__  # the same names as the CPU module
+from fastfit.ops._gemm import __all__ as _CPU_ALL  # the same names as the CPU module
+
+__all__ = list(_CPU_ALL)
 
 
 def matmul(a, b):

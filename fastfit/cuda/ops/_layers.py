@@ -13,7 +13,9 @@ from fastfit.ops._args import (activation_backward_args, batchnorm_backward_args
                                batchnorm_forward_args, batchnorm_inference_args, check_mask,
                                dropout_forward_args, dropout_p, residual_forward_args)
 
-from fastfit.ops._layers import __all__  # the same names as the CPU module
+from fastfit.ops._layers import __all__ as _CPU_ALL  # the same names as the CPU module
+
+__all__ = list(_CPU_ALL)
 
 
 def activation_forward(x, activation="relu", negative_slope=0.01):

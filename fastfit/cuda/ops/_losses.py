@@ -10,7 +10,9 @@ from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import (elementwise_loss_args, elementwise_loss_status, huber_delta,
                                softmax_cross_entropy_args, softmax_cross_entropy_status)
 
-from fastfit.ops._losses import __all__  # the same names as the CPU module
+from fastfit.ops._losses import __all__ as _CPU_ALL  # the same names as the CPU module
+
+__all__ = list(_CPU_ALL)
 
 
 def _elementwise(name, kernel, pred, target, sample_weight, extra=()):

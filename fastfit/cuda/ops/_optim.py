@@ -11,7 +11,9 @@ from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import (adam_hypers, check_disjoint, hyper, max_norm_arg, rmsprop_hypers,
                                sgd_hypers)
 
-from fastfit.ops._optim import __all__  # the same names as the CPU module
+from fastfit.ops._optim import __all__ as _CPU_ALL  # the same names as the CPU module
+
+__all__ = list(_CPU_ALL)
 
 
 def _address(a):
@@ -93,7 +95,7 @@ def rmsprop_update(param, grad, square_avg, momentum_buf=None, *, lr, alpha=0.99
         if momentum_buf is not None else None
     names = ["param", "square_avg", "momentum_buf", "grad"]
     arrays = [param, square_avg, momentum_buf, grad]
-    _disjoint([nm for nm, a in zip(names, arrays) if a is not None],
+    _disjoint([nm for nm, a in zip(names, arrays, strict=True) if a is not None],
               [a for a in arrays if a is not None], _nbytes(dparam))
     call.done(K.ff_rmsprop_update(dparam, dsq, dbuf, dgrad, dparam.size, lr, alpha, eps, weight_decay,
                                   momentum), "rmsprop_update")
