@@ -380,6 +380,7 @@ typedef struct ff_model_f32 {
     int64_t mask_width;         /* dropout mask bytes per row                            */
     int64_t save_size;          /* values in the save area                               */
     int64_t n_params;           /* P                                                     */
+    int64_t stats_size;         /* values in stats                                       */
     float *params;              /* (P)                                                   */
     float *stats;               /* running statistics                                   */
 } ff_model_f32;
@@ -392,6 +393,7 @@ typedef struct ff_model_f64 {
     int64_t mask_width;
     int64_t save_size;
     int64_t n_params;
+    int64_t stats_size;
     double *params;
     double *stats;
 } ff_model_f64;

@@ -45,7 +45,7 @@ class NativeModel:
         s.ops, s.n_ops = ops, len(plan.ops)
         s.n_in, s.n_out, s.out_slot = plan.n_in, plan.n_out, plan.out_slot
         s.width, s.mask_width, s.save_size = plan.width, plan.mask_width, plan.save_size
-        s.n_params = plan.n_params
+        s.n_params, s.stats_size = plan.n_params, plan.stats_size
         self._params_ptr = pointer(params, self.ctype)
         self._stats_ptr = pointer(stats, self.ctype)
         s.params, s.stats = self._params_ptr, self._stats_ptr

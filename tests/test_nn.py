@@ -548,3 +548,30 @@ def test_default_init_is_torch_linear_default_and_explicit_schemes_are_exact():
     expected = ops.init_weights((300, 7), "glorot_normal", seed=seeds_from(3, 1)[0],
                                 dtype=F64, offset=p.offset)
     np.testing.assert_array_equal(model.layers[2].weight, expected)
+
+
+def test_engine_rejects_a_corrupt_plan_without_touching_memory():
+    """The C engine checks every offset of the plan against its buffers: a plan that
+    points outside them (only reachable by editing the cffi structs) is FF_EBADARG."""
+    from fastfit._lib import ffi, lib
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm(4), nn.ReLU(), nn.Linear(4, 2), dtype=F64)
+    x = np.zeros((2, 3))
+    out = np.zeros((2, 2))
+
+    def status():
+        return lib.ff_model_predict_f64(ffi.from_buffer("double[]", out), model._native.struct,
+                                        ffi.from_buffer("double[]", x), ffi.NULL, 2, 2, 1, 0)
+
+    assert status() == lib.FF_OK
+    c_ops = model._native._ops
+    for i, field, bad in [(0, "w", model.n_params - 1), (0, "b", model.n_params - 1),
+                          (1, "stat", 5), (1, "w", -1), (1, "save", 7), (2, "act", 42),
+                          (2, "y", 10**6), (3, "x", -1), (0, "kind", 99), (2, "out", 5)]:
+        old = getattr(c_ops[i], field)
+        setattr(c_ops[i], field, bad)
+        try:
+            assert status() == lib.FF_EBADARG, (i, field, bad)
+        finally:
+            setattr(c_ops[i], field, old)
+    assert status() == lib.FF_OK
