@@ -12,19 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastfit._lib import check_status, ffi, lib
-
-_CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
-_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+from fastfit._lib import _SUFFIX, check_status, ffi, kernel, lib, ptr
 
 _OP_FIELDS = ("kind", "act", "x", "z", "y", "dx", "dy", "w", "b", "stat", "save", "a", "a2")
-
-
-def pointer(a: np.ndarray | None, ctype: str):
-    """``ctype *`` to a C-contiguous array (NULL for None or an empty array)."""
-    if a is None or a.size == 0:
-        return ffi.NULL
-    return ffi.from_buffer(f"{ctype}[]", a)
 
 
 class NativeModel:
@@ -33,7 +23,6 @@ class NativeModel:
     def __init__(self, plan, params: np.ndarray, stats: np.ndarray):
         dtype = params.dtype
         self.dtype = dtype
-        self.ctype = _CTYPE[dtype]
         self.suffix = _SUFFIX[dtype]
         ops = ffi.new("ff_op[]", len(plan.ops))
         for c_op, op in zip(ops, plan.ops, strict=True):
@@ -46,24 +35,21 @@ class NativeModel:
         s.n_in, s.n_out, s.out_slot = plan.n_in, plan.n_out, plan.out_slot
         s.width, s.mask_width, s.save_size = plan.width, plan.mask_width, plan.save_size
         s.n_params, s.stats_size = plan.n_params, plan.stats_size
-        self._params_ptr = pointer(params, self.ctype)
-        self._stats_ptr = pointer(stats, self.ctype)
+        self._params_ptr = ptr(params)
+        self._stats_ptr = ptr(stats)
         s.params, s.stats = self._params_ptr, self._stats_ptr
         self._ops = ops
         self.struct = s
         self.n_in, self.n_out = plan.n_in, plan.n_out
-        self._predict = getattr(lib, f"ff_model_predict_{self.suffix}")
-        self._array_type = f"{self.ctype}[]"
+        self._predict = kernel("model_predict", dtype)
 
     def predict_into(self, out: np.ndarray, x: np.ndarray, rows: np.ndarray | None,
                      n_threads: int, check_finite: bool = False) -> None:
         """Evaluation-mode forward of x (or its rows ``rows``) into out; with
         check_finite, ValueError if those rows hold NaN/inf."""
         n = out.shape[0]
-        idx = ffi.NULL if rows is None else ffi.from_buffer("int64_t[]", rows)
-        status = self._predict(ffi.from_buffer(self._array_type, out), self.struct,
-                               ffi.from_buffer(self._array_type, x), idx, n, x.shape[0], n_threads,
-                               check_finite)
+        status = self._predict(ptr(out), self.struct, ptr(x), ptr(rows), n, x.shape[0],
+                               n_threads, check_finite)
         if status:
             if status == lib.FF_ENONFINITE and check_finite:
                 raise ValueError("X contains NaN or infinite values")
@@ -89,8 +75,7 @@ class NativeTrainer:
                  n_threads: int, shuffle: bool, shuffle_seed: int, dropout_seed: int, step: int):
         native = model._native
         self.native_model = native
-        ctype, sfx = native.ctype, native.suffix
-        self.ctype = ctype
+        sfx = native.suffix
         plan = model.plan
         t = ffi.new(f"ff_train_{sfx} *")
         self.struct = t
@@ -110,16 +95,16 @@ class NativeTrainer:
             ws["target_b"] = np.empty(cap * plan.n_out, dtype)
         self.workspace = ws
         t.capacity = cap
-        self._set("act", ws["act"], ctype)
-        self._set("dact", ws["dact"], ctype)
-        self._set("save", ws["save"], ctype)
-        self._set("mask", ws["mask"], "uint8_t")
-        self._set("weight_b", ws["weight_b"], ctype)
-        self._set("labels_b", ws.get("labels_b"), "int64_t")
-        self._set("target_b", ws.get("target_b"), ctype)
-        self._set("grads", grads, ctype)
-        self._set("slot1", slots[0], ctype)
-        self._set("slot2", slots[1], ctype)
+        self._set("act", ws["act"])
+        self._set("dact", ws["dact"])
+        self._set("save", ws["save"])
+        self._set("mask", ws["mask"])
+        self._set("weight_b", ws["weight_b"])
+        self._set("labels_b", ws.get("labels_b"))
+        self._set("target_b", ws.get("target_b"))
+        self._set("grads", grads)
+        self._set("slot1", slots[0])
+        self._set("slot2", slots[1])
         t.batch_size, t.merge_single, t.n_threads = batch_size, int(merge_single), n_threads
         t.loss, t.delta = loss_kind, delta
         t.shuffle, t.shuffle_seed, t.dropout_seed = int(shuffle), shuffle_seed, dropout_seed
@@ -131,23 +116,23 @@ class NativeTrainer:
         t.n_decay = plan.n_params if optimizer["decay_all"] else plan.n_decay
         t.step = step
         t.failed_batch = -1
-        self._epoch = getattr(lib, f"ff_train_epoch_{sfx}")
-        self._batch = getattr(lib, f"ff_train_batch_{sfx}")
+        self._epoch = kernel("train_epoch", native.dtype)
+        self._batch = kernel("train_batch", native.dtype)
 
-    def _set(self, field, array, ctype):
+    def _set(self, field, array):
         self._keep[field] = array
-        setattr(self.struct, field, pointer(array, ctype))
+        setattr(self.struct, field, ptr(array))
 
     def set_data(self, x, target, labels, weight, rows) -> None:
         """Point the struct at one fit's data (validated arrays, kept alive here)."""
         t = self.struct
-        self._set("x", x, self.ctype)
-        self._set("target", target, self.ctype)
-        self._set("labels", labels, "int64_t")
-        self._set("weight", weight, self.ctype)
-        self._set("rows", rows, "int64_t")
+        self._set("x", x)
+        self._set("target", target)
+        self._set("labels", labels)
+        self._set("weight", weight)
+        self._set("rows", rows)
         n = x.shape[0] if rows is None else rows.shape[0]
-        self._set("order", np.empty(n, np.int64), "int64_t")
+        self._set("order", np.empty(n, np.int64))
         t.n, t.n_total = n, x.shape[0]
 
     def run_batches(self, epoch: int, first: int, lr: np.ndarray) -> int:
@@ -156,7 +141,5 @@ class NativeTrainer:
                            ffi.from_buffer("double[]", lr))
 
     def run_one(self, x, target, labels, weight, lr: float, flags: int) -> int:
-        ctype = self.ctype
-        return self._batch(self.struct, self.native_model.struct, pointer(x, ctype),
-                           pointer(target, ctype), pointer(labels, "int64_t"),
-                           pointer(weight, ctype), x.shape[0], lr, flags)
+        return self._batch(self.struct, self.native_model.struct, ptr(x), ptr(target),
+                           ptr(labels), ptr(weight), x.shape[0], lr, flags)
