@@ -7,12 +7,18 @@ costs no copy and no temporary.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from fastfit._lib import ffi, lib
+from fastfit.ops._data import count_nonfinite
 
-_COUNT = {np.dtype(np.float32): (lib.ff_count_nonfinite_f32, "float[]"),
-          np.dtype(np.float64): (lib.ff_count_nonfinite_f64, "double[]")}
+
+def positive_int(name: str, value) -> int:
+    """An integer >= 1 (bools and floats rejected), else ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def as_float_matrix(X, dtype, *, name="X", n_features=None, allow_empty=False) -> np.ndarray:
@@ -53,11 +59,10 @@ def as_float_matrix(X, dtype, *, name="X", n_features=None, allow_empty=False) -
 
 
 def check_finite(a: np.ndarray, name: str) -> None:
-    """ValueError if a C-contiguous float array holds NaN or inf (counted in C)."""
-    count_fn, ctype = _COUNT[a.dtype]
-    count = ffi.new("int64_t *")
-    if a.size and count_fn(count, ffi.from_buffer(ctype, a), a.size) == lib.FF_OK and count[0]:
-        raise ValueError(f"{name} contains {count[0]} NaN or infinite value(s)")
+    """ValueError if a float array holds NaN or inf (counted in C, no temporary)."""
+    count = count_nonfinite(a) if a.size else 0
+    if count:
+        raise ValueError(f"{name} contains {count} NaN or infinite value(s)")
 
 
 def as_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:

@@ -99,12 +99,13 @@ class _Classification(Loss):
         """Per-row weight from class_weight (None when not set)."""
         if self.class_weight is None:
             return None
-        counts = np.bincount(classes_of_rows, minlength=n_classes).astype(np.float64)
-        if self.class_weight == "balanced":
-            # as sklearn.utils.class_weight.compute_class_weight: n / (n_classes * count)
-            present = counts > 0
+        if self.class_weight == "balanced":  # n / (n_classes present * count)
+            from sklearn.utils.class_weight import compute_class_weight
+
+            present = np.unique(classes_of_rows)
             per_class = np.zeros(n_classes)
-            per_class[present] = classes_of_rows.size / (present.sum() * counts[present])
+            per_class[present] = compute_class_weight("balanced", classes=present,
+                                                      y=classes_of_rows)
         else:
             per_class = np.ones(n_classes)
             for cls, w in self.class_weight.items():
