@@ -22,7 +22,7 @@ from fastfit._engine import NativeTrainer, lib_status
 from fastfit._lib import lib
 from fastfit._random import seeds_from
 from fastfit._runtime import get_num_threads
-from fastfit._validation import as_float_matrix, as_sample_weight
+from fastfit._validation import as_float_matrix, as_sample_weight, positive_int
 from fastfit.callbacks import Callback, ProgressBar, wants_batch_hooks
 from fastfit.history import History
 from fastfit.nn import Sequential
@@ -41,21 +41,25 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the model keeps its last good weights."""
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class _Data:
-    """One fit's validated arrays."""
+    """One fit's validated arrays; ``rows`` selects a subset without copying X."""
 
     def __init__(self, x, target, labels, weight, rows=None):
         self.x, self.target, self.labels, self.weight, self.rows = x, target, labels, weight, rows
+        self._selected = None
 
     @property
     def n(self):
         return self.x.shape[0] if self.rows is None else self.rows.shape[0]
+
+    def selected(self):
+        """(target, labels, weight) of the selected rows, gathered once (small arrays;
+        evaluation reads them every epoch)."""
+        if self._selected is None:
+            take = (lambda a: a) if self.rows is None else (
+                lambda a: None if a is None else a[self.rows])
+            self._selected = (take(self.target), take(self.labels), take(self.weight))
+        return self._selected
 
 
 class Trainer:
@@ -108,12 +112,12 @@ class Trainer:
         self.model = model
         self.loss = _losses.get(loss)
         self.optimizer = _optim.get(optimizer)
-        self.epochs = _positive_int("epochs", epochs)
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.epochs = positive_int("epochs", epochs)
+        self.batch_size = positive_int("batch_size", batch_size)
         self.shuffle = bool(shuffle)
         self.random_state = random_state
         if n_threads is not None:
-            n_threads = _positive_int("n_threads", n_threads)
+            n_threads = positive_int("n_threads", n_threads)
         self.n_threads = n_threads
         callbacks = list(callbacks or [])
         for cb in callbacks:
@@ -143,7 +147,7 @@ class Trainer:
         need = self.optimizer.n_slots
         if self._slots is None or len(self._slots) < need or any(
                 s.shape != (n,) or s.dtype != dtype for s in self._slots):
-            self._slots = [np.zeros(n, dtype) for _ in range(max(need, 2))]
+            self._slots = [np.zeros(n, dtype) for _ in range(need)]  # the optimizer's state
 
     def get_weights(self):
         """A copy of the model's parameters and running statistics."""
@@ -215,7 +219,7 @@ class Trainer:
         return NativeTrainer(
             self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
             optimizer=self.optimizer.settings(), grads=self._grads,
-            slots=(self._slots[0], self._slots[1]), batch_size=capacity_batch,
+            slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
             merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(),
             shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
             step=self.step_)
@@ -258,7 +262,7 @@ class Trainer:
         KeyboardInterrupt
             Re-raised after putting back the state of the last completed epoch.
         """
-        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
         if validation_data is not None and validation_fraction is not None:
             raise ValueError("pass validation_data or validation_fraction, not both")
         self._ensure_state()
@@ -374,18 +378,16 @@ class Trainer:
         return out
 
     def _evaluate(self, data) -> dict:
+        """Loss and metric of the model on ``data`` (its selected rows), eval mode."""
         from fastfit import ops
 
         out = self._outputs(data)
-        rows = slice(None) if data.rows is None else data.rows
-        w = None if data.weight is None else data.weight[rows]
+        target, labels, w = data.selected()
         loss = self.loss
         if loss.kind == lib.FF_LOSS_SOFTMAX_CE:
-            labels = data.labels[rows]
             value, _ = ops.softmax_cross_entropy(out, labels, sample_weight=w)
             return {"val_loss": float(value),
                     "val_accuracy": float(np.mean(out.argmax(1) == labels))}
-        target = data.target[rows]
         if loss.kind == lib.FF_LOSS_BCE_LOGITS:
             value, _ = ops.bce_with_logits(out, target, sample_weight=w)
             return {"val_loss": float(value),
@@ -394,7 +396,10 @@ class Trainer:
             value, _ = ops.huber_loss(out, target, delta=loss.delta, sample_weight=w)
         else:
             value, _ = ops.mse_loss(out, target, sample_weight=w)
-        return {"val_loss": float(value), "val_r2": _r2(target, out)}
+        from sklearn.metrics import r2_score  # uniform average over outputs, as score()
+
+        return {"val_loss": float(value),
+                "val_r2": float(r2_score(target.astype(np.float64), out.astype(np.float64)))}
 
     def evaluate(self, X, y, sample_weight=None) -> dict:
         """Loss and metric (accuracy or r2) of the model on (X, y), evaluation mode."""
@@ -407,14 +412,12 @@ class Trainer:
 
     def predict_proba(self, X):
         """Class probabilities: softmax (cross-entropy) or sigmoid (binary) of the logits."""
-        out = self.predict(X)
+        from fastfit import ops
+
         if self.loss.kind == lib.FF_LOSS_SOFTMAX_CE:
-            out -= out.max(axis=1, keepdims=True)
-            np.exp(out, out=out)
-            out /= out.sum(axis=1, keepdims=True)
-            return out
+            return ops.softmax(self.predict(X))
         if self.loss.kind == lib.FF_LOSS_BCE_LOGITS:
-            return 1.0 / (1.0 + np.exp(-out))
+            return ops.activation_forward(self.predict(X), "sigmoid")
         raise ValueError("predict_proba needs a classification loss")
 
     # ---- custom loops -----------------------------------------------------------------
@@ -471,14 +474,3 @@ def _spare_cores(threads: int) -> int:
         return threads
     cores = os.cpu_count() or threads
     return 1 if os.getloadavg()[0] >= cores + 1 else threads
-
-
-def _r2(target, out) -> float:
-    """Coefficient of determination averaged over outputs (scikit-learn's default)."""
-    t = target.astype(np.float64)
-    o = out.astype(np.float64)
-    ss_res = ((t - o) ** 2).sum(axis=0)
-    ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res == 0, 1.0, 0.0))
-    return float(np.mean(r2))

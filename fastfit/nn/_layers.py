@@ -9,15 +9,10 @@ from __future__ import annotations
 import numbers
 
 from fastfit._lib import ACTIVATIONS, lib
+from fastfit._validation import positive_int
 from fastfit.nn._plan import Builder, Op
 
 INITS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _real(name, value, low, high, *, low_open=False, high_open=True):
@@ -84,8 +79,8 @@ class Linear(Layer):
     """
 
     def __init__(self, in_features, out_features, bias=True, init="auto"):
-        self.in_features = _positive_int("in_features", in_features)
-        self.out_features = _positive_int("out_features", out_features)
+        self.in_features = positive_int("in_features", in_features)
+        self.out_features = positive_int("out_features", out_features)
         self.has_bias = bool(bias)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
@@ -142,7 +137,7 @@ class BatchNorm(Layer):
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
-        self.num_features = _positive_int("num_features", num_features)
+        self.num_features = positive_int("num_features", num_features)
         self.eps = _real("eps", eps, 0.0, float("inf"))
         self.momentum = _real("momentum", momentum, 0.0, 1.0, high_open=False)
 

@@ -11,7 +11,8 @@ from fastfit._random import seeds_from
 from fastfit._validation import as_float_matrix
 from fastfit.nn._layers import BatchNorm, Layer, Linear, Residual
 from fastfit.nn._plan import Builder
-from fastfit.ops._data import _SCHEMES
+from fastfit._lib import kernel, ptr
+from fastfit.ops._args import SCHEMES
 
 _TORCH_GAIN = 1 / math.sqrt(6)  # He uniform -> U(+-1/sqrt(fan_in)), torch's default
 
@@ -121,8 +122,6 @@ class Sequential:
         model's); element ``i`` of the flat buffer draws from the generator's counter
         ``i``, so the values do not depend on the thread count.
         """
-        from fastfit._lib import kernel, ptr  # the init kernel, through its safe path
-
         rs = self.random_state if random_state is None else random_state
         (seed,) = seeds_from(rs, 1)
         schemes = self._init_schemes()
@@ -137,7 +136,7 @@ class Sequential:
                 scheme, gain = schemes[id(p.owner)]
                 fan_in, fan_out = p.shape
                 status = kernel("init", self.dtype)(ptr(view), p.size, fan_in, fan_out,
-                                                   _SCHEMES[scheme], gain, seed, p.offset)
+                                                   SCHEMES[scheme], gain, seed, p.offset)
                 if status:
                     raise RuntimeError(f"weight initialisation failed (status {status})")
         for layer in _walk(self.layers):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from fastfit._lib import check_status, ffi, float_array, index_array, kernel, lib, ptr
-from fastfit.ops._args import SCHEMES as _SCHEMES  # noqa: F401 (fastfit.nn imports it from here)
 from fastfit.ops._args import gather_source, gather_status, init_args, philox_args, shuffle_args
 
 __all__ = ["gather_rows", "shuffle", "init_weights", "philox_u32", "count_nonfinite", "is_finite"]
