@@ -36,8 +36,11 @@ def _grad(grad, param: np.ndarray) -> np.ndarray:
 
 
 def _disjoint(nbytes: int, names: tuple[str, ...], ptrs: tuple) -> None:
-    """The arrays must not overlap (:func:`fastfit.ops._args.check_disjoint`)."""
-    check_disjoint(nbytes, names, [int(ffi.cast("uintptr_t", p)) for p in ptrs])
+    """The arrays must not overlap (:func:`fastfit.ops._args.check_disjoint`); NULL
+    pointers (absent optional state) are left out."""
+    given = [(name, p) for name, p in zip(names, ptrs, strict=True) if p != ffi.NULL]
+    check_disjoint(nbytes, [name for name, _ in given],
+                   [int(ffi.cast("uintptr_t", p)) for _, p in given])
 
 
 def sgd_update(param, grad, velocity=None, *, lr, momentum=0.0, weight_decay=0.0,
@@ -75,10 +78,7 @@ def sgd_update(param, grad, velocity=None, *, lr, momentum=0.0, weight_decay=0.0
     if velocity is not None:
         velocity = _state("velocity", velocity, param)
     pp, pvel, pg = ptr(param), ptr(velocity), ptr(grad)
-    if velocity is None:
-        _disjoint(param.nbytes, ("param", "grad"), (pp, pg))
-    else:
-        _disjoint(param.nbytes, ("param", "velocity", "grad"), (pp, pvel, pg))
+    _disjoint(param.nbytes, ("param", "velocity", "grad"), (pp, pvel, pg))
     status = kernel("sgd_update", param.dtype)(pp, pvel, pg, param.size,
                                                lr, momentum, weight_decay, int(nesterov))
     check_status(status, "sgd_update")
@@ -125,11 +125,7 @@ def rmsprop_update(param, grad, square_avg, momentum_buf=None, *, lr, alpha=0.99
     if momentum_buf is not None:
         momentum_buf = _state("momentum_buf", momentum_buf, param)
     pp, psq, pbuf, pg = ptr(param), ptr(square_avg), ptr(momentum_buf), ptr(grad)
-    if momentum_buf is None:
-        _disjoint(param.nbytes, ("param", "square_avg", "grad"), (pp, psq, pg))
-    else:
-        _disjoint(param.nbytes, ("param", "square_avg", "momentum_buf", "grad"),
-                  (pp, psq, pbuf, pg))
+    _disjoint(param.nbytes, ("param", "square_avg", "momentum_buf", "grad"), (pp, psq, pbuf, pg))
     status = kernel("rmsprop_update", param.dtype)(
         pp, psq, pbuf, pg, param.size, lr, alpha, eps, weight_decay, momentum)
     check_status(status, "rmsprop_update")

@@ -12,16 +12,10 @@ from __future__ import annotations
 import math
 
 from fastfit._lib import lib
+from fastfit.ops._args import hyper
 from fastfit.optim._schedules import Constant, Schedule
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "get"]
-
-
-def _nonneg(name, value):
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be finite and >= 0, got {value}")
-    return value
 
 
 class Optimizer:
@@ -48,9 +42,9 @@ class Optimizer:
 
     def __init__(self, lr, weight_decay=0.0, l1=0.0, clip_norm=None, schedule=None,
                  decay_all=False):
-        self.lr = _nonneg("lr", lr)
-        self.weight_decay = _nonneg("weight_decay", weight_decay)
-        self.l1 = _nonneg("l1", l1)
+        self.lr = hyper("lr", lr)
+        self.weight_decay = hyper("weight_decay", weight_decay)
+        self.l1 = hyper("l1", l1)
         if clip_norm is not None:
             clip_norm = float(clip_norm)
             if not (math.isfinite(clip_norm) and clip_norm > 0):
@@ -88,7 +82,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(lr, **kwargs)
-        self.momentum = _nonneg("momentum", momentum)
+        self.momentum = hyper("momentum", momentum)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov momentum needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -115,11 +109,9 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, **kwargs):
         super().__init__(lr, **kwargs)
-        self.alpha = float(alpha)
-        if not 0 <= self.alpha <= 1:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        self.eps = _nonneg("eps", eps)
-        self.momentum = _nonneg("momentum", momentum)
+        self.alpha = hyper("alpha", alpha, high=1.0)
+        self.eps = hyper("eps", eps)
+        self.momentum = hyper("momentum", momentum)
         self.n_slots = 2 if self.momentum > 0 else 1
 
     def settings(self):
@@ -144,11 +136,10 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, **kwargs):
         super().__init__(lr, **kwargs)
-        b1, b2 = (float(b) for b in betas)
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
-        self.betas = (b1, b2)
-        self.eps = _nonneg("eps", eps)
+        self.betas = tuple(hyper("betas", b, high=1.0, high_open=True) for b in betas)
+        if len(self.betas) != 2:
+            raise ValueError(f"betas must be two numbers, got {betas!r}")
+        self.eps = hyper("eps", eps)
 
     def settings(self):
         return {**super().settings(), "beta1": self.betas[0], "beta2": self.betas[1],

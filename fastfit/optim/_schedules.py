@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from fastfit.history import is_maximized
+
 __all__ = ["Schedule", "Constant", "StepDecay", "Exponential", "Cosine", "InverseScaling",
            "ReduceOnPlateau"]
 
@@ -173,9 +175,7 @@ class ReduceOnPlateau(Schedule):
 
     @property
     def maximize(self) -> bool:
-        if self.mode == "auto":
-            return any(k in self.monitor for k in ("acc", "r2", "score"))
-        return self.mode == "max"
+        return self.mode == "max" or (self.mode == "auto" and is_maximized(self.monitor))
 
     def factors(self, steps, ctx):
         return np.full(len(steps), self._scale)
