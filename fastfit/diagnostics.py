@@ -312,10 +312,11 @@ class LRFinderResult:
         Exponentially smoothed, bias-corrected losses (what the suggestion reads).
     suggested_lr : float
         Where the smoothed loss falls fastest: the rate at the steepest negative slope
-        of ``smoothed`` against ``log10(lr)``, searched before the minimum.
+        of ``smoothed`` against ``log10(lr)``, searched between the first tenth of the
+        sweep (where the average warms up) and the minimum.
     min_lr : float
         The rate at the minimum of the smoothed loss, divided by 10 (fastai's other rule
-        of thumb; usually close to, and more conservative than, ``suggested_lr``).
+        of thumb).
     diverged : bool
         Whether the sweep stopped early because the loss exploded.
     """
@@ -352,15 +353,15 @@ def _smooth(values, beta):
 def _suggest(lrs, smoothed):
     """(steepest-descent lr, min lr / 10) of a smoothed curve."""
     n = len(lrs)
-    i_min = int(np.argmin(smoothed))
+    # skip the first tenth (the moving average is still warming up there)
+    lo = min(n // 10, n - 2)
+    i_min = lo + int(np.argmin(smoothed[lo:]))
     min_lr = float(lrs[i_min] / 10)
     if n < 3:
         return float(lrs[i_min]), min_lr
-    logs = np.log10(lrs)
-    slope = np.gradient(smoothed, logs)
-    # skip the first tenth (the moving average is still warming up) and search up to
-    # the minimum: past it the loss rises, its slope is no guide
-    lo = min(n // 10, max(i_min - 1, 0))
+    slope = np.gradient(smoothed, np.log10(lrs))
+    # search before the minimum: past it the loss is diverging, and a chaotic dip
+    # there is no guide
     hi = max(i_min, lo + 1)
     i = lo + int(np.argmin(slope[lo:hi]))
     return float(lrs[i]), min_lr
@@ -368,7 +369,7 @@ def _suggest(lrs, smoothed):
 
 def lr_finder(model_or_trainer, X, y, *, loss=None, optimizer=None, sample_weight=None,
               start_lr=1e-7, end_lr=10.0, n_steps=200, batch_size=None, smooth=0.98,
-              divergence=4.0, random_state=0):
+              divergence=4.0, reinitialize=False, random_state=0):
     """Exponential learning-rate sweep: one optimizer step per rate, on a copy.
 
     The rate grows geometrically from ``start_lr`` to ``end_lr`` over ``n_steps``
@@ -398,8 +399,13 @@ def lr_finder(model_or_trainer, X, y, *, loss=None, optimizer=None, sample_weigh
         The moving average's factor (0: no smoothing).
     divergence : float, default=4.0
         Stop when the smoothed loss exceeds this multiple of its minimum.
+    reinitialize : bool, default=False
+        Start from freshly initialised weights (``reset_parameters(random_state)`` on
+        the copy). The sweep is meant for a model before training: on a trained one
+        the curve stays flat until it diverges. Use True with a fitted estimator or
+        trainer.
     random_state : int, optional
-        Seeds shuffling and dropout.
+        Seeds shuffling, dropout and (with ``reinitialize``) the weights.
 
     Returns
     -------
@@ -427,6 +433,8 @@ def lr_finder(model_or_trainer, X, y, *, loss=None, optimizer=None, sample_weigh
         batch_size = trainer.batch_size if trainer is not None else 32
     y = _encode_targets(y, loss, classes)
     model = copy.deepcopy(src)
+    if reinitialize:
+        model.reset_parameters(random_state)
     t = Trainer(model, loss=copy.deepcopy(loss), optimizer=optimizer, batch_size=batch_size,
                 shuffle=True, random_state=random_state)
     # the trainer's own per-block engine call, one batch per call so the loss of every
@@ -534,7 +542,7 @@ def _finite(values):
 
 
 def diagnose_fit(history, *, baseline_loss=None, min_epochs=3, overfit_gap=0.3,
-                 overfit_rise=0.1, underfit_ratio=0.5, improve_tol=0.01):
+                 overfit_rise=0.1, underfit_ratio=0.5, improve_tol=0.05):
     """Under- or over-fitting, from the training and validation loss curves.
 
     The rules, in order (the numbers are the defaults):
@@ -549,8 +557,8 @@ def diagnose_fit(history, *, baseline_loss=None, min_epochs=3, overfit_gap=0.3,
        (half) of the reference loss (``baseline_loss``, e.g. the loss of predicting
        the class priors or the mean; default: the first epoch's training loss) --
        the model cannot even fit the training set -- or both curves are still falling
-       (the validation loss improved by more than ``improve_tol`` (1%) over the last
-       fifth of the epochs): it has not converged, train longer.
+       (the validation loss improved by more than ``improve_tol`` (5%) over the last
+       fifth of the epochs, at least 2): it has not converged, train longer.
     4. otherwise **good fit**.
 
     Parameters
@@ -566,7 +574,7 @@ def diagnose_fit(history, *, baseline_loss=None, min_epochs=3, overfit_gap=0.3,
     overfit_gap : float, default=0.3
     overfit_rise : float, default=0.1
     underfit_ratio : float, default=0.5
-    improve_tol : float, default=0.01
+    improve_tol : float, default=0.05
 
     Returns
     -------
