@@ -327,7 +327,6 @@ class LRFinderResult:
     suggested_lr: float
     min_lr: float
     diverged: bool
-    notes: list = field(default_factory=list)
 
     def plot(self, path=None, **kwargs):
         """The curve with the suggestion marked (``fastfit.plot.plot_lr_finder``)."""
