@@ -32,4 +32,5 @@ except ImportError:  # the estimators are optional here
     print("fastfit.LinearRegression: not available in this build")
 else:
     reg = LinearRegression().fit(x, y)
-    print(f"LinearRegression: w = {reg.coef_.ravel()[0]:.3f}  b = {np.ravel(reg.intercept_)[0]:.3f}")
+    w, b = np.ravel(reg.coef_)[0], np.ravel(reg.intercept_)[0]
+    print(f"LinearRegression: w = {w:.3f}  b = {b:.3f}")

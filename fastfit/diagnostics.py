@@ -218,7 +218,7 @@ def gradient_check(model_or_trainer, X, y, *, loss=None, sample_weight=None, eps
     >>> gradient_check(model, X, y, loss="cross_entropy").passed
     True
     """
-    src, loss, trainer, classes = _resolve(model_or_trainer, loss, "gradient_check")
+    src, loss, _, classes = _resolve(model_or_trainer, loss, "gradient_check")
     eps = float(eps)
     if not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be finite and > 0, got {eps}")
@@ -584,8 +584,8 @@ def diagnose_fit(history, *, baseline_loss=None, min_epochs=3, overfit_gap=0.3,
     val = _finite(h.get("val_loss", []))
     n = len(train)
     if not val or n < min_epochs or len(val) < min_epochs:
-        why = ("no validation loss recorded: fit with a validation set "
-               "(validation_fraction= or early_stopping=True)" if not val else
+        why = ("no validation loss ('val_loss') in the history: fit with a validation set "
+               "(Trainer.fit(validation_fraction=...) or validation_data=)" if not val else
                f"only {min(n, len(val))} epoch(s); at least {min_epochs} are needed")
         return FitDiagnosis("not enough data to tell", f"Not enough data to tell: {why}.",
                             final_train_loss=train[-1] if train else None,

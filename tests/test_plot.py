@@ -23,7 +23,8 @@ def test_import_does_not_pull_matplotlib(tmp_path):
 
 
 def test_missing_matplotlib_gives_a_clear_error(tmp_path):
-    code = ("import sys; sys.modules['matplotlib'] = None; sys.modules['matplotlib.figure'] = None\n"
+    code = ("import sys\n"
+            "sys.modules['matplotlib'] = sys.modules['matplotlib.figure'] = None\n"
             "from fastfit.plot import plot_history\n"
             "try:\n    plot_history({'loss': [1.0, 0.5]})\n"
             "except ImportError as e:\n    assert \"pip install 'fastfit[plot]'\" in str(e), e\n"
