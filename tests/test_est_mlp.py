@@ -20,8 +20,7 @@ from sklearn import neural_network as sknn
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import (GridSearchCV, RandomizedSearchCV, cross_val_score,
-                                     cross_validate)
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -377,26 +376,36 @@ def test_pickle_clone_pipeline_and_searches():
 
 
 class _ThreadProbe(Callback):
+    """Appends "pid threads" to a file at the start of every fit."""
+
+    def __init__(self, path):
+        self.path = path
+
     def on_train_begin(self, trainer):
-        self.threads = fastfit.get_num_threads()
+        with open(self.path, "a") as f:
+            f.write(f"{os.getpid()} {fastfit.get_num_threads()}\n")
 
 
-def test_search_workers_limit_openmp_threads():
+def test_grid_search_workers_limit_openmp_threads(tmp_path):
     """joblib's loky workers limit OpenMP to cpu_count // n_jobs; fastfit's kernels must
-    see that limit, not the machine's core count."""
+    run with that limit in each GridSearchCV(n_jobs=2) worker, not the machine's cores."""
     import cloudpickle
 
+    log = tmp_path / "threads.txt"
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         X, y = _clf()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            out = cross_validate(MLPClassifier((8,), max_iter=2, callbacks=[_ThreadProbe()]),
-                                 X, y, cv=2, n_jobs=2, return_estimator=True)
+            gs = GridSearchCV(MLPClassifier((8,), max_iter=2, callbacks=[_ThreadProbe(str(log))]),
+                              {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2).fit(X, y)
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-    expected = max((os.cpu_count() or 1) // 2, 1)
-    assert [e.callbacks[0].threads for e in out["estimator"]] == [expected, expected]
+    assert gs.best_estimator_.n_iter_ == 2
+    rows = [line.split() for line in log.read_text().splitlines()]
+    workers = [int(t) for pid, t in rows if int(pid) != os.getpid()]
+    assert len(workers) == 4      # 2 candidates x 2 folds, in the workers
+    assert set(workers) == {max((os.cpu_count() or 1) // 2, 1)}
 
 
 def test_predictions_from_threads_and_thread_count_determinism():

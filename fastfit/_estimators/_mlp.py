@@ -438,18 +438,22 @@ class _BaseMLP(BaseEstimator):
                          "best_validation_score_", "_no_improvement_count", "_best_weights",
                          "_lr"):
                 self.__dict__.pop(attr, None)
-            if self.solver in _STOCHASTIC:
-                self.loss_curve_ = []
-                self._no_improvement_count = 0
-                self._best_weights = (model.params.copy(), model.stats.copy())
-                if self.early_stopping:
-                    self.validation_scores_ = []
-                    self.best_validation_score_ = -np.inf
-                    self.best_loss_ = None
-                else:
-                    self.best_loss_ = np.inf
-                    self.validation_scores_ = None
-                    self.best_validation_score_ = None
+        if self.solver in _STOCHASTIC and (
+                first_pass or not hasattr(self, "loss_curve_")    # warm start after lbfgs
+                or (self.early_stopping and self.validation_scores_ is None)
+                or (not self.early_stopping and self.best_loss_ is None)):
+            model = self._model
+            self.loss_curve_ = list(getattr(self, "loss_curve_", []))
+            self._no_improvement_count = 0
+            self._best_weights = (model.params.copy(), model.stats.copy())
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
         self._set_views()
         if self.solver in _STOCHASTIC:
             self._fit_stochastic(X, target, labels, sw, incremental, rs)
@@ -459,6 +463,11 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
         return self
+
+    def _device_kwargs(self):
+        # "cuda" passed _check_params only where Trainer takes a device (untested here:
+        # that parameter is another change's); "cpu" needs no argument
+        return {"device": self.device} if self.device != "cpu" else {}
 
     def _set_views(self):
         self.coefs_ = [lin.weight for lin in self._linears]
@@ -505,7 +514,7 @@ class _BaseMLP(BaseEstimator):
             trainer = Trainer(self._model, loss=loss,
                               optimizer=self._make_optimizer(s, r, self._schedule()),
                               epochs=1, batch_size=bs, shuffle=self.shuffle, random_state=seed,
-                              n_threads=self.n_threads)
+                              n_threads=self.n_threads, **self._device_kwargs())
             state["_lr"] = float(self.learning_rate_init)
         trainer.batch_size = bs
         trainer.shuffle = bool(self.shuffle)
@@ -544,7 +553,8 @@ class _BaseMLP(BaseEstimator):
         model = self._model
         n = X.shape[0]
         trainer = Trainer(model, loss=loss, optimizer=_optim.SGD(lr=1.0), epochs=1,
-                          batch_size=n, shuffle=False, n_threads=self.n_threads)
+                          batch_size=n, shuffle=False, n_threads=self.n_threads,
+                          **self._device_kwargs())
         y_fit = labels if labels is not None else target
         nd = model.plan.n_decay
         alpha = float(self.alpha)
