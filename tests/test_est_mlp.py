@@ -43,8 +43,8 @@ _BN_SW = {"check_sample_weight_equivalence_on_dense_data":
     [MLPClassifier(max_iter=100, random_state=0),
      MLPRegressor(max_iter=100, random_state=0),
      MLPClassifier((32, 32), batch_norm=True, dropout=0.1, max_iter=100, random_state=0),
-     MLPRegressor(hidden_layer_sizes=(32, 32), batch_norm=True, dropout=0.1, residual=True, max_iter=100,
-                  random_state=0),
+     MLPRegressor(hidden_layer_sizes=(32, 32), batch_norm=True, dropout=0.1, residual=True,
+                  max_iter=100, random_state=0),
      MLPClassifier((8,), solver="lbfgs", max_iter=50, random_state=0),
      MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50, random_state=0)],
     expected_failed_checks=lambda est: _BN_SW if est.batch_norm else {})
@@ -218,8 +218,7 @@ def test_partial_fit_twice_equals_two_epochs(shuffle):
                           max_iter=2).fit(Xr, yr)
     reg.partial_fit(Xr, yr).partial_fit(Xr, yr)
     np.testing.assert_array_equal(reg.loss_curve_, fr.loss_curve_)
-    with pytest.raises(AttributeError):
-        MLPClassifier(solver="lbfgs").partial_fit
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
 
 
 def test_float32_trains_and_predicts_in_float32():
@@ -235,7 +234,8 @@ def test_float32_trains_and_predicts_in_float32():
     assert abs(e32.score(X, y) - e64.score(X, y)) < 0.03
     np.testing.assert_allclose(e32.loss_curve_, e64.loss_curve_, rtol=1e-3)
     Xr, yr = _reg()
-    r = MLPRegressor(hidden_layer_sizes=(8,), random_state=0, max_iter=5).fit(Xr.astype(np.float32), yr)
+    r = MLPRegressor(hidden_layer_sizes=(8,), random_state=0, max_iter=5)
+    r.fit(Xr.astype(np.float32), yr)
     assert r.predict(Xr.astype(np.float32)).dtype == np.float32
 
 

@@ -36,15 +36,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastfit import losses as _losses
 from fastfit import nn
 from fastfit import optim as _optim
-from fastfit._estimators._base import check_fit_data, check_predict_data
 from fastfit._engine import lib_status
+from fastfit._estimators._base import check_fit_data, check_predict_data
 from fastfit._lib import ffi, kernel, lib, ptr
 from fastfit._runtime import get_num_threads
 from fastfit._trainer import _SERIAL_WORK, NonFiniteLossError, Trainer, _spare_cores
@@ -220,7 +220,7 @@ _SK_OPTIMIZERS = {_optim.SGD: _SklearnSGD, _optim.Adam: _SklearnAdam,
                   _optim.AdamW: _SklearnAdamW, _optim.RMSProp: _SklearnRMSProp}
 
 
-def _sk_optimizer(cls, sklearn_flag, l2_loss, **kwargs):
+def _sk_optimizer(cls, l2_loss, **kwargs):
     """``cls(**kwargs)`` with the engine's scikit-learn conventions and the L2 loss term."""
     opt = _SK_OPTIMIZERS[cls](**kwargs)
     opt.l2_loss = float(l2_loss)
@@ -277,14 +277,15 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("The 'lr_schedule' parameter must be None, one of "
                              f"{sorted(_SCHEDULES)} or a fastfit.optim schedule, got {sched!r}.")
         cbs = self.callbacks
-        if cbs is not None:
-            if isinstance(cbs, Callback) or not all(isinstance(c, Callback) for c in cbs):
-                raise ValueError("The 'callbacks' parameter must be None or a list of "
-                                 f"fastfit.callbacks.Callback instances, got {cbs!r}.")
+        if cbs is not None and (isinstance(cbs, Callback)
+                                or not all(isinstance(c, Callback) for c in cbs)):
+            raise ValueError("The 'callbacks' parameter must be None or a list of "
+                             f"fastfit.callbacks.Callback instances, got {cbs!r}.")
         if self.n_threads is not None:
             _int("n_threads", self.n_threads)
         if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"The 'device' parameter must be 'cpu' or 'cuda', got {self.device!r}.")
+            raise ValueError("The 'device' parameter must be 'cpu' or 'cuda', "
+                             f"got {self.device!r}.")
         if self.device == "cuda" and not _trainer_has_device():
             raise ValueError("device='cuda' needs fastfit.Trainer's device support, which this "
                              "fastfit build does not have yet; use device='cpu'.")
@@ -339,18 +340,18 @@ class _BaseMLP(BaseEstimator):
         lr = float(self.learning_rate_init)
         if solver == "sgd":
             mom = float(self.momentum)
-            return _sk_optimizer(_optim.SGD, True, r * alpha, lr=lr / s,
+            return _sk_optimizer(_optim.SGD, r * alpha, lr=lr / s,
                                  momentum=mom, nesterov=bool(self.nesterovs_momentum and mom > 0),
                                  weight_decay=s * alpha, schedule=schedule)
         if solver == "adam":
-            return _sk_optimizer(_optim.Adam, True, r * alpha, lr=lr, betas=(self.beta_1, self.beta_2),
+            return _sk_optimizer(_optim.Adam, r * alpha, lr=lr, betas=(self.beta_1, self.beta_2),
                                  eps=float(self.epsilon) * s, weight_decay=s * alpha,
                                  schedule=schedule)
         if solver == "adamw":
-            return _sk_optimizer(_optim.AdamW, True, 0.0, lr=lr,
+            return _sk_optimizer(_optim.AdamW, 0.0, lr=lr,
                                  betas=(self.beta_1, self.beta_2), eps=float(self.epsilon) * s,
                                  weight_decay=alpha, schedule=schedule)
-        return _sk_optimizer(_optim.RMSProp, True, r * alpha, lr=lr, eps=float(self.epsilon) * s,
+        return _sk_optimizer(_optim.RMSProp, r * alpha, lr=lr, eps=float(self.epsilon) * s,
                              weight_decay=s * alpha, schedule=schedule)
 
     def _schedule(self):
