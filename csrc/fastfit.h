@@ -419,7 +419,12 @@ typedef struct ff_train_f32 {
     uint64_t shuffle_seed, dropout_seed;
     double delta;               /* huber */
     /* optimizer */
-    int32_t optimizer, nesterov, decoupled, pad_;
+    int32_t optimizer, nesterov, decoupled;
+    int32_t sklearn;            /* 1: scikit-learn's MLP conventions: the coupled L2 term
+                                   weight_decay * w is divided by the batch's weight sum,
+                                   Adam adds eps before the bias correction of v (eps /
+                                   sqrt(1 - beta2^t) in torch's form), and the epoch loss
+                                   averages batches by rows, not by weight */
     double momentum, alpha, beta1, beta2, eps, weight_decay, l1, clip_norm;
     int64_t n_decay;            /* params [0, n_decay) take weight decay and L1 */
     int64_t step;               /* optimizer steps taken (Adam's t); dropout counter */
@@ -435,6 +440,9 @@ typedef struct ff_train_f32 {
     int64_t correct, counted;   /* classification hits / predictions counted */
     int64_t failed_batch;       /* batch whose loss was not finite, or -1 */
     double last_loss;
+    double l2_loss;             /* > 0: each batch's loss gains l2_loss/2 * ||params[0,
+                                   n_decay)||^2 / (batch weight sum), weights taken before
+                                   the step (scikit-learn's MLP penalty) */
 } ff_train_f32;
 typedef struct ff_train_f64 {
     const double *x;
@@ -448,7 +456,8 @@ typedef struct ff_train_f64 {
     int32_t shuffle, merge_single, n_threads, loss;
     uint64_t shuffle_seed, dropout_seed;
     double delta;
-    int32_t optimizer, nesterov, decoupled, pad_;
+    int32_t optimizer, nesterov, decoupled;
+    int32_t sklearn;
     double momentum, alpha, beta1, beta2, eps, weight_decay, l1, clip_norm;
     int64_t n_decay;
     int64_t step;
@@ -462,6 +471,7 @@ typedef struct ff_train_f64 {
     int64_t correct, counted;
     int64_t failed_batch;
     double last_loss;
+    double l2_loss;
 } ff_train_f64;
 
 /* Batches [first_batch, first_batch + n_batches) of one epoch: gather, forward, loss and

@@ -113,6 +113,9 @@ class NativeTrainer:
         for field in ("momentum", "alpha", "beta1", "beta2", "eps", "weight_decay", "l1"):
             setattr(t, field, optimizer[field])
         t.clip_norm = optimizer["clip_norm"] or 0.0
+        # scikit-learn's MLP conventions (fastfit.MLPClassifier/MLPRegressor): see ff_train
+        t.sklearn = int(optimizer.get("sklearn", False))
+        t.l2_loss = float(optimizer.get("l2_loss", 0.0))
         t.n_decay = plan.n_params if optimizer["decay_all"] else plan.n_decay
         t.step = step
         t.failed_batch = -1

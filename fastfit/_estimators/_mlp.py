@@ -1,0 +1,960 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's multi-layer perceptrons on fastfit's engine.
+
+The estimators mirror ``sklearn.neural_network`` (parameters, defaults, fitted attributes,
+the stopping rule, the reported loss) and train through ``fastfit.Trainer``: one C call per
+block of batches, the stopping rule a callback between epochs. How scikit-learn's
+conventions map onto the engine:
+
+* Loss and gradient scale. scikit-learn's gradient of the last layer is ``p - y`` divided
+  by the batch's weight sum for every loss; the engine's is that times ``s`` (MSE ``2/k``,
+  binary cross-entropy ``1/k``, softmax cross-entropy 1, k outputs), and its loss is
+  scikit-learn's times ``r`` (MSE 2, BCE ``1/k``, CE 1). SGD therefore runs at
+  ``lr / s`` with L2 coefficient ``s * alpha``, Adam with ``eps * s`` (Adam is otherwise
+  invariant to the scale): the same steps, up to rounding. Reported losses are divided
+  by ``r``.
+* ``alpha``: the engine's ``sklearn`` mode divides the coupled L2 term by the batch's
+  weight sum, adds ``alpha/2 ||W||^2 / weight sum`` to each batch's loss, averages the
+  epoch loss by rows and puts Adam's ``eps`` where scikit-learn does (csrc/fastfit.h,
+  ``ff_train``).
+* SGD momentum: torch's buffer holds gradients, scikit-learn's velocity holds steps; when
+  the rate changes between epochs (invscaling, adaptive) the buffer is rescaled so that
+  the two stay equal.
+* lbfgs: ``scipy.optimize.minimize(L-BFGS-B)`` on the flat parameter buffer; each
+  evaluation is one engine call (``Trainer.train_step(update=False)``) plus the L2 term.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from fastfit import losses as _losses
+from fastfit import nn
+from fastfit import optim as _optim
+from fastfit._engine import lib_status
+from fastfit._estimators._base import check_fit_data, check_predict_data
+from fastfit._lib import ffi, kernel, lib, ptr
+from fastfit._runtime import get_num_threads
+from fastfit._trainer import _SERIAL_WORK, NonFiniteLossError, Trainer, _spare_cores
+from fastfit._validation import as_sample_weight
+from fastfit.callbacks import Callback
+from fastfit.history import History
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_ACTIVATIONS = {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh,
+                "relu": nn.ReLU}
+_NULL = ffi.NULL
+_SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
+_STOCHASTIC = ("sgd", "adam", "adamw", "rmsprop")
+_SCHEDULES = {"cosine": lambda: _optim.Cosine(), "step": lambda: _optim.StepDecay(30, 0.1),
+              "plateau": lambda: _optim.ReduceOnPlateau(monitor="loss"),
+              "exponential": lambda: _optim.Exponential(0.95)}
+
+
+# ---- parameter checks (scikit-learn's constraints, as ValueErrors naming the parameter)
+def _real(name, value, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"The '{name}' parameter must be a real number, got {value!r}.")
+    value = float(value)
+    bad = (math.isnan(value)
+           or (low is not None and (value < low or (low_open and value == low)))
+           or (high is not None and (value > high or (high_open and value == high))))
+    if bad:
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        brackets = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (
+            ")" if high_open or high is None else "]")
+        raise ValueError(f"The '{name}' parameter must be in the range {brackets}, got {value!r}.")
+    return value
+
+
+def _int(name, value, low=1):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < low:
+        raise ValueError(f"The '{name}' parameter must be an int >= {low}, got {value!r}.")
+    return int(value)
+
+
+def _option(name, value, options):
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"The '{name}' parameter must be one of {list(options)}, "
+                         f"got {value!r}.")
+    return value
+
+
+def _bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"The '{name}' parameter must be a bool, got {value!r}.")
+    return bool(value)
+
+
+def _predict_threads(model, n):
+    """Threads for a forward pass of n rows, as the trainer picks them: one for small
+    work (the kernels are serial there anyway), else the caller's OpenMP setting unless
+    the machine is oversubscribed -- measured here under load: 10k rows of a
+    64-256-256-10 MLP took 18 ms on one thread and 130-530 ms on two."""
+    if n * model.plan.n_params < _SERIAL_WORK:
+        return 1
+    return _spare_cores(get_num_threads())
+
+
+def _trainer_has_device() -> bool:
+    return "device" in inspect.signature(Trainer).parameters
+
+
+class _Rule(Callback):
+    """scikit-learn's end-of-epoch bookkeeping and stopping rule, as a callback.
+
+    Works on a private copy of the estimator's counters (``state``) that the estimator
+    commits after a successful fit, so a failed fit leaves the estimator unchanged.
+    """
+
+    def __init__(self, est, state, *, r, n_train, lr_to_engine, val, incremental):
+        self.est, self.state, self.r, self.n_train = est, state, r, n_train
+        self.lr_to_engine = lr_to_engine
+        self.val = val
+        self.incremental = incremental
+        self.stopped = False
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        est, st = self.est, self.state
+        loss = logs["loss"] / self.r
+        logs["loss"] = loss
+        trainer.history.rows[-1]["loss"] = loss
+        st["n_iter_"] += 1
+        st["t_"] += self.n_train
+        st["loss_"] = loss
+        st["loss_curve_"].append(loss)
+        if est.verbose:
+            print("Iteration %d, loss = %.8f" % (st["n_iter_"], loss))
+        if self.val is not None:
+            score = est._validation_score(trainer.model, *self.val)
+            st["validation_scores_"].append(score)
+            logs["val_score"] = trainer.history.rows[-1]["val_score"] = score
+            if est.verbose:
+                print("Validation score: %f" % score)
+            if score < st["best_validation_score_"] + est.tol:
+                st["_no_improvement_count"] += 1
+            else:
+                st["_no_improvement_count"] = 0
+            if score > st["best_validation_score_"]:
+                st["best_validation_score_"] = score
+                st["_best_weights"] = trainer.get_weights()
+        else:
+            if loss > st["best_loss_"] - est.tol:
+                st["_no_improvement_count"] += 1
+            else:
+                st["_no_improvement_count"] = 0
+            if loss < st["best_loss_"]:
+                st["best_loss_"] = loss
+        sgd = est.solver == "sgd"
+        if sgd and est.learning_rate == "invscaling":   # the optimizer's iteration_ends
+            self._set_lr(trainer, float(est.learning_rate_init) / (st["t_"] + 1) ** est.power_t)
+        if st["_no_improvement_count"] > est.n_iter_no_change:
+            what = ("Validation score did not improve more than tol=%f for %d consecutive "
+                    "epochs." if self.val is not None else
+                    "Training loss did not improve more than tol=%f for %d consecutive epochs.")
+            msg = what % (est.tol, est.n_iter_no_change)
+            if sgd and est.learning_rate == "adaptive" and st["_lr"] > 1e-6:
+                self._set_lr(trainer, st["_lr"] / 5.0)
+                st["_no_improvement_count"] = 0
+                if est.verbose:
+                    print(msg + " Setting learning rate to %f" % st["_lr"])
+            else:
+                if est.verbose:
+                    print(msg + (" Learning rate too small. Stopping." if sgd and
+                                 est.learning_rate == "adaptive" else " Stopping."))
+                self.stopped = True
+                trainer.stop_training = True
+
+    def _set_lr(self, trainer, lr):
+        """New scikit-learn rate; the momentum buffer is rescaled so that lr * buffer (the
+        velocity scikit-learn keeps) is unchanged."""
+        st = self.state
+        old, new = st["_lr"] / self.lr_to_engine, lr / self.lr_to_engine
+        st["_lr"] = lr
+        trainer.optimizer.lr = new
+        if getattr(trainer.optimizer, "momentum", 0) > 0 and new > 0 and trainer._slots:
+            trainer._slots[0] *= trainer._slots[0].dtype.type(old / new)
+
+
+class _SklearnConventions:
+    """Mixin: the optimizer's settings switch on the engine's scikit-learn mode."""
+
+    l2_loss = 0.0
+
+    def settings(self):
+        return {**super().settings(), "sklearn": True, "l2_loss": self.l2_loss}
+
+
+class _SklearnSGD(_SklearnConventions, _optim.SGD):
+    pass
+
+
+class _SklearnAdam(_SklearnConventions, _optim.Adam):
+    pass
+
+
+class _SklearnAdamW(_SklearnConventions, _optim.AdamW):
+    pass
+
+
+class _SklearnRMSProp(_SklearnConventions, _optim.RMSProp):
+    pass
+
+
+_SK_OPTIMIZERS = {_optim.SGD: _SklearnSGD, _optim.Adam: _SklearnAdam,
+                  _optim.AdamW: _SklearnAdamW, _optim.RMSProp: _SklearnRMSProp}
+
+
+def _sk_optimizer(cls, l2_loss, **kwargs):
+    """``cls(**kwargs)`` with the engine's scikit-learn conventions and the L2 loss term."""
+    opt = _SK_OPTIMIZERS[cls](**kwargs)
+    opt.l2_loss = float(l2_loss)
+    return opt
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared by MLPClassifier and MLPRegressor (not public)."""
+
+    _is_clf = False
+
+    # ---- parameters ---------------------------------------------------------------
+    def _check_params(self):
+        hls = self.hidden_layer_sizes
+        if isinstance(hls, (numbers.Integral, np.integer)) and not isinstance(hls, bool):
+            hls = [hls]
+        try:
+            hls = list(hls)
+        except TypeError:
+            raise ValueError("The 'hidden_layer_sizes' parameter must be an int or an "
+                             f"array-like of ints, got {self.hidden_layer_sizes!r}.") from None
+        for h in hls:
+            if isinstance(h, (bool, np.bool_)) or not isinstance(h, numbers.Integral) or h <= 0:
+                raise ValueError(f"hidden_layer_sizes must be > 0, got {hls}.")
+        hls = [int(h) for h in hls]
+        _option("activation", self.activation, _ACTIVATIONS)
+        _option("solver", self.solver, _SOLVERS)
+        _real("alpha", self.alpha, 0)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            _int("batch_size", self.batch_size)
+        _option("learning_rate", self.learning_rate, ("constant", "invscaling", "adaptive"))
+        _real("learning_rate_init", self.learning_rate_init, 0, low_open=True)
+        _real("power_t", self.power_t, 0)
+        _int("max_iter", self.max_iter)
+        _bool("shuffle", self.shuffle)
+        _real("tol", self.tol, 0)
+        _bool("warm_start", self.warm_start)
+        _real("momentum", self.momentum, 0, 1)
+        _bool("nesterovs_momentum", self.nesterovs_momentum)
+        _bool("early_stopping", self.early_stopping)
+        _real("validation_fraction", self.validation_fraction, 0, 1, high_open=True)
+        _real("beta_1", self.beta_1, 0, 1, high_open=True)
+        _real("beta_2", self.beta_2, 0, 1, high_open=True)
+        _real("epsilon", self.epsilon, 0, low_open=True)
+        if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == np.inf):
+            _int("n_iter_no_change", self.n_iter_no_change)
+        _int("max_fun", self.max_fun)
+        _bool("batch_norm", self.batch_norm)
+        _real("dropout", self.dropout, 0, 1, high_open=True)
+        _bool("residual", self.residual)
+        sched = self.lr_schedule
+        if not (sched is None or isinstance(sched, _optim.Schedule)
+                or (isinstance(sched, str) and sched in _SCHEDULES)):
+            raise ValueError("The 'lr_schedule' parameter must be None, one of "
+                             f"{sorted(_SCHEDULES)} or a fastfit.optim schedule, got {sched!r}.")
+        cbs = self.callbacks
+        if cbs is not None and (isinstance(cbs, Callback)
+                                or not all(isinstance(c, Callback) for c in cbs)):
+            raise ValueError("The 'callbacks' parameter must be None or a list of "
+                             f"fastfit.callbacks.Callback instances, got {cbs!r}.")
+        if self.n_threads is not None:
+            _int("n_threads", self.n_threads)
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError("The 'device' parameter must be 'cpu' or 'cuda', "
+                             f"got {self.device!r}.")
+        if self.device == "cuda" and not _trainer_has_device():
+            raise ValueError("device='cuda' needs fastfit.Trainer's device support, which this "
+                             "fastfit build does not have yet; use device='cpu'.")
+        if self.early_stopping and self.validation_fraction <= 0:
+            raise ValueError("validation_fraction must be > 0 with early_stopping=True.")
+        return hls
+
+    # ---- model --------------------------------------------------------------------
+    def _build_model(self, hls, n_features, n_outputs, dtype, rs):
+        """The network, initialised as scikit-learn does (Glorot uniform weights and
+        biases drawn from ``rs`` layer by layer), so the same random_state gives the same
+        initial coefficients as scikit-learn's MLP."""
+        act = _ACTIVATIONS[self.activation]
+        layers, linears = [], []
+        width = n_features
+        for h in hls:
+            lin = nn.Linear(width, h)
+            block = [lin]
+            if self.batch_norm:
+                block.append(nn.BatchNorm(h))
+            block.append(act())
+            if self.dropout > 0:
+                block.append(nn.Dropout(self.dropout))
+            if self.residual and width == h:
+                layers.append(nn.Residual(*block))
+            else:
+                layers.extend(block)
+            linears.append(lin)
+            width = h
+        out = nn.Linear(width, n_outputs)
+        layers.append(out)
+        linears.append(out)
+        model = nn.Sequential(*layers, dtype=dtype, n_features=n_features, random_state=0)
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for lin in linears:
+            bound = np.sqrt(factor / (lin.in_features + lin.out_features))
+            lin.weight[...] = rs.uniform(-bound, bound, (lin.in_features, lin.out_features))
+            lin.bias[...] = rs.uniform(-bound, bound, lin.out_features)
+        return model, linears
+
+    def _loss_kind(self):
+        """(engine loss, gradient scale s, loss scale r) for this fit's outputs."""
+        k = self.n_outputs_
+        if not self._is_clf:
+            return _losses.MSE(), 2.0 / k, 2.0
+        if self.out_activation_ == "softmax":
+            return _losses.CrossEntropy(), 1.0, 1.0
+        return _losses.BinaryCrossEntropy(), 1.0 / k, 1.0 / k
+
+    def _make_optimizer(self, s, r, schedule):
+        solver, alpha = self.solver, float(self.alpha)
+        lr = float(self.learning_rate_init)
+        if solver == "sgd":
+            mom = float(self.momentum)
+            return _sk_optimizer(_optim.SGD, r * alpha, lr=lr / s,
+                                 momentum=mom, nesterov=bool(self.nesterovs_momentum and mom > 0),
+                                 weight_decay=s * alpha, schedule=schedule)
+        if solver == "adam":
+            return _sk_optimizer(_optim.Adam, r * alpha, lr=lr, betas=(self.beta_1, self.beta_2),
+                                 eps=float(self.epsilon) * s, weight_decay=s * alpha,
+                                 schedule=schedule)
+        if solver == "adamw":
+            return _sk_optimizer(_optim.AdamW, 0.0, lr=lr,
+                                 betas=(self.beta_1, self.beta_2), eps=float(self.epsilon) * s,
+                                 weight_decay=alpha, schedule=schedule)
+        return _sk_optimizer(_optim.RMSProp, r * alpha, lr=lr, eps=float(self.epsilon) * s,
+                             weight_decay=s * alpha, schedule=schedule)
+
+    def _schedule(self):
+        sched = self.lr_schedule
+        if sched is None:
+            return None
+        if isinstance(sched, str):
+            return _SCHEDULES[sched]()
+        import copy
+        return copy.deepcopy(sched)
+
+    # ---- fit ----------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 input trains in float32, anything else in float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classification) or real targets (regression).
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        return self._guarded(X, y, sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    def _partial(self, X, y, sample_weight, classes=None):
+        return self._guarded(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _guarded(self, X, y, sample_weight, incremental, classes=None):
+        saved = self.__dict__.copy()
+        try:
+            return self._fit(X, y, sample_weight, incremental, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X, y, sample_weight, incremental, classes):
+        hls = self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None")
+        X, y = check_fit_data(self, X, y, multi_output=True, y_numeric=not self._is_clf,
+                              reset=first_pass)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not first_pass and X.dtype != self._dtype:
+            X = X.astype(self._dtype)
+        n_samples, n_features = X.shape
+        target, labels, cls_state = self._encode_targets(y, first_pass, incremental, classes)
+        n_outputs = target.shape[1] if target is not None else len(cls_state["classes_"])
+        sw = as_sample_weight(sample_weight, n_samples, X.dtype)
+        sw = self._class_weighted(sw, target, labels, cls_state, n_samples, X.dtype)
+        if not first_pass and n_outputs != self.n_outputs_:
+            raise ValueError(f"y has {n_outputs} output(s) but the fitted model has "
+                             f"{self.n_outputs_}; fit again without warm_start")
+        rs = check_random_state(self.random_state)
+        for key, value in cls_state.items():
+            setattr(self, key, value)
+        self._random_state = rs
+        self.n_outputs_ = n_outputs
+        if first_pass:
+            model, linears = self._build_model(hls, n_features, n_outputs, X.dtype, rs)
+            self._model, self._linears, self._dtype = model, linears, X.dtype
+            self.n_layers_ = len(hls) + 2
+            if not self._is_clf:
+                self.out_activation_ = "identity"
+            self.n_iter_ = 0
+            self.t_ = 0
+            self._trainer = None
+            for attr in ("loss_curve_", "best_loss_", "validation_scores_",
+                         "best_validation_score_", "_no_improvement_count", "_best_weights",
+                         "_lr"):
+                self.__dict__.pop(attr, None)
+        if self.solver in _STOCHASTIC and (
+                first_pass or not hasattr(self, "loss_curve_")    # warm start after lbfgs
+                or (self.early_stopping and self.validation_scores_ is None)
+                or (not self.early_stopping and self.best_loss_ is None)):
+            model = self._model
+            self.loss_curve_ = list(getattr(self, "loss_curve_", []))
+            self._no_improvement_count = 0
+            self._best_weights = (model.params.copy(), model.stats.copy())
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+        self._set_views()
+        if self.solver in _STOCHASTIC:
+            self._fit_stochastic(X, target, labels, sw, incremental, rs)
+        else:
+            self._fit_lbfgs(X, target, labels, sw)
+        if not np.isfinite(self._model.params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
+        return self
+
+    def _device_kwargs(self):
+        # "cuda" passed _check_params only where Trainer takes a device (untested here:
+        # that parameter is another change's); "cpu" needs no argument
+        return {"device": self.device} if self.device != "cpu" else {}
+
+    def _set_views(self):
+        self.coefs_ = [lin.weight for lin in self._linears]
+        self.intercepts_ = [lin.bias for lin in self._linears]
+
+    def _class_weighted(self, sw, target, labels, cls_state, n, dtype):
+        return sw
+
+    def _fit_stochastic(self, X, target, labels, sw, incremental, rs):
+        loss, s, r = self._loss_kind()
+        state = {k: getattr(self, k, None) for k in (
+            "n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_",
+            "_no_improvement_count", "_best_weights", "_lr")}
+        state["loss_curve_"] = list(self.loss_curve_)
+        state["validation_scores_"] = (None if self.validation_scores_ is None
+                                       else list(self.validation_scores_))
+        val = None
+        if self.early_stopping:
+            from sklearn.model_selection import train_test_split
+
+            # as scikit-learn: stratified for one-output (binary) classification only
+            stratify = target > 0.5 if self._is_clf and self.n_outputs_ == 1 else None
+            idx = np.arange(X.shape[0])
+            tr, va = train_test_split(idx, random_state=rs, test_size=self.validation_fraction,
+                                      stratify=stratify)
+            if va.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            take = (lambda a: None if a is None else a[tr])
+            vtake = (lambda a: None if a is None else a[va])
+            val = (X[va], vtake(target), vtake(labels), vtake(sw))
+            X, target, labels, sw = X[tr], take(target), take(labels), take(sw)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            bs = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            bs = int(np.clip(self.batch_size, 1, n))
+        trainer = self._trainer if incremental else None
+        if trainer is None or trainer.model is not self._model:
+            seed = int(rs.randint(np.iinfo(np.int32).max))
+            trainer = Trainer(self._model, loss=loss,
+                              optimizer=self._make_optimizer(s, r, self._schedule()),
+                              epochs=1, batch_size=bs, shuffle=self.shuffle, random_state=seed,
+                              n_threads=self.n_threads, **self._device_kwargs())
+            state["_lr"] = float(self.learning_rate_init)
+        trainer.batch_size = bs
+        trainer.shuffle = bool(self.shuffle)
+        lr_to_engine = s if self.solver == "sgd" else 1.0
+        state["n_iter_"] = 0
+        rule = _Rule(self, state, r=r, n_train=n, lr_to_engine=lr_to_engine, val=val,
+                     incremental=incremental)
+        trainer.callbacks = [rule, *(self.callbacks or [])]
+        y_fit = labels if labels is not None else target
+        try:
+            trainer.fit(X, y_fit, sample_weight=sw, epochs=1 if incremental else self.max_iter)
+        except NonFiniteLossError as err:
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             f"contain large values and need to be preprocessed. ({err})") from None
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        finally:
+            # the rule holds the estimator and the validation data; the native struct holds
+            # X and a workspace: neither belongs in a fitted estimator (or its pickle)
+            trainer.callbacks = []
+            trainer._native = None
+        if (not incremental and not rule.stopped and state["n_iter_"] == self.max_iter):
+            warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                          "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
+        if self.early_stopping and state["_best_weights"] is not None:
+            trainer.set_weights(state["_best_weights"])
+        for key, value in state.items():
+            setattr(self, key, value)
+        self._trainer = trainer
+        self.history_ = trainer.history
+
+    def _fit_lbfgs(self, X, target, labels, sw):
+        from scipy.optimize import minimize
+
+        loss, s, r = self._loss_kind()
+        model = self._model
+        n = X.shape[0]
+        trainer = Trainer(model, loss=loss, optimizer=_optim.SGD(lr=1.0), epochs=1,
+                          batch_size=n, shuffle=False, n_threads=self.n_threads,
+                          **self._device_kwargs())
+        y_fit = labels if labels is not None else target
+        nd = model.plan.n_decay
+        alpha = float(self.alpha)
+        sw_sum = float(n if sw is None else np.sum(sw, dtype=np.float64))
+        params = model.params
+        history = History()
+        last = {}
+
+        def fun(theta):
+            params[:] = theta
+            value = trainer.train_step(X, y_fit, sample_weight=sw, update=False)
+            w = theta[:nd]
+            value = value / r + 0.5 * alpha * float(w @ w) / sw_sum
+            grad = trainer.grads.astype(np.float64) / s
+            grad[:nd] += (alpha / sw_sum) * w
+            last["loss"] = value
+            return value, grad
+
+        def callback(intermediate_result=None, *args):
+            history.append({"loss": last.get("loss", math.nan)})
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (len(history), history.rows[-1]["loss"]))
+
+        theta0 = params.astype(np.float64)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                res = minimize(fun, theta0, method="L-BFGS-B", jac=True, callback=callback,
+                               options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                                        "gtol": self.tol})
+        except NonFiniteLossError as err:
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             f"contain large values and need to be preprocessed. ({err})") from None
+        if res.status != 0:
+            msg = res.message.decode("latin1") if isinstance(res.message, bytes) else res.message
+            warnings.warn(f"lbfgs failed to converge after {res.nit} iteration(s) "
+                          f"(status={res.status}):\n{msg}.\n\nIncrease the number of iterations "
+                          "to improve the convergence (max_iter={self.max_iter}).\nYou might "
+                          "also want to scale the data.", ConvergenceWarning, stacklevel=3)
+        self.n_iter_ = min(int(res.nit), int(self.max_iter))
+        self.loss_ = float(res.fun)
+        params[:] = res.x
+        self._trainer = None   # its workspace holds every row: not kept
+        self.history_ = history
+
+    # ---- prediction ---------------------------------------------------------------
+    def _forward(self, X):
+        """Raw outputs (logits for classifiers), in the training dtype.
+
+        The fast path takes check_predict_data's conditions (a C-contiguous ndarray of the
+        training dtype and width, no feature names) but leaves the NaN/inf count to the
+        prediction kernel itself (one C call instead of two: ~2 us of a ~7 us one-row
+        prediction). Anything else goes through check_predict_data.
+        """
+        d = self.__dict__
+        model = d.get("_model")
+        if (model is not None and type(X) is np.ndarray and X.dtype == d["_dtype"]
+                and X.ndim == 2 and X.shape[1] == d["n_features_in_"] and X.shape[0]
+                and X.flags.c_contiguous and "feature_names_in_" not in d):
+            check = 1
+        else:
+            if model is None:
+                check_is_fitted(self, "coefs_")
+            X = check_predict_data(self, X, self._dtype)
+            check = 0
+        n = X.shape[0]
+        out = np.empty((n, d["n_outputs_"]), d["_dtype"])
+        native = model._native
+        threads = d["n_threads"]
+        if threads is None:
+            threads = _predict_threads(model, n)
+        status = native._predict(ptr(out), native.struct, ptr(X), _NULL, n, n, threads, check)
+        if status:
+            if status == lib.FF_ENONFINITE and check:
+                raise ValueError("Input X contains NaN or infinity.")
+            lib_status(status, "predict")
+        return out
+
+    def _validation_score(self, model, Xv, target, labels, w):
+        out = np.empty((Xv.shape[0], self.n_outputs_), model.dtype)
+        threads = self.n_threads or _predict_threads(model, Xv.shape[0])
+        model._native.predict_into(out, Xv, None, threads)
+        if not np.isfinite(out).all():
+            return np.nan
+        if self._is_clf:
+            if labels is not None:
+                return float(accuracy_score(labels, out.argmax(1), sample_weight=w))
+            return float(accuracy_score(target > 0.5, out > 0, sample_weight=w))
+        return float(r2_score(target, out, sample_weight=w))
+
+    # ---- pickling: coefs_/intercepts_ are views into the model's flat buffer ----------
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("coefs_", None)
+        state.pop("intercepts_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_linears" in self.__dict__:
+            self._set_views()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
+    warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
+    beta_1, beta_2, epsilon, n_iter_no_change, max_fun :
+        As scikit-learn's (same meaning and defaults). ``solver`` also accepts "adamw"
+        (decoupled weight decay ``alpha``) and "rmsprop".
+    batch_norm : bool, default=False
+        Batch normalisation after each hidden linear layer.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    residual : bool, default=False
+        Wrap hidden layers whose width equals their input's in ``fastfit.nn.Residual``.
+    lr_schedule : None, "cosine", "step", "plateau", "exponential" or a fastfit.optim schedule
+        Multiplies the learning rate per step (on top of ``learning_rate``).
+    callbacks : list of fastfit.callbacks.Callback, optional
+        Called by the trainer between epochs (stochastic solvers).
+    n_threads : int, optional
+        Threads for the kernels; default: the caller's OpenMP setting.
+    device : {"cpu", "cuda"}, default="cpu"
+        "cuda" needs fastfit.Trainer's device support.
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier`` on fastfit.
+    """ + _COMMON_DOC + """
+    class_weight : None, "balanced" or dict {class: weight}, default=None
+        Multiplies the sample weights by the weight of each row's class.
+
+    Attributes
+    ----------
+    classes_, loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
+    t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_,
+    n_outputs_, out_activation_ :
+        As scikit-learn's. ``coefs_``/``intercepts_`` are views into the model's flat
+        parameter buffer (writable, as scikit-learn's arrays).
+    history_ : fastfit.History
+        Per-epoch records (loss in scikit-learn's units, lr, seconds, val_score).
+    """
+
+    _is_clf = True
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 batch_norm=False, dropout=0.0, residual=False, lr_schedule=None,
+                 class_weight=None, callbacks=None, n_threads=None, device="cpu"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.residual = residual
+        self.lr_schedule = lr_schedule
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.n_threads = n_threads
+        self.device = device
+
+    def _encode_targets(self, y, first_pass, incremental, classes):
+        """(target, labels, fitted label state) without touching the estimator."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        check_classification_targets(y)
+        if first_pass or not hasattr(self, "classes_"):
+            lb = LabelBinarizer()
+            if incremental:
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to partial_fit.")
+                if type_of_target(y).startswith("multilabel"):
+                    lb.fit(y)
+                else:
+                    lb.fit(np.asarray(classes))
+                    unseen = np.setdiff1d(np.unique(y), lb.classes_)
+                    if len(unseen):
+                        raise ValueError(f"`y` has classes {unseen} not in `classes`.")
+            else:
+                lb.fit(y)
+            if len(lb.classes_) < 2 and lb.y_type_ != "multilabel-indicator":
+                raise ValueError("MLPClassifier needs samples of at least 2 classes in the "
+                                 f"data, but the data contains only one class: {lb.classes_[0]!r}")
+        else:
+            lb = self._label_binarizer
+            if incremental and classes is not None and not np.array_equal(
+                    np.sort(np.asarray(classes)), np.sort(self.classes_)):
+                raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                                 f"partial_fit, was: {self.classes_!r}")
+            if lb.y_type_ == "multilabel-indicator":
+                if y.ndim != 2 or y.shape[1] != len(lb.classes_):
+                    raise ValueError("y must be a label indicator matrix of "
+                                     f"{len(lb.classes_)} columns, as in the first fit")
+            else:
+                present = np.unique(y)
+                if self.warm_start and not incremental:
+                    if set(present) != set(self.classes_):
+                        raise ValueError("warm_start can only be used where `y` has the same "
+                                         "classes as in the previous call to fit. Previously "
+                                         f"got {self.classes_}, `y` has {present}")
+                elif len(np.setdiff1d(present, self.classes_)):
+                    raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
+                                     f"has {self.classes_}. 'y' has {present}.")
+        state = {"_label_binarizer": lb, "classes_": lb.classes_}
+        if lb.y_type_ == "multiclass":
+            state["out_activation_"] = "softmax"
+            labels = np.searchsorted(lb.classes_, y).astype(np.int64)
+            return None, labels, state
+        state["out_activation_"] = "logistic"
+        if lb.y_type_ == "multilabel-indicator":
+            target = np.ascontiguousarray(y, dtype=np.float64)
+        else:
+            target = (y == lb.classes_[1]).astype(np.float64).reshape(-1, 1)
+        return target, None, state
+
+    def _class_weighted(self, sw, target, labels, cls_state, n, dtype):
+        cw = self.class_weight
+        if cw is None:
+            return sw
+        classes = cls_state["classes_"]
+        if not (cw == "balanced" or isinstance(cw, dict)):
+            raise ValueError("The 'class_weight' parameter must be None, 'balanced' or a dict, "
+                             f"got {cw!r}.")
+        if labels is None and target.shape[1] != 1:
+            raise ValueError("class_weight is not supported for multilabel targets")
+        idx = labels if labels is not None else target[:, 0].astype(np.int64)
+        if cw == "balanced":
+            counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
+            present = counts > 0
+            per = np.zeros(len(classes))
+            per[present] = n / (present.sum() * counts[present])
+        else:
+            per = np.ones(len(classes))
+            for key, value in cw.items():
+                pos = np.flatnonzero(classes == key)
+                if pos.size == 0:
+                    raise ValueError(f"class_weight key {key!r} is not a class of y "
+                                     f"({list(classes)})")
+                per[pos[0]] = float(value)
+        w = per[idx].astype(dtype)
+        return w if sw is None else w * sw
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y); ``classes`` is required on the first call.
+
+        Returns
+        -------
+        self
+        """
+        return self._partial(X, y, sample_weight, classes)
+
+    def decision_function(self, X):
+        """The output layer's logits, shape (n_samples,) for binary problems."""
+        out = self._forward(X)
+        return out[:, 0] if self.out_activation_ == "logistic" and self.n_outputs_ == 1 \
+            and self._label_binarizer.y_type_ != "multilabel-indicator" else out
+
+    def predict(self, X):
+        """Predicted classes (indicator matrix for multilabel targets)."""
+        out = self._forward(X)
+        if self.out_activation_ == "softmax":
+            return self.classes_[out.argmax(1)]
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            return self._label_binarizer.inverse_transform((out > 0).astype(np.int64))
+        return self.classes_[(out[:, 0] > 0).view(np.uint8)]
+
+    def predict_proba(self, X):
+        """Class probabilities in the training dtype, columns ordered as ``classes_``."""
+        out = self._forward(X)
+        n, k = out.shape
+        if self.out_activation_ == "softmax":
+            kernel("softmax_forward", out.dtype)(ptr(out), ptr(out), n, k)
+            return out
+        kernel("activation_forward", out.dtype)(ptr(out), ptr(out), n * k, lib.FF_ACT_SIGMOID, 0)
+        if k == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
+            proba = np.empty((n, 2), out.dtype)
+            proba[:, 1] = out[:, 0]
+            proba[:, 0] = 1 - out[:, 0]
+            return proba
+        return out
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` on fastfit.
+
+    loss : {"squared_error"}, default="squared_error"
+        scikit-learn's "poisson" loss is not available (the engine has no Poisson loss).
+    """ + _COMMON_DOC + """
+    Attributes
+    ----------
+    As MLPClassifier's, without ``classes_``.
+    """
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 batch_norm=False, dropout=0.0, residual=False, lr_schedule=None,
+                 callbacks=None, n_threads=None, device="cpu"):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.residual = residual
+        self.lr_schedule = lr_schedule
+        self.callbacks = callbacks
+        self.n_threads = n_threads
+        self.device = device
+
+    def _check_params(self):
+        if self.loss == "poisson":
+            raise ValueError("loss='poisson' is not supported by fastfit's MLPRegressor (the "
+                             "engine has no Poisson loss); use loss='squared_error'.")
+        _option("loss", self.loss, ("squared_error",))
+        return super()._check_params()
+
+    def _encode_targets(self, y, first_pass, incremental, classes):
+        target = y.reshape(-1, 1) if y.ndim == 1 else y
+        return np.ascontiguousarray(target), None, {}
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y).
+
+        Returns
+        -------
+        self
+        """
+        return self._partial(X, y, sample_weight)
+
+    def predict(self, X):
+        """Predicted values in the training dtype, shape (n_samples,) for one output."""
+        out = self._forward(X)
+        return out[:, 0] if out.shape[1] == 1 else out
