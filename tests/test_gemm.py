@@ -220,6 +220,7 @@ def test_short_rows(path, dtype):
                 act = ("identity", "relu", "tanh", "gelu")[i % 4]
                 abig = rng.standard_normal((m, k + 3)).astype(dtype)
                 bbig = rng.standard_normal((k, n + 2)).astype(dtype)
+                bbig[:, n:] = np.nan   # read by the tail's whole-vector loads, never summed in
                 c0 = rng.standard_normal((m, n)).astype(dtype)
                 cbig = np.full((m, n + 5), np.nan, dtype)
                 if beta:
@@ -234,6 +235,24 @@ def test_short_rows(path, dtype):
                 msg = f"{path} m={m} n={n} k={k} beta={beta} act={act}"
                 assert_gemm_close(cbig[:, :n], ref, bound, err_msg=msg)
                 assert np.isnan(cbig[:, n:]).all(), msg  # nothing past n written
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_short_rows_exact_b(path, dtype):
+    """B allocated exactly (K*N values, ldb == N): the column tail's whole-vector loads
+    stop before B's end (ASan in CI would report a read past it), for every tail width
+    and K from 1 row (all lane by lane) up."""
+    rng = np.random.default_rng(18)
+    for m in (1, 2, 4):
+        for n in (1, 3, 10, 15, 17, 31, 33):
+            for k in (1, 2, 3, 256):
+                a = rng.standard_normal((m, k)).astype(dtype)
+                b = rng.standard_normal((k, n)).astype(dtype)
+                c = np.empty((m, n), dtype)
+                assert raw_gemm(c, a, b, None, m, n, k, k, n, n, False, False, 1.0, 0.0,
+                                ACTIVATIONS["identity"], 0.0) == lib.FF_OK
+                assert_gemm_close(c, gemm_ref(a, b), gemm_error_bound(dtype, k, a, b),
+                                  err_msg=f"{path} m={m} n={n} k={k}")
 
 
 # ---- alpha, beta, NaN in c -------------------------------------------------------------------

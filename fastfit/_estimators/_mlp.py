@@ -101,6 +101,12 @@ def _bool(name, value):
     return bool(value)
 
 
+# predict_proba's in-place output kernels, looked up once (a name lookup is ~0.25 us of a
+# ~6 us one-row prediction)
+_SOFTMAX = {np.dtype(t): kernel("softmax_forward", t) for t in (np.float32, np.float64)}
+_ACTIVATION = {np.dtype(t): kernel("activation_forward", t) for t in (np.float32, np.float64)}
+
+
 def _predict_threads(model, n):
     """Threads for a forward pass of n rows, as the trainer picks them: one for small
     work (the kernels are serial there anyway), else the caller's OpenMP setting unless
@@ -860,10 +866,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class probabilities in the training dtype, columns ordered as ``classes_``."""
         out = self._forward(X)
         n, k = out.shape
+        p = ptr(out)   # in place: one pointer for both arguments
         if self.out_activation_ == "softmax":
-            kernel("softmax_forward", out.dtype)(ptr(out), ptr(out), n, k)
+            _SOFTMAX[out.dtype](p, p, n, k)
             return out
-        kernel("activation_forward", out.dtype)(ptr(out), ptr(out), n * k, lib.FF_ACT_SIGMOID, 0)
+        _ACTIVATION[out.dtype](p, p, n * k, lib.FF_ACT_SIGMOID, 0)
         if k == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             proba = np.empty((n, 2), out.dtype)
             proba[:, 1] = out[:, 0]
