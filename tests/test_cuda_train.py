@@ -45,10 +45,10 @@ pytestmark = [pytest.mark.skipif(not fc.SIMULATOR, reason="needs the CUDA simula
               pytest.mark.filterwarnings("ignore::RuntimeWarning")]
 
 
-def _bn_model(dtype="float32", k=3):
+def _bn_model(dtype="float32", k=3, act=nn.ReLU):
     """5-7-k with batch norm, ReLU, dropout and a residual block (the issue's test model)."""
-    return nn.Sequential(nn.Linear(5, 7, bias=False), nn.BatchNorm(7), nn.ReLU(), nn.Dropout(0.25),
-                         nn.Residual(nn.Linear(7, 7, bias=False), nn.BatchNorm(7), nn.ReLU()),
+    return nn.Sequential(nn.Linear(5, 7, bias=False), nn.BatchNorm(7), act(), nn.Dropout(0.25),
+                         nn.Residual(nn.Linear(7, 7, bias=False), nn.BatchNorm(7), act()),
                          nn.Linear(7, k), dtype=dtype, random_state=0)
 
 
@@ -194,14 +194,15 @@ def test_device_argument_is_validated(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("loss, kind, k, make_opt", [
-    ("mse", "mse", 2, lambda: optim.SGD(lr=0.05, momentum=0.9)),
-    ("bce", "bce", 2, lambda: optim.AdamW(lr=1e-2, weight_decay=0.1, clip_norm=0.5)),
-    (losses.Huber(0.5), "mse", 1, lambda: optim.Adam(lr=1e-2, weight_decay=1e-3)),
+@pytest.mark.parametrize("loss, kind, k, make_opt, act", [
+    ("mse", "mse", 2, lambda: optim.SGD(lr=0.05, momentum=0.9), nn.ReLU),
+    ("bce", "bce", 2, lambda: optim.AdamW(lr=1e-2, weight_decay=0.1, clip_norm=0.5), nn.Tanh),
+    (losses.Huber(0.5), "mse", 1, lambda: optim.Adam(lr=1e-2, weight_decay=1e-3), nn.GELU),
 ])
-def test_bn_model_other_losses(loss, kind, k, make_opt):
+def test_bn_model_other_losses(loss, kind, k, make_opt, act):
+    # batch norm + activation run fused on the device; tanh reads y, GELU reads x
     X, y = _data(13, k, kind, seed=4)
-    out = _fit_both(lambda: _bn_model(k=k), loss, make_opt, X, y, epochs=2, batch_size=6)
+    out = _fit_both(lambda: _bn_model(k=k, act=act), loss, make_opt, X, y, epochs=2, batch_size=6)
     _assert_same(out)
 
 

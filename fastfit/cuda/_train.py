@@ -45,10 +45,11 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda, float64
 
+from fastfit.cuda import _act
+from fastfit.cuda import _k_batchnorm as BN
 from fastfit.cuda import _reduce as R
 from fastfit.cuda import kernels as K
-from fastfit.cuda._device import THREADS, blocks, is_available, to_device, zeros
-from fastfit.cuda._device import _fill_zero
+from fastfit.cuda._device import THREADS, blocks, is_available, scratch, to_device, zeros
 from fastfit.cuda._k_losses import BCE, SOFTMAX_CE, _k_elementwise_loss, _k_softmax_ce
 from fastfit.cuda._k_optim import _k_scale_if_over, _norm_on_device
 from fastfit.cuda._reduce import RT
@@ -57,6 +58,10 @@ from fastfit.cuda._status import FF_ENONFINITE, FF_OK, scalar
 # engine constants (csrc/fastfit.h); fastfit.cuda does not import the native module for them
 OP_LINEAR, OP_BATCHNORM, OP_ACTIVATION, OP_DROPOUT, OP_SKIP, OP_ADD = range(1, 7)
 OPTIM_SGD, OPTIM_RMSPROP, OPTIM_ADAM = range(3)
+
+_RSQRT2 = 0.70710678118654752440
+_RSQRT2PI = 0.39894228040143267794
+TX, TY = BN.TX, BN.TY  # the batch-norm kernels' block shape (plain globals: shared array shapes)
 
 # the epoch accumulators on the device (float64): counts are exact below 2^53
 ACC_LOSS, ACC_WEIGHT, ACC_HITS, ACC_FAILED, ACC_FAILED_LOSS, ACC_LAST = range(6)
@@ -75,11 +80,14 @@ def require_device() -> None:
 # ---- kernels ---------------------------------------------------------------------------------
 
 @cuda.jit
-def _k_gather_batch(xb, tb, wb, x, t, w, order, lo, rows, d, k):
-    """One batch in the epoch's order: input rows (d wide), target rows or labels (k wide)
-    and weights (when w is not None), in one launch."""
+def _k_gather_batch(grads, xb, tb, wb, x, t, w, order, lo, rows, d, k):
+    """The start of a step, in one launch: the gradient buffer zeroed, and the batch in
+    the epoch's order: input rows (d wide), target rows or labels (k wide) and weights
+    (when w is not None)."""
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
+    for e in range(start, grads.size, stride):
+        grads[e] = 0
     for e in range(start, rows * d, stride):
         r = e // d
         xb[e] = x[order[lo + r] * d + (e - r * d)]
@@ -89,6 +97,63 @@ def _k_gather_batch(xb, tb, wb, x, t, w, order, lo, rows, d, k):
     if w is not None:
         for r in range(start, rows, stride):
             wb[r] = w[order[lo + r]]
+
+
+@cuda.jit
+def _k_bn_apply_act(z, y, x, mean, a, beta, n, c, act, alpha):
+    """Batch norm's normalisation z = (x - mean) a + beta and the activation after it,
+    y = act(z), in one pass (both are kept: the backward passes read them)."""
+    rsqrt2 = y.dtype.type(_RSQRT2)
+    for i in range(cuda.grid(1), n * c, cuda.gridsize(1)):
+        j = i % c
+        v = (x[i] - mean[j]) * a[j] + beta[j]
+        z[i] = v
+        y[i] = _act.forward(v, act, alpha, rsqrt2)
+
+
+@cuda.jit
+def _k_bn_bwd_stats_act(pd, px, dz, dy, z, y, x, mean, n, c, rb, act, alpha):
+    """The activation's backward dz = dy * act'(z) fused into batch norm's backward
+    partial sums (of dz and dz * (x - mean), as _k_bwd_stats); dz is written for the
+    apply pass."""
+    sh = cuda.shared.array((TY, TX), float64)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    j = cuda.blockIdx.x * TX + tx
+    b = cuda.blockIdx.y
+    T = dz.dtype.type
+    rsqrt2 = T(_RSQRT2)
+    rsqrt2pi = T(_RSQRT2PI)
+    s = float64(0)
+    q = float64(0)
+    if j < c:
+        m = mean[j]
+        for r in range(b * rb + ty, min(n, (b + 1) * rb), TY):
+            e = r * c + j
+            g = _act.backward(dy[e], z[e], y[e], act, alpha, rsqrt2, rsqrt2pi)
+            dz[e] = g
+            s += float64(g)
+            q += float64(g * (x[e] - m))
+    s = BN._block_sum(sh, tx, ty, s)
+    q = BN._block_sum(sh, tx, ty, q)
+    if ty == 0 and j < c:
+        pd[b * c + j] = s
+        px[b * c + j] = q
+
+
+@cuda.jit
+def _k_col_sum_add(db, dy, n, c):
+    """db[j] += sum over the n rows of dy[:, j] in one launch (a Linear layer's bias
+    gradient for a batch): TY interleaved rows per column, combined in a fixed order."""
+    sh = cuda.shared.array((TY, TX), float64)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    j = cuda.blockIdx.x * TX + tx
+    s = float64(0)
+    if j < c:
+        for r in range(ty, n, TY):
+            s += float64(dy[r * c + j])
+    s = BN._block_sum(sh, tx, ty, s)
+    if ty == 0 and j < c:
+        db[j] = db.dtype.type(float64(db[j]) + s)
 
 
 @cuda.jit
@@ -200,6 +265,12 @@ class CudaTrainer:
         self.total = cuda.device_array(1, np.float64)
         self.bad = cuda.device_array(1, np.int32)
         self._views = {}
+        # batch norm followed by its activation: one fused pass forward, one backward
+        ops = plan.ops
+        self.fused = {i for i in range(len(ops) - 1)
+                      if ops[i].kind == OP_BATCHNORM and ops[i + 1].kind == OP_ACTIVATION
+                      and ops[i + 1].x == ops[i].y and ops[i].dx >= 0 and ops[i + 1].dx >= 0
+                      and ops[i + 1].dx == ops[i].dy}
 
     # ---- data ----------------------------------------------------------------------------
     def set_data(self, x, target, labels, weight, rows) -> None:
@@ -330,8 +401,8 @@ class CudaTrainer:
         xb = self.act[:n * plan.n_in]
         d = plan.n_in
         kt = 1 if self.is_ce else k
-        _k_gather_batch[blocks(n * max(d, kt)), THREADS](xb, self.tb, self.wb, self.x, self.t, self.w,
-                                                         self.order, lo, n, d, kt)
+        _k_gather_batch[blocks(max(n * d, plan.n_params)), THREADS](
+            self.G, xb, self.tb, self.wb, self.x, self.t, self.w, self.order, lo, n, d, kt)
         offset = s.step * plan.mask_width * self.cap
         self._forward(views, n, offset)
         # the loss and its gradient into the output slot's gradient
@@ -346,15 +417,24 @@ class CudaTrainer:
         else:
             _k_elementwise_loss[R.chunk_blocks(items), RT](self.part, dout, out, self.tb, w, sumw, n, k,
                                                            self.loss_kind, scalar(out, self.delta))
-        R.k_sum_partials[1, RT](self.total, self.part, R.nchunks(items))
-        _k_account[1, RT](self.acc, self.total, sumw, out, self.tb, n, k, self.loss_kind, float64(b))
-        _fill_zero[blocks(plan.n_params), THREADS](self.G)
+        total = self.part  # one chunk (a batch of <= 4096 values): its partial is the total
+        if R.nchunks(items) > 1:
+            R.k_sum_partials[1, RT](self.total, self.part, R.nchunks(items))
+            total = self.total
+        _k_account[1, RT](self.acc, total, sumw, out, self.tb, n, k, self.loss_kind, float64(b))
         self._backward(views, n)
         self._update(b, lr)
 
     def _forward(self, views, n, offset):
-        for op, v in zip(self.plan.ops, views, strict=True):
+        ops, fused = self.plan.ops, self.fused
+        i = 0
+        while i < len(ops):
+            op, v = ops[i], views[i]
             kind = op.kind
+            if i in fused:
+                self._bn_act_forward(op, v, ops[i + 1], views[i + 1], n)
+                i += 2
+                continue
             if kind == OP_LINEAR:
                 K.ff_linear_forward(v.y, v.x, v.w, v.b, n, op.in_, op.out)
             elif kind == OP_BATCHNORM:
@@ -374,12 +454,53 @@ class CudaTrainer:
                               False, 1.0, 0.0, 0, 0.0)
             elif kind == OP_ADD:
                 K.ff_residual_forward(v.y, v.x, v.z, v.len)
+            i += 1
+
+    def _bn_act_forward(self, op, v, act_op, av, n):
+        """ff_batchnorm_forward (statistics, running statistics) with the activation fused
+        into its normalisation pass."""
+        c = op.out
+        rb, nb, gx = BN._geometry(n, c)
+        ps = scratch("bn_p", nb * c, np.float64)
+        pq = scratch("bn_q", nb * c, np.float64)
+        a = scratch("bn_a", c, self.dtype)
+        BN._k_fwd_stats[(gx, nb), (TX, TY)](ps, pq, v.x, n, c, rb)
+        BN._k_fwd_finalize[gx, (TX, TY)](v.mean, v.rstd, v.rmean, v.rvar, a, ps, pq, v.x, v.w, n, c,
+                                          nb, scalar(a, op.a), scalar(a, op.a2))
+        _k_bn_apply_act[blocks(n * c), THREADS](v.y, av.y, v.x, v.mean, a, v.b, n, c, act_op.act,
+                                                scalar(a, act_op.a))
+
+    def _bn_act_backward(self, op, v, act_op, av, n):
+        """The activation's backward fused into ff_batchnorm_backward's first pass."""
+        c = op.out
+        rb, nb, gx = BN._geometry(n, c)
+        pd = scratch("bn_p", nb * c, np.float64)
+        px = scratch("bn_q", nb * c, np.float64)
+        coef = scratch("bn_coef", 3 * c, self.dtype)
+        # av.dx is this batch norm's dy (the plan aliases them)
+        _k_bn_bwd_stats_act[(gx, nb), (TX, TY)](pd, px, av.dx, av.dy, av.x, av.y, v.x, v.mean, n, c,
+                                                 rb, act_op.act, scalar(coef, act_op.a))
+        BN._k_bwd_finalize[gx, (TX, TY)](v.gw, v.gb, coef, pd, px, v.w, v.rstd, n, c, nb)
+        BN._k_bwd_apply[blocks(n * c), THREADS](v.dx, av.dx, v.x, v.mean, coef, n, c)
 
     def _backward(self, views, n):
-        for op, v in zip(reversed(self.plan.ops), reversed(views), strict=True):
+        ops, fused = self.plan.ops, self.fused
+        for i in range(len(ops) - 1, -1, -1):
+            op, v = ops[i], views[i]
             kind = op.kind
+            if i - 1 in fused:
+                continue  # the activation runs inside the batch norm's backward below
+            if i in fused:
+                self._bn_act_backward(op, v, ops[i + 1], views[i + 1], n)
+                continue
             if kind == OP_LINEAR:
-                K.ff_linear_backward(v.dx, v.gw, v.gb, v.dy, v.x, v.w, n, op.in_, op.out)
+                if v.dx is not None:
+                    K.ff_gemm(v.dx, v.dy, v.w, None, n, op.in_, op.out, op.out, op.out, op.in_, False,
+                              True, 1.0, 0.0, 0, 0.0)
+                K.ff_gemm(v.gw, v.x, v.dy, None, op.in_, op.out, n, op.in_, op.out, op.out, True,
+                          False, 1.0, 1.0, 0, 0.0)
+                if v.gb is not None:
+                    _k_col_sum_add[-(-op.out // TX), (TX, TY)](v.gb, v.dy, n, op.out)
             elif kind == OP_BATCHNORM:
                 if v.dx is not None:
                     K.ff_batchnorm_backward(v.dx, v.gw, v.gb, v.dy, v.x, v.w, v.mean, v.rstd, n, op.out)
