@@ -188,6 +188,7 @@ def test_device_argument_is_validated(monkeypatch):
     with pytest.raises(RuntimeError, match="needs an NVIDIA GPU"):
         Trainer(model, device="cuda")
     t = Trainer(model, device="cpu")
+    assert t.device == "cpu" and Trainer(model).device == "cpu"
     t.device = "cuda"  # found at fit time as well
     with pytest.raises(RuntimeError, match="needs an NVIDIA GPU"):
         t.fit(np.zeros((4, 5), np.float32), np.array([0, 1, 0, 1]))
@@ -238,3 +239,63 @@ def test_w1_epoch_on_a_real_gpu():
     if "NO-GPU" in proc.stdout:
         pytest.skip("no CUDA GPU visible")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+class _BatchLosses(callbacks.Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_batch_end(self, trainer, batch, logs):
+        self.seen.append((batch, logs["loss"]))
+
+
+class _Interrupt(callbacks.Callback):
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_batch_hooks_and_ctrl_c_between_epochs():
+    X, y = _data(10, 2, "ce")
+    res = {}
+    for device in ("cpu", "cuda"):
+        model = nn.Sequential(nn.Linear(5, 2), dtype="float32", random_state=0)
+        hook = _BatchLosses()
+        t = Trainer(model, "cross_entropy", "adam", epochs=3, batch_size=4, random_state=0,
+                    device=device, callbacks=[hook, _Interrupt()])
+        with pytest.raises(KeyboardInterrupt):
+            t.fit(X, y)
+        # raised after the second epoch completed: its state is kept (the snapshot)
+        res[device] = (hook.seen, model.params.copy(), t.epoch_, t.step_, len(t.history))
+    (seen_c, pc, *rest_c), (seen_g, pg, *rest_g) = res["cpu"], res["cuda"]
+    assert [b for b, _ in seen_g] == [b for b, _ in seen_c] == [0, 1, 2, 0, 1, 2]
+    np.testing.assert_allclose([v for _, v in seen_g], [v for _, v in seen_c], rtol=1e-5)
+    np.testing.assert_allclose(pg, pc, rtol=1e-5, atol=1e-6)
+    assert rest_g == rest_c == [2, 6, 2]
+
+
+def test_cuda_without_numba_cuda_says_what_to_install():
+    # a fresh interpreter where numba cannot be imported (as test_cuda_import.py does)
+    import subprocess
+    import tempfile
+
+    code = ("import sys\n"
+            "class Hide:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('numba', 'numba_cuda'):\n"
+            "            raise ImportError(f'No module named {name!r}')\n"
+            "sys.meta_path.insert(0, Hide())\n"
+            "from fastfit import Trainer, nn\n"
+            "model = nn.Sequential(nn.Linear(3, 2))\n"
+            "Trainer(model, device='cpu')\n"
+            "try:\n"
+            "    Trainer(model, device='cuda')\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n"
+            "else:\n"
+            "    raise SystemExit('no error')\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=tempfile.gettempdir(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "pip install 'fastfit[cuda]'" in proc.stdout
