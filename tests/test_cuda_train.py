@@ -111,6 +111,33 @@ def test_bn_dropout_residual_cross_entropy_adam():
                                atol=1e-5)
 
 
+class _NumpyCupy:
+    """Stands in for CuPy under the simulator (whose device arrays wrap NumPy arrays), so
+    the trainer's cuBLAS path -- zero-copy 2-D views, products written straight into the
+    workspace and the gradient buffer -- runs here too."""
+
+    @staticmethod
+    def asarray(a):
+        return a._ary
+
+    matmul = staticmethod(np.matmul)
+
+
+def test_cublas_path_with_a_projected_residual(monkeypatch):
+    import fastfit.cuda._train as train
+
+    monkeypatch.setattr(train, "_cupy", lambda: _NumpyCupy)
+    X, y = _data(12, 3, "mse")
+
+    def make():
+        return nn.Sequential(nn.Linear(5, 6), nn.ReLU(),
+                             nn.Residual(nn.Linear(6, 4), nn.Tanh()), nn.Linear(4, 2),
+                             nn.Residual(nn.Linear(2, 3)), dtype="float32", random_state=1)
+    out = _fit_both(make, "mse", lambda: optim.Adam(lr=1e-2), X, y, epochs=2, batch_size=5)
+    assert out["cuda"][0]._native.cp is _NumpyCupy
+    _assert_same(out)
+
+
 def test_mse_sgd_momentum_with_validation_and_callbacks():
     X, y = _data(10, 2, "mse")
     cb = callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)

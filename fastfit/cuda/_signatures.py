@@ -77,6 +77,7 @@ def signatures(T):
          (D, D, A, A, A, A, A, A, i, i, i, i, T), False),
         ("train_col_sum_add", train._k_col_sum_add, (A, A, i, i), False),
         ("train_copy", train._k_copy, (A, A, i), True),
+        ("train_add_bias", train._k_add_bias, (A, A, i, i), True),
         ("train_account", train._k_account, (D, D, D, A, A, i, i, i, types.float64), False),
         ("train_account_labels", train._k_account, (D, D, D, A, I64, i, i, i, types.float64), False),
         ("train_check_norm", train._k_check_norm, (D, D, types.float64), False),

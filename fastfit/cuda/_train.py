@@ -49,6 +49,7 @@ from fastfit.cuda import _act
 from fastfit.cuda import _k_batchnorm as BN
 from fastfit.cuda import _reduce as R
 from fastfit.cuda import kernels as K
+from fastfit.cuda._k_gemm import _cupy
 from fastfit.cuda._device import THREADS, blocks, is_available, scratch, to_device, zeros
 from fastfit.cuda._k_losses import BCE, SOFTMAX_CE, _k_elementwise_loss, _k_softmax_ce
 from fastfit.cuda._k_optim import _k_scale_if_over, _norm_on_device
@@ -157,6 +158,13 @@ def _k_col_sum_add(db, dy, n, c):
 
 
 @cuda.jit
+def _k_add_bias(y, b, n, c):
+    """y[i, j] += b[j] (a Linear layer's bias after a cuBLAS product)."""
+    for e in range(cuda.grid(1), n * c, cuda.gridsize(1)):
+        y[e] += b[e % c]
+
+
+@cuda.jit
 def _k_copy(dst, src, n):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         dst[i] = src[i]
@@ -220,7 +228,7 @@ class _View:
     """Device views of one op's operands for a batch of n rows (built once per n)."""
 
     __slots__ = ("x", "y", "z", "dx", "dy", "w", "b", "gw", "gb", "mean", "rstd", "rmean", "rvar",
-                 "mask", "mask_offset", "len")
+                 "mask", "mask_offset", "len", "cx", "cy", "cdx", "cdy", "cw", "cgw")
 
 
 class CudaTrainer:
@@ -265,6 +273,9 @@ class CudaTrainer:
         self.total = cuda.device_array(1, np.float64)
         self.bad = cuda.device_array(1, np.int32)
         self._views = {}
+        # With CuPy, the products run in cuBLAS straight between the workspace's slots
+        # (2-D CuPy views made once per batch size: wrapping an array costs ~10 us).
+        self.cp = _cupy()
         # batch norm followed by its activation: one fused pass forward, one backward
         ops = plan.ops
         self.fused = {i for i in range(len(ops) - 1)
@@ -390,6 +401,15 @@ class CudaTrainer:
             if op.kind == OP_DROPOUT:
                 v.mask = self.mask[op.save * cap:op.save * cap + v.len]
                 v.mask_offset = op.save * cap
+            v.cx = None
+            if self.cp is not None and op.w >= 0 and op.kind in (OP_LINEAR, OP_SKIP):
+                cp = self.cp
+                v.cx = cp.asarray(v.x).reshape(n, op.in_)
+                v.cy = cp.asarray(v.y).reshape(n, op.out)
+                v.cdy = cp.asarray(v.dy).reshape(n, op.out)
+                v.cdx = cp.asarray(v.dx).reshape(n, op.in_) if v.dx is not None else None
+                v.cw = cp.asarray(v.w).reshape(op.in_, op.out)
+                v.cgw = cp.asarray(v.gw).reshape(op.in_, op.out)
             views.append(v)
         self._views[n] = views
         return views
@@ -435,7 +455,11 @@ class CudaTrainer:
                 self._bn_act_forward(op, v, ops[i + 1], views[i + 1], n)
                 i += 2
                 continue
-            if kind == OP_LINEAR:
+            if kind == OP_LINEAR and v.cx is not None:
+                self.cp.matmul(v.cx, v.cw, out=v.cy)
+                if v.b is not None:
+                    _k_add_bias[blocks(v.len), THREADS](v.y, v.b, n, op.out)
+            elif kind == OP_LINEAR:
                 K.ff_linear_forward(v.y, v.x, v.w, v.b, n, op.in_, op.out)
             elif kind == OP_BATCHNORM:
                 K.ff_batchnorm_forward(v.y, v.mean, v.rstd, v.rmean, v.rvar, v.x, v.w, v.b, n, op.out,
@@ -449,7 +473,9 @@ class CudaTrainer:
                 else:
                     _k_copy[blocks(v.len), THREADS](v.y, v.x, v.len)
             elif kind == OP_SKIP:
-                if op.w >= 0:
+                if v.cx is not None:
+                    self.cp.matmul(v.cx, v.cw, out=v.cy)
+                elif op.w >= 0:
                     K.ff_gemm(v.y, v.x, v.w, None, n, op.out, op.in_, op.in_, op.out, op.out, False,
                               False, 1.0, 0.0, 0, 0.0)
             elif kind == OP_ADD:
@@ -493,7 +519,15 @@ class CudaTrainer:
             if i in fused:
                 self._bn_act_backward(op, v, ops[i + 1], views[i + 1], n)
                 continue
-            if kind == OP_LINEAR:
+            if kind == OP_LINEAR and v.cx is not None:
+                # dx = dy w^T; dw = x^T dy written, not added: the step zeroed the gradients
+                # and a plan writes each weight's gradient once
+                if v.cdx is not None:
+                    self.cp.matmul(v.cdy, v.cw.T, out=v.cdx)
+                self.cp.matmul(v.cx.T, v.cdy, out=v.cgw)
+                if v.gb is not None:
+                    _k_col_sum_add[-(-op.out // TX), (TX, TY)](v.gb, v.dy, n, op.out)
+            elif kind == OP_LINEAR:
                 if v.dx is not None:
                     K.ff_gemm(v.dx, v.dy, v.w, None, n, op.in_, op.out, op.out, op.out, op.in_, False,
                               True, 1.0, 0.0, 0, 0.0)
@@ -516,9 +550,12 @@ class CudaTrainer:
                     _k_copy[blocks(v.len), THREADS](v.dx, v.dy, v.len)
             elif kind == OP_SKIP:
                 if op.w >= 0:
-                    K.ff_gemm(v.gw, v.x, v.dy, None, op.in_, op.out, n, op.in_, op.out, op.out, True,
-                              False, 1.0, 1.0, 0, 0.0)
-                    if v.dx is not None:
+                    if v.cx is not None:
+                        self.cp.matmul(v.cx.T, v.cdy, out=v.cgw)
+                    else:
+                        K.ff_gemm(v.gw, v.x, v.dy, None, op.in_, op.out, n, op.in_, op.out, op.out,
+                                  True, False, 1.0, 1.0, 0, 0.0)
+                    if v.dx is not None:  # added to the branch's dx: the twin's beta = 1
                         K.ff_gemm(v.dx, v.dy, v.w, None, n, op.in_, op.out, op.out, op.out, op.in_,
                                   False, True, 1.0, 1.0, 0, 0.0)
                 elif v.dx is not None:
