@@ -87,6 +87,15 @@ class Trainer:
     callbacks : list of Callback, optional
     verbose : bool, default=False
         Show a progress bar (tqdm if installed, else one line per epoch).
+    device : {"cpu", "cuda"}, default="cpu"
+        Where ``fit`` trains. "cuda" runs the same plan on an NVIDIA GPU through
+        ``fastfit.cuda`` (needs ``pip install 'fastfit[cuda]'``): the data is copied to
+        the device once per fit, the state stays there during an epoch and is copied
+        back to the model's buffers at the end of every epoch, so callbacks, snapshots,
+        pickling and ``predict`` (on the CPU) see it. The same ``random_state`` gives
+        the CPU path's epoch order and dropout masks; results agree to floating-point
+        tolerance (the reductions are summed in a different order). Validation,
+        ``evaluate``, ``predict`` and ``train_step`` run on the CPU.
 
     Attributes
     ----------
@@ -106,7 +115,7 @@ class Trainer:
 
     def __init__(self, model, loss="cross_entropy", optimizer="adam", *, epochs=10,
                  batch_size=32, shuffle=True, random_state=None, n_threads=None,
-                 callbacks=None, verbose=False):
+                 callbacks=None, verbose=False, device="cpu"):
         if not isinstance(model, Sequential):
             raise TypeError(f"model must be a fastfit.nn.Sequential, got {type(model).__name__}")
         self.model = model
@@ -126,6 +135,7 @@ class Trainer:
                                 f"got {cb!r}")
         self.callbacks = callbacks
         self.verbose = bool(verbose)
+        self.device = _check_device(device)
         self.history = History()
         self.epoch_ = 0
         self.step_ = 0
@@ -214,9 +224,12 @@ class Trainer:
         threads = 1 if work < _SERIAL_WORK else get_num_threads()
         return _spare_cores(threads)
 
-    def _make_native(self, capacity_batch):
+    def _make_native(self, capacity_batch, device="cpu"):
         self._ensure_state()
-        return NativeTrainer(
+        cls = NativeTrainer
+        if device == "cuda":
+            from fastfit.cuda._train import CudaTrainer as cls
+        return cls(
             self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
             optimizer=self.optimizer.settings(), grads=self._grads,
             slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
@@ -277,7 +290,7 @@ class Trainer:
                                 validation_data[2] if len(validation_data) == 3 else None,
                                 name="X_val")
 
-        native = self._make_native(self.batch_size)
+        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")))
         native.set_data(data.x, data.target, data.labels, data.weight, data.rows)
         self._native = native
         callbacks = list(self.callbacks)
@@ -331,7 +344,9 @@ class Trainer:
 
     def _run_epoch(self, native, epoch, n_batches, n_samples, ctx, callbacks, batch_hooks, good):
         # batch hooks: one batch per call; else start small and size blocks by speed
-        block = 1 if batch_hooks else min(n_batches, self._block or 4)
+        # (on the GPU: the whole epoch, one device sync)
+        whole = getattr(native, "whole_epochs", False)
+        block = 1 if batch_hooks else n_batches if whole else min(n_batches, self._block or 4)
         first, last_lr = 0, self.optimizer.lr
         while first < n_batches:
             count = min(block, n_batches - first)
@@ -353,7 +368,7 @@ class Trainer:
             for cb in callbacks:
                 done = n_samples if first == n_batches else first * self.batch_size
                 cb.on_progress(self, epoch, done, n_samples)
-            if not batch_hooks:
+            if not batch_hooks and not whole:
                 per_batch = dt / count
                 fits = int(_BLOCK_SECONDS / per_batch) if per_batch > 0 else n_batches
                 block = self._block = max(1, min(n_batches, fits))
@@ -430,7 +445,7 @@ class Trainer:
         data = self._prepare(X, y, sample_weight)
         n = data.n
         native = self._native
-        if (native is None or native.struct.capacity < n
+        if (native is None or native.struct.capacity < n   # a GPU trainer has n_threads -1
                 or native.struct.n_threads != self._threads()):
             native = self._native = self._make_native(max(n, self.batch_size))
         native.struct.step = self.step_
@@ -459,6 +474,18 @@ class Trainer:
         state = self.__dict__.copy()
         state["_native"] = None   # workspace and data pointers: rebuilt by the next fit
         return state
+
+
+def _check_device(device) -> str:
+    """"cpu" or "cuda" (ValueError otherwise); "cuda" also checks that fastfit.cuda
+    imports (ImportError naming what to install) and sees a GPU (RuntimeError)."""
+    if not isinstance(device, str) or device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda":
+        from fastfit.cuda._train import require_device
+
+        require_device()
+    return device
 
 
 def _spare_cores(threads: int) -> int:
