@@ -295,3 +295,61 @@ def test_diagnose_real_trainings():
                 epochs=15, random_state=0)
     t.fit(X / 16, y, validation_fraction=0.2)
     assert diagnose_fit(t).verdict == "good fit", diagnose_fit(t).message
+
+
+# ---- the MLP estimators ----------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_mlp_estimators_work_with_the_diagnostics(digits, solver):
+    """A fitted MLPClassifier/MLPRegressor hands its trainer to gradient_check (an lbfgs
+    fit keeps none: a new one on the fitted model), and an early-stopping fit records
+    val_loss next to loss, so diagnose_fit can compare them."""
+    from fastfit import MLPClassifier, MLPRegressor
+
+    X, y = digits
+    X, y = X[:300], y[:300]
+    early = solver == "adam"
+    clf = MLPClassifier((16,), solver=solver, max_iter=8, early_stopping=early,
+                        random_state=0).fit(X, y % 3)
+    params = clf._model.params.copy()
+    assert gradient_check(clf, X[:40], (y % 3)[:40]).passed
+    np.testing.assert_array_equal(clf._model.params, params)
+    binary = MLPClassifier((8,), solver=solver, max_iter=5, early_stopping=early,
+                           random_state=0).fit(X, y % 2 == 0)
+    assert gradient_check(binary, X[:40], (y % 2 == 0)[:40]).passed
+    reg = MLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=5,
+                       early_stopping=early, random_state=0).fit(X, y.astype(float))
+    assert gradient_check(reg, X[:40], y[:40].astype(float)).passed
+    if early:
+        for est in (clf, binary, reg):
+            rows = est.history_.rows
+            assert len(rows) == est.n_iter_
+            assert all(np.isfinite(r["val_loss"]) and r["val_loss"] > 0 for r in rows)
+            assert [r["val_score"] for r in rows] == est.validation_scores_
+            assert diagnose_fit(est).verdict != "not enough data to tell"
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mlp_validation_loss_is_scikit_learns_loss(digits):
+    """The val_loss recorded per epoch is scikit-learn's data loss (log loss, binary log
+    loss summed over outputs, half the squared error) on the rows it is given."""
+    from sklearn.metrics import log_loss, mean_squared_error
+
+    from fastfit import MLPClassifier, MLPRegressor
+
+    X, y = digits
+    X, y = X[:200].astype(np.float64), y[:200]
+    w = np.linspace(0.5, 2.0, 200)
+    clf = MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y % 4)
+    _, loss = clf._validation_score(clf._model, X, None, y % 4, w)
+    assert loss == pytest.approx(log_loss(y % 4, clf.predict_proba(X), sample_weight=w),
+                                 rel=1e-10)
+    binary = MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y % 2)
+    target = (y % 2).astype(np.float64).reshape(-1, 1)
+    _, loss = binary._validation_score(binary._model, X, target, None, w)
+    assert loss == pytest.approx(log_loss(y % 2, binary.predict_proba(X), sample_weight=w),
+                                 rel=1e-10)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y / 9.0)
+    _, loss = reg._validation_score(reg._model, X, (y / 9.0).reshape(-1, 1), None, w)
+    assert loss == pytest.approx(0.5 * mean_squared_error(y / 9.0, reg.predict(X),
+                                                          sample_weight=w), rel=1e-10)

@@ -31,6 +31,7 @@ import numbers
 import warnings
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -147,9 +148,11 @@ class _Rule(Callback):
         if est.verbose:
             print("Iteration %d, loss = %.8f" % (st["n_iter_"], loss))
         if self.val is not None:
-            score = est._validation_score(trainer.model, *self.val)
+            score, val_loss = est._validation_score(trainer.model, *self.val)
             st["validation_scores_"].append(score)
-            logs["val_score"] = trainer.history.rows[-1]["val_score"] = score
+            row = trainer.history.rows[-1]
+            logs["val_score"] = row["val_score"] = score
+            logs["val_loss"] = row["val_loss"] = val_loss
             if est.verbose:
                 print("Validation score: %f" % score)
             if score < st["best_validation_score_"] + est.tol:
@@ -608,6 +611,14 @@ class _BaseMLP(BaseEstimator):
         self.history_ = history
 
     # ---- prediction ---------------------------------------------------------------
+    def _fastfit_trainer(self):
+        """The fastfit.Trainer behind this fitted estimator, for fastfit.diagnostics. An
+        lbfgs fit keeps none: then a new one on the fitted model and its loss."""
+        check_is_fitted(self, "coefs_")
+        if self._trainer is not None:
+            return self._trainer
+        return Trainer(self._model, loss=self._loss_kind()[0], n_threads=self.n_threads)
+
     def _forward(self, X):
         """Raw outputs (logits for classifiers), in the training dtype.
 
@@ -641,16 +652,25 @@ class _BaseMLP(BaseEstimator):
         return out
 
     def _validation_score(self, model, Xv, target, labels, w):
+        """(score, loss) on the validation rows: scikit-learn's score (accuracy or R2)
+        and the data loss in loss_curve_'s units, without the L2 term (for
+        fastfit.diagnostics.diagnose_fit), from one forward pass."""
         out = np.empty((Xv.shape[0], self.n_outputs_), model.dtype)
         threads = self.n_threads or _predict_threads(model, Xv.shape[0])
         model._native.predict_into(out, Xv, None, threads)
         if not np.isfinite(out).all():
-            return np.nan
-        if self._is_clf:
-            if labels is not None:
-                return float(accuracy_score(labels, out.argmax(1), sample_weight=w))
-            return float(accuracy_score(target > 0.5, out > 0, sample_weight=w))
-        return float(r2_score(target, out, sample_weight=w))
+            return np.nan, np.nan
+        z = out.astype(np.float64)
+        if not self._is_clf:
+            score = r2_score(target, out, sample_weight=w)
+            rows = 0.5 * ((target.reshape(z.shape) - z) ** 2).mean(axis=1)
+        elif labels is not None:
+            score = accuracy_score(labels, out.argmax(1), sample_weight=w)
+            rows = logsumexp(z, axis=1) - z[np.arange(len(z)), labels]
+        else:
+            score = accuracy_score(target > 0.5, out > 0, sample_weight=w)
+            rows = (np.logaddexp(0.0, z) - target.reshape(z.shape) * z).sum(axis=1)
+        return float(score), float(np.average(rows, weights=w))
 
     # ---- pickling: coefs_/intercepts_ are views into the model's flat buffer ----------
     def __getstate__(self):
@@ -711,7 +731,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         As scikit-learn's. ``coefs_``/``intercepts_`` are views into the model's flat
         parameter buffer (writable, as scikit-learn's arrays).
     history_ : fastfit.History
-        Per-epoch records (loss in scikit-learn's units, lr, seconds, val_score).
+        Per-epoch records (loss in scikit-learn's units, lr, seconds; with
+        early_stopping also val_score and val_loss, the validation data loss in the
+        same units without the L2 term).
     """
 
     _is_clf = True
