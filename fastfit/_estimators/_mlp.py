@@ -516,7 +516,7 @@ class _BaseMLP(BaseEstimator):
         else:
             if self.batch_size > n:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped")
+                              "It is going to be clipped", stacklevel=5)
             bs = int(np.clip(self.batch_size, 1, n))
         trainer = self._trainer if incremental else None
         if trainer is None or trainer.model is not self._model:
@@ -540,7 +540,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              f"contain large values and need to be preprocessed. ({err})") from None
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=5)
         finally:
             # the rule holds the estimator and the validation data; the native struct holds
             # X and a workspace: neither belongs in a fitted estimator (or its pickle)
@@ -548,7 +548,8 @@ class _BaseMLP(BaseEstimator):
             trainer._native = None
         if (not incremental and not rule.stopped and state["n_iter_"] == self.max_iter):
             warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                          "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
+                          "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning,
+                          stacklevel=5)   # the caller of fit
         if self.early_stopping and state["_best_weights"] is not None:
             trainer.set_weights(state["_best_weights"])
         for key, value in state.items():
