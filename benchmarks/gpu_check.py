@@ -240,8 +240,8 @@ def mlp_check(n, d, hidden, epochs, batch_size="auto"):
         seconds[device] = time.perf_counter() - t0
     g, c = est["cuda"], est["cpu"]
     curve = float(np.max(np.abs(np.subtract(g.loss_curve_, c.loss_curve_)) / np.abs(c.loss_curve_)))
-    worst = max(float(np.max(np.abs(a - b))) for a, b in zip(g.coefs_ + g.intercepts_,
-                                                              c.coefs_ + c.intercepts_, strict=True))
+    pairs = zip(g.coefs_ + g.intercepts_, c.coefs_ + c.intercepts_, strict=True)
+    worst = max(float(np.max(np.abs(a - b))) for a, b in pairs)
     proba = float(np.max(np.abs(g.predict_proba(x) - c.predict_proba(x))))
     # simulator: a few steps, float32 rounding; GPU: hundreds of steps with cuBLAS's own
     # summation order (the W1 check's tolerances)

@@ -21,6 +21,10 @@ conventions map onto the engine:
   the two stay equal.
 * lbfgs: ``scipy.optimize.minimize(L-BFGS-B)`` on the flat parameter buffer; each
   evaluation is one engine call (``Trainer.train_step(update=False)``) plus the L2 term.
+  It runs on the CPU only: ``device="cuda"`` with lbfgs is a ValueError.
+* ``device="cuda"``: the stochastic solvers train through ``Trainer(device="cuda")``,
+  whose GPU trainer implements the same scikit-learn mode (fastfit/cuda/_train.py);
+  prediction runs on the CPU with the weights copied back after every epoch.
 """
 
 from __future__ import annotations

@@ -36,6 +36,14 @@ follows ``csrc/engine.inc`` op for op:
   epoch the host buffers are copied up again, so whatever a callback did to them between
   epochs (EarlyStopping's restore, a user's set_weights) is what trains next.
 
+The engine's scikit-learn mode (optimizer settings ``sklearn`` and ``l2_loss``, as
+fastfit.MLPClassifier/MLPRegressor set them) follows ff_step and ff_optimizer_step: the
+coupled L2 coefficient divided by the batch's weight sum (not for decoupled AdamW) and
+Adam's eps replaced by eps / sqrt(1 - beta2^t), both folded on the host in double; the
+batch loss gains l2_loss/2 * ||params[:n_decay]||^2 / weight sum with the weights before
+the step (two more launches: the chunked sum of squares and its total) and the epoch loss
+is averaged over the batches by rows, in the bookkeeping launch.
+
 A non-finite loss (or gradient norm, with clipping) is recorded on the device as the
 first failing batch; the call then returns ``FF_ENONFINITE`` like the C engine and the
 Trainer restores the last good epoch from its host snapshot (the device steps after
