@@ -5,8 +5,9 @@ kernels, then times them against PyTorch on the same device in the same run.
     python benchmarks/gpu_check.py --check-only # correctness only
     python benchmarks/gpu_check.py --simulate   # correctness on Numba's CPU simulator, tiny sizes
 
-Exits 1 if any twin disagrees with its C kernel, or if W1 training on the device
-disagrees with the CPU engine (timing targets are reported, not enforced). Targets
+Exits 1 if any twin disagrees with its C kernel, or if W1 training or an
+``MLPClassifier(device="cuda")`` fit on the device disagrees with the CPU engine (timing
+targets are reported, not enforced). Targets
 (issue 5): Adam over 16M float32 parameters >= 0.95x ``torch.optim.Adam(fused=True)``;
 batch norm forward + backward at 65536 x 512 >= 1.2x torch; W1 training (MLP
 64-256-256-10 + BN, Adam, batch 256, one epoch of 200k rows) with
@@ -213,6 +214,47 @@ def _w1_check_only():
     return [(f"W1 training device='cuda' vs 'cpu', 16k rows ({note})", ok)]
 
 
+# ---- the MLP estimators: MLPClassifier(device="cuda") against device="cpu" --------------------
+
+def mlp_check(n, d, hidden, epochs, batch_size="auto"):
+    """MLPClassifier (scikit-learn's defaults: Adam, alpha 1e-4, relu; the engine's
+    scikit-learn mode) fitted for ``epochs`` epochs on n x d float32 rows of the W1 task,
+    device="cuda" against device="cpu" with the same random_state: the loss curve, the
+    coefficients and the predicted probabilities must agree to float32 tolerance."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from fastfit import MLPClassifier
+
+    x, y = w1_data(n, d, W1_CLASSES if n >= 1000 else 3)
+    est = {}
+    seconds = {}
+    for device in ("cuda", "cpu"):
+        m = MLPClassifier(hidden, max_iter=epochs, batch_size=batch_size, random_state=0,
+                          device=device)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est[device] = m.fit(x, y)
+        seconds[device] = time.perf_counter() - t0
+    g, c = est["cuda"], est["cpu"]
+    curve = float(np.max(np.abs(np.subtract(g.loss_curve_, c.loss_curve_)) / np.abs(c.loss_curve_)))
+    pairs = zip(g.coefs_ + g.intercepts_, c.coefs_ + c.intercepts_, strict=True)
+    worst = max(float(np.max(np.abs(a - b))) for a, b in pairs)
+    proba = float(np.max(np.abs(g.predict_proba(x) - c.predict_proba(x))))
+    # simulator: a few steps, float32 rounding; GPU: hundreds of steps with cuBLAS's own
+    # summation order (the W1 check's tolerances)
+    small = n < 1000
+    ok = (g.n_iter_ == c.n_iter_ == epochs and g.t_ == c.t_
+          and curve <= (2e-5 if small else 1e-3) and worst <= (2e-5 if small else 2e-3)
+          and proba <= (1e-4 if small else 2e-3))
+    note = (f"{n}x{d}, hidden {hidden}, {epochs} epochs: loss curve rel. diff {curve:.1e}, "
+            f"weights {worst:.1e}, proba {proba:.1e}; fit {seconds['cuda']:.2f} s vs CPU "
+            f"{seconds['cpu']:.2f} s")
+    return [(f"MLPClassifier device='cuda' vs 'cpu' ({note})", ok)]
+
+
 # ---- timings ----------------------------------------------------------------------------------
 
 def _time(torch, fn, repeat):
@@ -296,8 +338,12 @@ def main():
     results = checks(small)
     if small:
         results += w1_check_small()
-    elif ARGS.check_only:
-        results += _w1_check_only()
+        results += mlp_check(24, 6, (8,), 2, batch_size=12)
+    else:
+        if ARGS.check_only:
+            results += _w1_check_only()
+        # the real-GPU path: the first fit compiles the estimator's kernel specialisations
+        results += mlp_check(20_000, W1_FEATURES, (256,), 3)
     rows = None
     if not (ARGS.simulate or ARGS.check_only):
         rows, card, w1_ok = timings(ARGS.repeat)

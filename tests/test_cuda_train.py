@@ -169,6 +169,43 @@ def test_zero_weight_batch_is_skipped_rmsprop_l1():
     assert out["cuda"][0].step_ == 4
 
 
+def _sk(cls, l2_loss, **kwargs):
+    """An optimizer in the engine's scikit-learn mode, as MLPClassifier/MLPRegressor
+    build it (settings() carries sklearn=True and l2_loss)."""
+    from fastfit._estimators._mlp import _sk_optimizer
+
+    opt = _sk_optimizer(cls, l2_loss, **kwargs)
+    assert opt.settings()["sklearn"] is True and opt.settings()["l2_loss"] == l2_loss
+    return opt
+
+
+@pytest.mark.parametrize("dtype, cls, l2, kwargs, loss, kind, weighted", [
+    # Adam: L2 / weight sum, eps / sqrt(1 - beta2^t), the L2 loss term, epoch loss by rows
+    ("float32", optim.Adam, 1e-2, dict(lr=1e-2, eps=1e-3, weight_decay=1e-2), "cross_entropy",
+     "ce", True),
+    ("float64", optim.Adam, 0.3, dict(lr=1e-2, eps=1e-3, weight_decay=0.3), "mse", "mse", True),
+    # SGD with Nesterov momentum: the L2 scaling and the loss term
+    ("float64", optim.SGD, 0.2, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
+     "bce", "bce", False),
+    # AdamW (decoupled): no division by the weight sum, l2_loss 0 as the estimator sets it
+    ("float64", optim.AdamW, 0.0, dict(lr=1e-2, weight_decay=0.1), "cross_entropy", "ce", True),
+])
+def test_sklearn_mode_matches_the_c_engine(dtype, cls, l2, kwargs, loss, kind, weighted):
+    X, y = _data(11, 2, kind, seed=5)
+    w = np.linspace(0.5, 2.0, 11) if weighted else None
+    out = _fit_both(lambda: _plain_model(2, dtype), loss, lambda: _sk(cls, l2, **kwargs), X, y,
+                    epochs=2, batch_size=4, fit_kwargs={"sample_weight": w})
+    tol = 1e-10 if dtype == "float64" else 2e-5
+    _assert_same(out, tol=tol, keys=("loss",))
+    # the mode matters here: the plain optimizer trains (or reports) measurably differently
+    model = _plain_model(2, dtype)
+    plain = Trainer(model, loss, cls(**kwargs), random_state=3, epochs=2, batch_size=4)
+    hist = plain.fit(X, y, sample_weight=w)
+    mc, hc = out["cpu"][1], out["cpu"][2]
+    assert (np.abs(model.params - mc.params).max() > 1e3 * tol
+            or np.abs(np.subtract(hist["loss"], hc["loss"])).max() > 1e3 * tol)
+
+
 def test_non_finite_loss_restores_last_good_epoch():
     X, y = _data(8, 1, "mse")
     y = y * 1e30

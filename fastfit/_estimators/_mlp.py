@@ -21,11 +21,14 @@ conventions map onto the engine:
   the two stay equal.
 * lbfgs: ``scipy.optimize.minimize(L-BFGS-B)`` on the flat parameter buffer; each
   evaluation is one engine call (``Trainer.train_step(update=False)``) plus the L2 term.
+  It runs on the CPU only: ``device="cuda"`` with lbfgs is a ValueError.
+* ``device="cuda"``: the stochastic solvers train through ``Trainer(device="cuda")``,
+  whose GPU trainer implements the same scikit-learn mode (fastfit/cuda/_train.py);
+  prediction runs on the CPU with the weights copied back after every epoch.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import warnings
@@ -48,7 +51,7 @@ from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data
 from fastfit._lib import ffi, kernel, lib, ptr
 from fastfit._runtime import get_num_threads
-from fastfit._trainer import _SERIAL_WORK, NonFiniteLossError, Trainer, _spare_cores
+from fastfit._trainer import _SERIAL_WORK, NonFiniteLossError, Trainer, _check_device, _spare_cores
 from fastfit._validation import as_sample_weight
 from fastfit.callbacks import Callback
 from fastfit.history import History
@@ -116,10 +119,6 @@ def _predict_threads(model, n):
     if n * model.plan.n_params < _SERIAL_WORK:
         return 1
     return _spare_cores(get_num_threads())
-
-
-def _trainer_has_device() -> bool:
-    return "device" in inspect.signature(Trainer).parameters
 
 
 class _Rule(Callback):
@@ -292,12 +291,18 @@ class _BaseMLP(BaseEstimator):
                              f"fastfit.callbacks.Callback instances, got {cbs!r}.")
         if self.n_threads is not None:
             _int("n_threads", self.n_threads)
-        if self.device not in ("cpu", "cuda"):
+        if not isinstance(self.device, str) or self.device not in ("cpu", "cuda"):
             raise ValueError("The 'device' parameter must be 'cpu' or 'cuda', "
                              f"got {self.device!r}.")
-        if self.device == "cuda" and not _trainer_has_device():
-            raise ValueError("device='cuda' needs fastfit.Trainer's device support, which this "
-                             "fastfit build does not have yet; use device='cpu'.")
+        if self.device == "cuda":
+            if self.solver == "lbfgs":
+                raise ValueError("solver='lbfgs' runs on the CPU only (its full-batch loss and "
+                                 "gradient are evaluated by the C engine); use device='cpu', "
+                                 "or a stochastic solver ('adam', 'sgd', ...) with "
+                                 "device='cuda'.")
+            # numba-cuda installed (ImportError saying what to install) and a GPU visible
+            # (RuntimeError): found here, before the fit touches the estimator's state
+            _check_device(self.device)
         if self.early_stopping and self.validation_fraction <= 0:
             raise ValueError("validation_fraction must be > 0 with early_stopping=True.")
         return hls
@@ -474,11 +479,6 @@ class _BaseMLP(BaseEstimator):
                              "contain large values and need to be preprocessed.")
         return self
 
-    def _device_kwargs(self):
-        # "cuda" passed _check_params only where Trainer takes a device (untested here:
-        # that parameter is another change's); "cpu" needs no argument
-        return {"device": self.device} if self.device != "cpu" else {}
-
     def _set_views(self):
         self.coefs_ = [lin.weight for lin in self._linears]
         self.intercepts_ = [lin.bias for lin in self._linears]
@@ -524,9 +524,10 @@ class _BaseMLP(BaseEstimator):
             trainer = Trainer(self._model, loss=loss,
                               optimizer=self._make_optimizer(s, r, self._schedule()),
                               epochs=1, batch_size=bs, shuffle=self.shuffle, random_state=seed,
-                              n_threads=self.n_threads, **self._device_kwargs())
+                              n_threads=self.n_threads, device=self.device)
             state["_lr"] = float(self.learning_rate_init)
         trainer.batch_size = bs
+        trainer.device = self.device   # partial_fit after set_params(device=...)
         trainer.shuffle = bool(self.shuffle)
         lr_to_engine = s if self.solver == "sgd" else 1.0
         state["n_iter_"] = 0
@@ -564,8 +565,7 @@ class _BaseMLP(BaseEstimator):
         model = self._model
         n = X.shape[0]
         trainer = Trainer(model, loss=loss, optimizer=_optim.SGD(lr=1.0), epochs=1,
-                          batch_size=n, shuffle=False, n_threads=self.n_threads,
-                          **self._device_kwargs())
+                          batch_size=n, shuffle=False, n_threads=self.n_threads)
         y_fit = labels if labels is not None else target
         nd = model.plan.n_decay
         alpha = float(self.alpha)
@@ -714,7 +714,10 @@ _COMMON_DOC = """
     n_threads : int, optional
         Threads for the kernels; default: the caller's OpenMP setting.
     device : {"cpu", "cuda"}, default="cpu"
-        "cuda" needs fastfit.Trainer's device support.
+        Where the stochastic solvers train: "cuda" runs ``fastfit.Trainer(device="cuda")``
+        on an NVIDIA GPU (needs ``pip install 'fastfit[cuda]'``) and gives the CPU's
+        results to float32 rounding for the same random_state. Prediction runs on the
+        CPU with the fitted weights. solver="lbfgs" is CPU-only (ValueError with "cuda").
 """
 
 

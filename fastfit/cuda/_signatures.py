@@ -78,8 +78,10 @@ def signatures(T):
         ("train_col_sum_add", train._k_col_sum_add, (A, A, i, i), False),
         ("train_copy", train._k_copy, (A, A, i), True),
         ("train_add_bias", train._k_add_bias, (A, A, i, i), True),
-        ("train_account", train._k_account, (D, D, D, A, A, i, i, i, types.float64), False),
-        ("train_account_labels", train._k_account, (D, D, D, A, I64, i, i, i, types.float64), False),
+        ("train_account", train._k_account,
+         (D, D, D, A, A, i, i, i, types.float64, D, types.float64, b), False),
+        ("train_account_labels", train._k_account,
+         (D, D, D, A, I64, i, i, i, types.float64, D, types.float64, b), False),
         ("train_check_norm", train._k_check_norm, (D, D, types.float64), False),
         ("train_reset", train._k_reset, (D,), False),
     ]

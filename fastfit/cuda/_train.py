@@ -36,6 +36,14 @@ follows ``csrc/engine.inc`` op for op:
   epoch the host buffers are copied up again, so whatever a callback did to them between
   epochs (EarlyStopping's restore, a user's set_weights) is what trains next.
 
+The engine's scikit-learn mode (optimizer settings ``sklearn`` and ``l2_loss``, as
+fastfit.MLPClassifier/MLPRegressor set them) follows ff_step and ff_optimizer_step: the
+coupled L2 coefficient divided by the batch's weight sum (not for decoupled AdamW) and
+Adam's eps replaced by eps / sqrt(1 - beta2^t), both folded on the host in double; the
+batch loss gains l2_loss/2 * ||params[:n_decay]||^2 / weight sum with the weights before
+the step (two more launches: the chunked sum of squares and its total) and the epoch loss
+is averaged over the batches by rows, in the bookkeeping launch.
+
 A non-finite loss (or gradient norm, with clipping) is recorded on the device as the
 first failing batch; the call then returns ``FF_ENONFINITE`` like the C engine and the
 Trainer restores the last good epoch from its host snapshot (the device steps after
@@ -176,10 +184,16 @@ def _k_copy(dst, src, n):
 
 
 @cuda.jit
-def _k_account(acc, total, sumw, out, ref, n, k, kind, batch):
+def _k_account(acc, total, sumw, out, ref, n, k, kind, batch, sumsq, half_l2, by_rows):
     """The engine's per-step bookkeeping, one block: the batch loss total / (sum_w * K)
     (K = 1 for softmax), its epoch sums and the hits (argmax == label; sign(logit) ==
-    target > 1/2), or the first non-finite batch."""
+    target > 1/2), or the first non-finite batch.
+
+    scikit-learn mode (ff_step): the loss gains half_l2 * ||W||^2 / sum_w, ||W|| the norm
+    of the decayed weights before the step (sumsq[0] its square, summed as ff_grad_norm;
+    half_l2 = l2_loss / 2, 0 when off), and with by_rows the epoch sums weigh each
+    batch by its rows, not its weight sum. As the engine, finiteness is judged on the
+    loss before the L2 term (that is the loss kernel's status)."""
     sh = cuda.shared.array(RT, float64)
     tid = cuda.threadIdx.x
     hits = float64(0)
@@ -200,11 +214,16 @@ def _k_account(acc, total, sumw, out, ref, n, k, kind, batch):
     if tid == 0:
         sw = sumw[0]
         kk = 1.0 if kind == SOFTMAX_CE else float64(k)
-        loss = total[0] / (sw * kk)
+        base = total[0] / (sw * kk)
+        loss = base
+        if half_l2 > 0:
+            norm = math.sqrt(sumsq[0])
+            loss = base + half_l2 * norm * norm / sw
         acc[ACC_LAST] = loss
-        if math.isfinite(loss):
-            acc[ACC_LOSS] += loss * sw
-            acc[ACC_WEIGHT] += sw
+        if math.isfinite(base):
+            bw = float64(n) if by_rows else sw
+            acc[ACC_LOSS] += loss * bw
+            acc[ACC_WEIGHT] += bw
             acc[ACC_HITS] += hits
         elif acc[ACC_FAILED] < 0:
             acc[ACC_FAILED] = batch
@@ -256,6 +275,10 @@ class CudaTrainer:
         self.shuffle_seed, self.dropout_seed = int(shuffle_seed), int(dropout_seed)
         self.cap = cap = self.batch_size + (1 if self.merge_single else 0)
         self.n_decay = plan.n_params if self.opt["decay_all"] else plan.n_decay
+        # scikit-learn's MLP conventions (ff_train's sklearn, l2_loss; see _update, _step)
+        self.sklearn = bool(self.opt.get("sklearn", False))
+        l2 = float(self.opt.get("l2_loss", 0.0))
+        self.half_l2 = 0.5 * l2 if l2 > 0 and self.n_decay > 0 else 0.0
         self.host_grads = grads
         self.host_slots = [s for s in slots if s is not None]
         self.struct = SimpleNamespace(step=int(step), loss_sum=0.0, weight_sum=0.0, correct=0,
@@ -278,6 +301,9 @@ class CudaTrainer:
         self.part = cuda.device_array(R.nchunks(cap * k), np.float64)
         self.total = cuda.device_array(1, np.float64)
         self.bad = cuda.device_array(1, np.int32)
+        # ||params[:n_decay]||^2 before each step (the L2 loss term), when it is on
+        self.sumsq = zeros(1, np.float64)
+        self.sumsq_part = cuda.device_array(R.nchunks(self.n_decay), np.float64)
         self._views = {}
         # With CuPy, the products run in cuBLAS straight between the workspace's slots
         # (2-D CuPy views made once per batch size: wrapping an array costs ~10 us).
@@ -430,6 +456,10 @@ class CudaTrainer:
         kt = 1 if self.is_ce else k
         _k_gather_batch[blocks(max(n * d, plan.n_params)), THREADS](
             self.G, xb, self.tb, self.wb, self.x, self.t, self.w, self.order, lo, n, d, kt)
+        if self.half_l2 > 0:  # the weights before the step, as ff_step's ff_grad_norm
+            nd = self.n_decay
+            R.k_chunk_sumsq[R.chunk_blocks(nd), RT](self.sumsq_part, self.P, nd)
+            R.k_sum_partials[1, RT](self.sumsq, self.sumsq_part, R.nchunks(nd))
         offset = s.step * plan.mask_width * self.cap
         self._forward(views, n, offset)
         # the loss and its gradient into the output slot's gradient
@@ -450,7 +480,8 @@ class CudaTrainer:
         if R.nchunks(items) > 1:
             R.k_sum_partials[1, RT](self.total, self.part, R.nchunks(items))
             total = self.total
-        _k_account[1, RT](self.acc, total, sumw, out, self.tb, n, k, self.loss_kind, float64(b))
+        _k_account[1, RT](self.acc, total, sumw, out, self.tb, n, k, self.loss_kind, float64(b),
+                          self.sumsq, float64(self.half_l2), self.sklearn)
         self._backward(views, n)
         self._update(b, lr)
 
@@ -573,7 +604,11 @@ class CudaTrainer:
 
     def _update(self, b, lr):
         """ff_optimizer_step: clipping, then the update of [0, n_decay) with weight decay
-        and the rest without -- one launch when there is no weight decay -- then L1."""
+        and the rest without -- one launch when there is no weight decay -- then L1.
+
+        scikit-learn mode, as the engine (in double on the host, then cast by the
+        kernels): the coupled L2 coefficient divided by the batch's weight sum (not for
+        decoupled AdamW), Adam's eps replaced by eps / sqrt(1 - beta2^step)."""
         o, s = self.opt, self.struct
         np_, nd = self.plan.n_params, self.n_decay
         P, G = self.P, self.G
@@ -584,6 +619,12 @@ class CudaTrainer:
             _k_scale_if_over[blocks(np_), THREADS](G, np_, norm, float64(clip))
         s.step += 1
         wd = float(o["weight_decay"])
+        eps = float(o["eps"])
+        if self.sklearn:
+            if not o["decoupled"]:
+                wd = wd / float(self.wsum[b])
+            if o["kind"] == OPTIM_ADAM:
+                eps = eps / math.sqrt(1.0 - math.pow(float(o["beta2"]), float(s.step)))
         parts = [(0, np_, wd)] if wd == 0 else [(0, nd, wd), (nd, np_, 0.0)]
         s1 = self.slots[0] if self.slots else None
         s2 = self.slots[1] if len(self.slots) > 1 else None
@@ -600,7 +641,7 @@ class CudaTrainer:
                                          hi - lo, lr, o["alpha"], o["eps"], decay, o["momentum"])
             else:
                 st = K.ff_adam_update(p, s1[lo:hi], s2[lo:hi], g, hi - lo, s.step, lr, o["beta1"],
-                                      o["beta2"], o["eps"], decay, bool(o["decoupled"]))
+                                      o["beta2"], eps, decay, bool(o["decoupled"]))
             if st != FF_OK:
                 raise RuntimeError(f"fastfit cuda optimizer update rejected its arguments ({st})")
         if o["l1"] > 0 and nd > 0:
