@@ -304,9 +304,6 @@ def test_params_device_and_bad_parameters():
                 dict(callbacks=[object()]), dict(beta_1=1.0), dict(epsilon=0.0)]:
         with pytest.raises(ValueError):
             MLPClassifier(**bad).fit(X, y)
-    if "device" not in __import__("inspect").signature(fastfit.Trainer).parameters:
-        with pytest.raises(ValueError, match="cuda"):
-            MLPClassifier(device="cuda").fit(X, y)
     with pytest.raises(ValueError, match="poisson"):
         MLPRegressor(loss="poisson").fit(*_reg())
 
