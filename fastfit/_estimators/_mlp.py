@@ -49,7 +49,7 @@ from fastfit import nn
 from fastfit import optim as _optim
 from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data
-from fastfit._lib import ffi, kernel, lib, ptr
+from fastfit._lib import _CTYPE, ffi, kernel, lib
 from fastfit._runtime import get_num_threads
 from fastfit._trainer import _SERIAL_WORK, NonFiniteLossError, Trainer, _check_device, _spare_cores
 from fastfit._validation import as_sample_weight
@@ -61,6 +61,7 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 _ACTIVATIONS = {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh,
                 "relu": nn.ReLU}
 _NULL = ffi.NULL
+_from_buffer = ffi.from_buffer
 _SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
 _STOCHASTIC = ("sgd", "adam", "adamw", "rmsprop")
 _SCHEDULES = {"cosine": lambda: _optim.Cosine(), "step": lambda: _optim.StepDecay(30, 0.1),
@@ -482,6 +483,9 @@ class _BaseMLP(BaseEstimator):
     def _set_views(self):
         self.coefs_ = [lin.weight for lin in self._linears]
         self.intercepts_ = [lin.bias for lin in self._linears]
+        # the one-row fast path; with feature names every call is validated instead
+        self._predictor = (None if hasattr(self, "feature_names_in_")
+                           else self._predictor_of(self._model))
 
     def _class_weighted(self, sw, target, labels, cls_state, n, dtype):
         return sw
@@ -620,37 +624,45 @@ class _BaseMLP(BaseEstimator):
             return self._trainer
         return Trainer(self._model, loss=self._loss_kind()[0], n_threads=self.n_threads)
 
-    def _forward(self, X):
-        """Raw outputs (logits for classifiers), in the training dtype.
+    def _forward(self, X, pointer=False):
+        """Raw outputs (logits for classifiers), in the training dtype (and, with
+        ``pointer``, a cffi pointer to them for an in-place output kernel).
 
-        The fast path takes check_predict_data's conditions (a C-contiguous ndarray of the
-        training dtype and width, no feature names) but leaves the NaN/inf count to the
-        prediction kernel itself (one C call instead of two: ~2 us of a ~7 us one-row
-        prediction). Anything else goes through check_predict_data.
+        The fast path is for the embedding case, a C-contiguous ndarray of the training
+        dtype and width (no feature names at fit): everything the C call needs was
+        gathered once per fitted model (``_predictor``), and the NaN/inf count is left to
+        the prediction kernel itself. Its Python cost is ~1 us of a ~5 us one-row
+        prediction. Anything else goes through check_predict_data.
         """
         d = self.__dict__
-        model = d.get("_model")
-        if (model is not None and type(X) is np.ndarray and X.dtype == d["_dtype"]
-                and X.ndim == 2 and X.shape[1] == d["n_features_in_"] and X.shape[0]
-                and X.flags.c_contiguous and "feature_names_in_" not in d):
+        fast = d.get("_predictor")
+        if (fast is not None and type(X) is np.ndarray and X.dtype is fast[0] and X.ndim == 2
+                and X.shape[1] == fast[1] and X.flags.c_contiguous and X.shape[0]):
             check = 1
         else:
-            if model is None:
+            if d.get("_model") is None:
                 check_is_fitted(self, "coefs_")
             X = check_predict_data(self, X, self._dtype)
+            fast = self._predictor_of(self._model)
             check = 0
+        dtype, _, k, predict, struct, ctype, serial_rows = fast
         n = X.shape[0]
-        out = np.empty((n, d["n_outputs_"]), d["_dtype"])
-        native = model._native
-        threads = d["n_threads"]
-        if threads is None:
-            threads = _predict_threads(model, n)
-        status = native._predict(ptr(out), native.struct, ptr(X), _NULL, n, n, threads, check)
+        out = np.empty((n, k), dtype)
+        p = _from_buffer(ctype, out)
+        threads = d["n_threads"] or (1 if n <= serial_rows else _predict_threads(self._model, n))
+        status = predict(p, struct, _from_buffer(ctype, X), _NULL, n, n, threads, check)
         if status:
             if status == lib.FF_ENONFINITE and check:
                 raise ValueError("Input X contains NaN or infinity.")
             lib_status(status, "predict")
-        return out
+        return (out, p) if pointer else out
+
+    def _predictor_of(self, model):
+        """(dtype, n_features, n_outputs, predict kernel, model struct, cffi array type,
+        most rows predicted serially) for ``_forward``."""
+        native = model._native
+        return (model.dtype, model.n_features, self.n_outputs_, native._predict, native.struct,
+                _CTYPE[model.dtype], _SERIAL_WORK // max(model.plan.n_params, 1))
 
     def _validation_score(self, model, Xv, target, labels, w):
         """(score, loss) on the validation rows: scikit-learn's score (accuracy or R2)
@@ -678,6 +690,7 @@ class _BaseMLP(BaseEstimator):
         state = super().__getstate__()
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
+        state.pop("_predictor", None)   # cffi handles: rebuilt by __setstate__
         return state
 
     def __setstate__(self, state):
@@ -890,9 +903,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities in the training dtype, columns ordered as ``classes_``."""
-        out = self._forward(X)
+        out, p = self._forward(X, pointer=True)   # in place: one pointer for both arguments
         n, k = out.shape
-        p = ptr(out)   # in place: one pointer for both arguments
         if self.out_activation_ == "softmax":
             _SOFTMAX[out.dtype](p, p, n, k)
             return out
