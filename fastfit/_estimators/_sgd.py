@@ -318,12 +318,15 @@ class _BaseSGD(BaseEstimator):
                           "will raise an error in 1.10. Use values in the range [0.0, inf) "
                           "instead.", FutureWarning)
 
-    def _transactional(self, fn, *args, **kwargs):
+    def _transactional(self, fn, X, y, *args):
         """Run fn; on any exception restore the estimator's attributes (a rejected call
         leaves a fitted estimator unchanged)."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None.")
         saved = dict(self.__dict__)
         try:
-            return fn(*args, **kwargs)
+            return fn(X, y, *args)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
