@@ -180,6 +180,28 @@ def test_threads_do_not_change_results_bitwise(n, dtype):
         np.testing.assert_array_equal(b, results[0][1])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_problem_any_thread_count_bitwise(dtype):
+    # K = 1 with shuffled rows, L1, averaging: nothing depends on the thread count.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5000, 29)).astype(dtype)
+    y = (x @ rng.standard_normal(29)).astype(dtype)
+    out = []
+    for nt in (1, 2):
+        cfg = S.sgd_config("huber", loss_param=0.5, shuffle=True, seed=9, penalty="l1",
+                           learning_rate="invscaling", average=100)
+        w, aw, q = np.zeros((1, 29), dtype), np.zeros((1, 29), dtype), np.zeros((1, 29), dtype)
+        st = S.sgd_state(w, [0.0])
+        for e in range(2):
+            S.sgd_epoch(w, st, cfg, x, np.arange(5000, dtype=np.int64), y=y, aw=aw, q=q,
+                        epoch=e, n_threads=nt)
+        S.sgd_finish(w, st, aw)
+        out.append((w, aw, st[0].intercept, st[0].objective))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    assert out[0][2:] == out[1][2:]
+
+
 def test_shuffle_is_a_seeded_permutation_per_epoch():
     x, y = _data(50, 3, "squared_error")
     cfg = S.sgd_config("squared_error", shuffle=True, seed=7, learning_rate="constant")
