@@ -22,7 +22,6 @@ but the same bytes.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np

@@ -333,8 +333,10 @@ class _BaseSGD(BaseEstimator):
             raise
 
     def _decision(self, X):
-        check_is_fitted(self, "coef_")
-        X = check_predict_data(self, X, self.coef_.dtype)
+        coef = getattr(self, "coef_", None)
+        if coef is None:
+            check_is_fitted(self, "coef_")  # raises NotFittedError
+        X = check_predict_data(self, X, coef.dtype)
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):
@@ -734,6 +736,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def predict(self, X):
         """Predicted values, shape (n_samples,)."""
-        check_is_fitted(self, "coef_")
-        X = check_predict_data(self, X, self.coef_.dtype)
+        coef = getattr(self, "coef_", None)
+        if coef is None:
+            check_is_fitted(self, "coef_")  # raises NotFittedError
+        X = check_predict_data(self, X, coef.dtype)
         return X @ self.coef_ + self.intercept_[0]
