@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from fastfit._estimators._base import check_fit_data, check_predict_data
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
-from fastfit.ops._sgd import sgd_config, sgd_epoch, sgd_finish, sgd_state
+from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
@@ -202,20 +202,19 @@ class _BaseSGD(BaseEstimator):
         best_score = np.full(k, -np.inf)
         no_improve = np.zeros(k, dtype=np.int64)
         n_iter = np.full(k, max_iter, dtype=np.int64)
-        threads = self._threads()
+        run = sgd_runner(coef, st, cfg, X, order, y=y, labels=labels,
+                         sample_weight=sample_weight, aw=avg_coef, q=q, n_threads=self._threads())
         for epoch in range(max_iter):
             if self.verbose:
                 print(f"-- Epoch {epoch + 1}")
             order[:] = train_rows
             try:
-                sgd_epoch(coef, st, cfg, X, order, y=y, labels=labels,
-                          sample_weight=sample_weight, aw=avg_coef, q=q,
-                          epoch=epoch0 + epoch, n_threads=threads)
+                run(epoch0 + epoch)
             except FloatingPointError:
                 raise ValueError(f"Floating-point under-/overflow occurred at epoch #{epoch + 1}."
                                  " Scaling input data with StandardScaler or MinMaxScaler "
                                  "might help.") from None
-            active = [i for i in range(k) if st[i].active]
+            active = [i for i in range(k) if st[i].active] if k > 1 else [0]
             scores = None
             if self.early_stopping:
                 wscale = np.array([st[i].wscale for i in range(k)])
@@ -252,7 +251,7 @@ class _BaseSGD(BaseEstimator):
                             print(f"Convergence after {epoch + 1} epochs")
                         s.active = 0
                         n_iter[i] = epoch + 1
-            if not any(st[i].active for i in range(k)):
+            if not any(st[i].active for i in active):
                 break
         sgd_finish(coef, st, avg_coef)
         return (np.array([st[i].intercept for i in range(k)]),

@@ -20,7 +20,7 @@ from fastfit._lib import (check_status, ffi, float_array, index_array, inplace_d
                           lib, out_array, ptr)
 
 __all__ = ["SGD_LOSSES", "SGD_PENALTIES", "SGD_SCHEDULES", "sgd_config", "sgd_state",
-           "sgd_epoch", "sgd_finish"]
+           "sgd_epoch", "sgd_runner", "sgd_finish"]
 
 #: Loss names (scikit-learn's), mapped to ``enum ff_sgd_loss``; perceptron is the hinge
 #: with threshold 0.
@@ -186,6 +186,15 @@ def sgd_epoch(w, state, config, x, order, *, y=None, labels=None, sample_weight=
     FloatingPointError
         If a problem's weights or intercept became NaN/inf (``state[k].nonfinite``).
     """
+    sgd_runner(w, state, config, x, order, y=y, labels=labels, sample_weight=sample_weight,
+               aw=aw, q=q, n_threads=n_threads)(epoch)
+
+
+def sgd_runner(w, state, config, x, order, *, y=None, labels=None, sample_weight=None,
+               aw=None, q=None, n_threads=None):
+    """Check the arguments of :func:`sgd_epoch` once and return ``run(epoch)``, which runs
+    one epoch with them (the arrays are updated in place as by :func:`sgd_epoch`). For a
+    loop over many epochs: the per-epoch cost is then one native call."""
     dtype = inplace_dtype("w", w)
     if w.ndim != 2:
         raise ValueError(f"w must be 2-D (K, D), got shape {w.shape}")
@@ -215,10 +224,18 @@ def sgd_epoch(w, state, config, x, order, *, y=None, labels=None, sample_weight=
     if len(state) != k:
         raise ValueError(f"state has {len(state)} problems but w has {k} rows")
     nt = 0 if n_threads is None else int(n_threads)
-    status = kernel("sgd_epoch", dtype)(
-        ptr(w), ptr(aw), ptr(q), state, config, ptr(x), ptr(y), ptr(labels),
-        ptr(sample_weight), ptr(order), n, d, k, order.shape[0], int(epoch) % (1 << 64), nt)
-    check_status(status, "sgd_epoch")
+    fn = kernel("sgd_epoch", dtype)
+    args = (ptr(w), ptr(aw), ptr(q), state, config, ptr(x), ptr(y), ptr(labels),
+            ptr(sample_weight), ptr(order), n, d, k, order.shape[0])
+    keep = (w, aw, q, x, y, labels, sample_weight, order)  # the pointers' owners
+
+    def run(epoch: int = 0) -> None:
+        status = fn(*args, int(epoch) % (1 << 64), nt)
+        if status != lib.FF_OK:
+            check_status(status, "sgd_epoch")
+
+    run.arrays = keep
+    return run
 
 
 def sgd_finish(w, state, aw=None) -> None:
