@@ -88,11 +88,12 @@ def test_sgd_regressor_fit(benchmark, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_epoch_vs_bandwidth(benchmark, dtype):
-    """One unshuffled kernel epoch (hinge, l2, 'optimal', objective on) against the time
-    to read X once at the single-thread bandwidth NumPy's sum reaches in the same run."""
+    """One unshuffled kernel epoch (log_loss: every sample updates the weights; l2,
+    'optimal', objective on) against the time to read X once at the single-thread
+    bandwidth NumPy's sum reaches in the same run."""
     X, y = _data(dtype, 2)
     labels = y.astype(np.int64)
-    cfg = S.sgd_config("hinge", optimal_init=1e3)
+    cfg = S.sgd_config("log_loss", optimal_init=1e3)
     w = np.zeros((1, D), dtype)
     st = S.sgd_state(w, [0.0], labels=[1])
     order = np.arange(N, dtype=np.int64)
@@ -103,7 +104,7 @@ def test_epoch_vs_bandwidth(benchmark, dtype):
     gbs = X.nbytes / read / 1e9
     # Shuffled: the floor is reading the rows in a random order, which NumPy's fancy-index
     # gather (independent loads, no compute) measures.
-    cfg_shuffled = S.sgd_config("hinge", optimal_init=1e3, shuffle=True, seed=1)
+    cfg_shuffled = S.sgd_config("log_loss", optimal_init=1e3, shuffle=True, seed=1)
     perm = np.random.default_rng(1).permutation(N)
     gather = min_time(lambda: X[perm], repeat=3)
     epoch_sh = min_time(lambda: S.sgd_epoch(w, st, cfg_shuffled, X, order.copy(), labels=labels),
