@@ -506,6 +506,88 @@ int ff_model_predict_f64(double *out, const ff_model_f64 *m, const double *x,
                          const int64_t *idx, int64_t n, int64_t n_x, int n_threads,
                          int check_finite);
 
+/* ---- SGD linear models: scikit-learn's per-sample SGD (SGDClassifier/Regressor) ---- */
+/* The loss of one binary problem or regression, exactly as scikit-learn's _sgd_fast. y is
+ * in {-1, 1} for the margin losses, in {0, 1} for FF_SGD_LOG (half binomial), any real
+ * for the regression losses; param is the hinge threshold (1 hinge, 0 perceptron), the
+ * Huber delta or epsilon. */
+enum ff_sgd_loss {
+    FF_SGD_HINGE = 0,
+    FF_SGD_SQUARED_HINGE = 1,
+    FF_SGD_LOG = 2,
+    FF_SGD_MODIFIED_HUBER = 3,
+    FF_SGD_SQUARED_ERROR = 4,
+    FF_SGD_HUBER = 5,
+    FF_SGD_EPSILON_INSENSITIVE = 6,
+    FF_SGD_SQUARED_EPSILON_INSENSITIVE = 7
+};
+/* scikit-learn's penalty and learning-rate codes (same values). */
+enum ff_sgd_penalty { FF_SGD_NO_PENALTY = 0, FF_SGD_L1 = 1, FF_SGD_L2 = 2, FF_SGD_ELASTICNET = 3 };
+enum ff_sgd_schedule {
+    FF_SGD_CONSTANT = 1,    /* eta = state.eta                                     */
+    FF_SGD_OPTIMAL = 2,     /* eta = 1 / (alpha (optimal_init + t - 1))           */
+    FF_SGD_INVSCALING = 3,  /* eta = eta0 / t^power_t                             */
+    FF_SGD_ADAPTIVE = 4,    /* eta = state.eta (the caller divides it by 5)        */
+    FF_SGD_PA1 = 5,         /* passive-aggressive I,  step min(eta0, loss / |x|^2)  */
+    FF_SGD_PA2 = 6          /* passive-aggressive II, step loss / (|x|^2 + 0.5/eta0) */
+};
+
+/* What every problem of one fit shares. */
+typedef struct ff_sgd_config {
+    int32_t loss, penalty, schedule, fit_intercept;
+    int32_t objective;     /* accumulate state.sumloss / state.objective (loss + penalty) */
+    int32_t shuffle;       /* shuffle order (seed, stream epoch) before the epoch */
+    double loss_param;     /* hinge threshold, Huber delta, epsilon */
+    double alpha, l1_ratio, eta0, power_t;
+    double optimal_init;   /* 1 / (initial_eta0 alpha) of the 'optimal' schedule */
+    double average;        /* 0: no averaging; else average from t >= average */
+    uint64_t seed;
+} ff_sgd_config;
+
+/* One binary problem (one-vs-all column) or the regression, as scikit-learn's
+ * WeightVector: the weights are w = wscale * v (v is the array passed), so the L2 decay
+ * of a step is one multiply of wscale; the averaged weights are (aw + avg_a v) / avg_b.
+ * Start a call sequence with wscale = 1, avg_a = 0, avg_b = 1, u = 0, q = 0, sq_norm =
+ * v.v, l1_norm = sum |v|; ff_sgd_finish folds wscale and avg_a/avg_b back in. */
+typedef struct ff_sgd_state {
+    double intercept, avg_intercept;
+    double t;              /* scikit-learn's t: 1 + samples seen (drives the schedules) */
+    double eta;            /* the rate of 'constant' / 'adaptive' */
+    double wscale, avg_a, avg_b, sq_norm, l1_norm;
+    double u;              /* cumulative L1 penalty (truncated gradient) */
+    double weight_pos, weight_neg;  /* class weights of y > 0 and y <= 0 */
+    double sumloss, objective;      /* out: this epoch's summed loss and objective */
+    int64_t label;         /* the positive class when labels are given */
+    int32_t active;        /* 0: skipped (stopped early) */
+    int32_t nonfinite;     /* out: 1 when v or the intercept is NaN/inf after the epoch */
+} ff_sgd_state;
+
+/* One epoch of per-sample SGD over the rows order[0..M) for K independent problems (the
+ * one-vs-all columns; K = 1 for binary and regression). Targets: y (N) for regression,
+ * else labels (N), problem k taking label == st[k].label as positive. sw (N) or NULL
+ * (all ones). w, aw (averaging) and q (L1/elasticnet) are (K, D) rows per problem.
+ * Problems are split over n_threads threads (< 1: the caller's setting); each one's
+ * arithmetic is the same for any thread count. FF_ENONFINITE when an active problem
+ * went non-finite (its st.nonfinite set). */
+int ff_sgd_epoch_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, float *q /* (K,D) or NULL */,
+                     ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                     const float *x /* (N,D) */, const float *y /* (N) or NULL */,
+                     const int64_t *labels /* (N) or NULL */, const float *sw /* (N) or NULL */,
+                     int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                     uint64_t epoch, int n_threads);
+int ff_sgd_epoch_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, double *q /* (K,D) or NULL */,
+                     ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                     const double *x /* (N,D) */, const double *y /* (N) or NULL */,
+                     const int64_t *labels /* (N) or NULL */, const double *sw /* (N) or NULL */,
+                     int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                     uint64_t epoch, int n_threads);
+/* Fold wscale (and avg_a / avg_b into aw) back into the arrays: w becomes the weights,
+ * aw the averaged weights; wscale = 1, avg_a = 0, avg_b = 1. */
+int ff_sgd_finish_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, ff_sgd_state *st /* (K) */,
+                      int64_t d, int64_t k);
+int ff_sgd_finish_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, ff_sgd_state *st /* (K) */,
+                      int64_t d, int64_t k);
+
 /* FF_CDEF_END */
 
 #endif /* FASTFIT_H */

@@ -1,0 +1,742 @@
+"""SGDClassifier and SGDRegressor: scikit-learn's estimators of the same names, with the
+per-sample loop in C (``fastfit.ops.sgd_epoch``).
+
+Parameters, defaults, losses, penalties, schedules, averaging, the tol /
+n_iter_no_change rule and the fitted attributes are scikit-learn 1.9's; with
+``shuffle=False`` the coefficients are scikit-learn's to float64 rounding. What differs:
+
+- the epoch's row order with ``shuffle=True`` comes from fastfit's Philox generator
+  (a fresh permutation per epoch, stream = epoch number), so ``partial_fit`` called k
+  times equals ``fit(max_iter=k)`` even when shuffling;
+- multiclass one-vs-all problems run in parallel on OpenMP threads (``n_threads``)
+  instead of joblib (``n_jobs`` is accepted and used only when ``n_threads`` is None),
+  and share the row order; each problem's result does not depend on the thread count;
+- early stopping scores the current model (scikit-learn 1.9 passes its unscaled weight
+  vector to the validation score, and compares log-loss labels 0/1 against predictions
+  -1/1), so ``n_iter_`` with ``early_stopping=True`` can differ from scikit-learn's;
+- ``coef_`` and ``intercept_`` are in the training dtype (scikit-learn's binary
+  ``intercept_`` is float64 for float32 input);
+- sparse input is not accepted (dense only, as every fastfit estimator).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from fastfit._estimators._base import check_fit_data, check_predict_data
+from fastfit._random import seeds_from
+from fastfit._validation import as_sample_weight
+from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
+
+__all__ = ["SGDClassifier", "SGDRegressor"]
+
+_CLASSIFIER_LOSSES = ("hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron",
+                      "squared_error", "huber", "epsilon_insensitive",
+                      "squared_epsilon_insensitive")
+_REGRESSOR_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
+                     "squared_epsilon_insensitive")
+_SCHEDULES = ("constant", "optimal", "invscaling", "adaptive", "pa1", "pa2")
+_PENALTIES = ("l2", "l1", "elasticnet", None)
+
+
+def _dloss(loss: str, param: float, y: float, p: float) -> float:
+    """d loss / d p for the 'optimal' initial-rate heuristic (scikit-learn's cy_gradient)."""
+    if loss in ("hinge", "perceptron"):
+        return -y if p * y <= param else 0.0
+    if loss == "squared_hinge":
+        z = param - p * y
+        return -2 * y * z if z > 0 else 0.0
+    if loss == "log_loss":
+        e = np.exp(-p)
+        return ((1 - y) - y * e) / (1 + e)
+    if loss == "modified_huber":
+        z = p * y
+        return 0.0 if z >= 1 else (2.0 * (1.0 - z) * -y if z >= -1 else -4.0 * y)
+    if loss == "squared_error":
+        return p - y
+    if loss == "huber":
+        r = p - y
+        return r if abs(r) <= param else (param if r >= 0 else -param)
+    if loss == "epsilon_insensitive":
+        return -1.0 if y - p > param else (1.0 if p - y > param else 0.0)
+    z = y - p  # squared_epsilon_insensitive
+    return -2 * (z - param) if z > param else (2 * (-z - param) if z < -param else 0.0)
+
+
+def _is_bool(v) -> bool:
+    return isinstance(v, (bool, np.bool_))
+
+
+def _real(name, value, low=None, high=None, low_open=False, high_open=False):
+    if _is_bool(value) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"The '{name}' parameter must be a finite real number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"The '{name}' parameter must be {'>' if low_open else '>='} {low}, "
+                         f"got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"The '{name}' parameter must be {'<' if high_open else '<='} {high}, "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _int(name, value, low):
+    if _is_bool(value) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"The '{name}' parameter must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _flag(name, value):
+    if not _is_bool(value):
+        raise ValueError(f"The '{name}' parameter must be a bool, got {value!r}")
+    return bool(value)
+
+
+class _BaseSGD(BaseEstimator):
+    """What both estimators share: parameter checks and the epoch loop."""
+
+    _losses: tuple = ()
+
+    # ---- parameters ----------------------------------------------------------------
+    def _check_params(self, for_partial_fit=False):
+        if self.loss not in self._losses:
+            raise ValueError(f"The 'loss' parameter must be one of {list(self._losses)}, "
+                             f"got {self.loss!r}")
+        if self.penalty not in _PENALTIES:
+            raise ValueError("The 'penalty' parameter must be one of 'l2', 'l1', "
+                             f"'elasticnet' or None, got {self.penalty!r}")
+        if self.learning_rate not in _SCHEDULES:
+            raise ValueError(f"The 'learning_rate' parameter must be one of {list(_SCHEDULES)}, "
+                             f"got {self.learning_rate!r}")
+        _real("alpha", self.alpha, 0)
+        if self.l1_ratio is None:
+            if self.penalty == "elasticnet":
+                raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
+        else:
+            _real("l1_ratio", self.l1_ratio, 0, 1)
+        _flag("fit_intercept", self.fit_intercept)
+        _int("max_iter", self.max_iter, 1)
+        if self.tol is not None:
+            _real("tol", self.tol, 0)
+        _flag("shuffle", self.shuffle)
+        if _is_bool(self.verbose) is False:
+            _int("verbose", self.verbose, 0)
+        _real("epsilon", self.epsilon, 0)
+        _real("eta0", self.eta0, 0, low_open=True)
+        _real("power_t", self.power_t)
+        _flag("early_stopping", self.early_stopping)
+        _real("validation_fraction", self.validation_fraction, 0, 1, True, True)
+        _int("n_iter_no_change", self.n_iter_no_change, 1)
+        _flag("warm_start", self.warm_start)
+        if not _is_bool(self.average):
+            _int("average", self.average, 1)
+        if self.n_threads is not None:
+            _int("n_threads", self.n_threads, 1)
+        if self.early_stopping and for_partial_fit:
+            raise ValueError("early_stopping should be False with partial_fit")
+        if self.learning_rate == "optimal" and self.alpha == 0:
+            raise ValueError("alpha must be > 0 since learning_rate is 'optimal'. alpha is "
+                             "used to compute the optimal learning rate.")
+        if self.learning_rate in ("pa1", "pa2"):
+            need = "hinge" if isinstance(self, ClassifierMixin) else "epsilon_insensitive"
+            if self.loss != need:
+                raise ValueError(f"Learning rate '{self.learning_rate}' only works with loss "
+                                 f"'{need}'.")
+
+    def _threads(self):
+        if self.n_threads is not None:
+            return self.n_threads
+        n_jobs = getattr(self, "n_jobs", None)
+        return n_jobs if isinstance(n_jobs, numbers.Integral) and n_jobs >= 1 else None
+
+    def _loss_param(self):
+        if self.loss == "perceptron":
+            return 0.0
+        if self.loss in ("hinge", "squared_hinge"):
+            return 1.0
+        if self.loss in ("huber", "epsilon_insensitive", "squared_epsilon_insensitive"):
+            return float(self.epsilon)
+        return 0.0
+
+    def _optimal_init(self):
+        if self.learning_rate != "optimal":
+            return 0.0
+        typw = np.sqrt(1.0 / np.sqrt(self.alpha))
+        initial_eta0 = typw / max(1.0, _dloss(self.loss, self._loss_param(), 1.0, -typw))
+        return float(1.0 / (initial_eta0 * self.alpha))
+
+    # ---- the epoch loop ------------------------------------------------------------
+    def _run_epochs(self, X, *, y=None, labels=None, pos_labels=None, sample_weight, coef,
+                    intercept, avg_coef, avg_intercept, weight_pos, weight_neg, max_iter,
+                    train_rows, val, seed, epoch0, t0, problem_targets=None):
+        """Run up to max_iter epochs on the training rows; coef/avg_coef (K, D) are
+        updated in place. Returns (intercepts, avg_intercepts, n_iter per problem)."""
+        k = coef.shape[0]
+        penalty = self.penalty
+        l1 = penalty in ("l1", "elasticnet")
+        objective = bool(self.verbose) or not self.early_stopping
+        cfg = sgd_config(self.loss, loss_param=self._loss_param(), penalty=penalty,
+                         alpha=self.alpha,
+                         l1_ratio=0.0 if self.l1_ratio is None else self.l1_ratio,
+                         learning_rate=self.learning_rate, eta0=self.eta0,
+                         power_t=self.power_t, optimal_init=self._optimal_init(),
+                         average=int(self.average), fit_intercept=self.fit_intercept,
+                         objective=objective, shuffle=self.shuffle, seed=seed)
+        st = sgd_state(coef, intercept, t=t0, eta=self.eta0, weight_pos=weight_pos,
+                       weight_neg=weight_neg, labels=pos_labels, avg_intercept=avg_intercept)
+        q = np.zeros_like(coef) if l1 else None
+        order = np.empty_like(train_rows)
+        n_train = train_rows.shape[0]
+        tol = -np.inf if self.tol is None else self.tol
+        best_obj = np.full(k, np.inf)
+        best_score = np.full(k, -np.inf)
+        no_improve = np.zeros(k, dtype=np.int64)
+        n_iter = np.full(k, max_iter, dtype=np.int64)
+        run = sgd_runner(coef, st, cfg, X, order, y=y, labels=labels,
+                         sample_weight=sample_weight, aw=avg_coef, q=q, n_threads=self._threads())
+        for epoch in range(max_iter):
+            if self.verbose:
+                print(f"-- Epoch {epoch + 1}")
+            order[:] = train_rows
+            try:
+                run(epoch0 + epoch)
+            except FloatingPointError:
+                raise ValueError(f"Floating-point under-/overflow occurred at epoch #{epoch + 1}."
+                                 " Scaling input data with StandardScaler or MinMaxScaler "
+                                 "might help.") from None
+            active = [i for i in range(k) if st[i].active] if k > 1 else [0]
+            scores = None
+            if self.early_stopping:
+                wscale = np.array([st[i].wscale for i in range(k)])
+                b = np.array([st[i].intercept for i in range(k)])
+                scores = self._validation_scores(val, coef * wscale[:, None].astype(coef.dtype),
+                                                 b, problem_targets)
+            for i in active:
+                s = st[i]
+                if self.verbose:
+                    w_now = coef[i] * s.wscale
+                    msg = (f"Norm: {np.sqrt(s.sq_norm):.2f}, NNZs: {np.count_nonzero(w_now)}, "
+                           f"Bias: {s.intercept:.6f}, T: {(epoch + 1) * n_train}, "
+                           f"Avg. loss: {s.sumloss / max(n_train, 1):f}, "
+                           f"Objective: {s.objective / max(n_train, 1):f}")
+                    if scores is not None:
+                        msg += f", Validation score: {scores[i]:f}"
+                    print(msg)
+                if self.early_stopping:
+                    score = scores[i]
+                    no_improve[i] = no_improve[i] + 1 if (tol > -np.inf
+                                                          and score < best_score[i] + tol) else 0
+                    best_score[i] = max(best_score[i], score)
+                else:
+                    obj = s.objective / n_train
+                    no_improve[i] = no_improve[i] + 1 if (tol > -np.inf
+                                                          and obj > best_obj[i] - tol) else 0
+                    best_obj[i] = min(best_obj[i], obj)
+                if no_improve[i] >= self.n_iter_no_change:
+                    if self.learning_rate == "adaptive" and s.eta > 1e-6:
+                        s.eta = s.eta / 5
+                        no_improve[i] = 0
+                    else:
+                        if self.verbose:
+                            print(f"Convergence after {epoch + 1} epochs")
+                        s.active = 0
+                        n_iter[i] = epoch + 1
+            if not any(st[i].active for i in active):
+                break
+        sgd_finish(coef, st, avg_coef)
+        return (np.array([st[i].intercept for i in range(k)]),
+                np.array([st[i].avg_intercept for i in range(k)]), n_iter)
+
+    def _split(self, y, sample_weight, stratify):
+        """Training rows (int64) and validation rows, as scikit-learn's split."""
+        n = y.shape[0]
+        if not self.early_stopping:
+            return np.arange(n, dtype=np.int64), None
+        splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
+            test_size=self.validation_fraction, random_state=self.random_state)
+        idx_train, idx_val = next(splitter.split(np.zeros((n, 1)), y))
+        mask = np.ones(n, bool) if sample_weight is None else sample_weight > 0
+        if not np.any(mask[idx_val]):
+            raise ValueError("The sample weights for validation set are all zero, consider "
+                             "using a different random state.")
+        if idx_train.shape[0] == 0 or idx_val.shape[0] == 0:
+            raise ValueError(
+                f"Splitting {n} samples into a train set and a validation set with "
+                f"validation_fraction={self.validation_fraction!r} led to an empty set "
+                f"({idx_train.shape[0]} and {idx_val.shape[0]} samples). Please either change "
+                "validation_fraction, increase number of samples, or disable early_stopping.")
+        return np.sort(idx_train).astype(np.int64), np.sort(idx_val)
+
+    def _seed_for_fit(self):
+        return seeds_from(self.random_state, 1)[0]
+
+    def _finish_attrs(self, coef, intercept, avg_coef, avg_intercept):
+        dtype = coef.dtype
+        intercept = intercept.astype(dtype)
+        if self.average:
+            self._standard_coef = coef
+            self._standard_intercept = intercept
+            self._average_coef = avg_coef
+            self._average_intercept = avg_intercept.astype(dtype)
+            if self.average <= self.t_ - 1:
+                return avg_coef, self._average_intercept
+        return coef, intercept
+
+    def _start_coef(self, k, d, dtype, coef_init, intercept_init):
+        if coef_init is not None:
+            coef = np.array(coef_init, dtype=dtype, order="C", copy=True)
+            if coef.size != k * d or (coef.ndim == 2 and coef.shape != (k, d)):
+                raise ValueError("Provided coef_init does not match dataset.")
+            coef = coef.reshape(k, d)
+        else:
+            coef = np.zeros((k, d), dtype=dtype)
+        if intercept_init is not None:
+            intercept = np.array(intercept_init, dtype=np.float64).reshape(-1)
+            if intercept.shape != (k,):
+                raise ValueError("Provided intercept_init does not match dataset.")
+        else:
+            intercept = np.zeros(k)
+        return coef, intercept
+
+    def _warnings_after_fit(self):
+        if self.tol is not None and self.n_iter_ == self.max_iter:
+            warnings.warn("Maximum number of iteration reached before convergence. Consider "
+                          "increasing max_iter to improve the fit.", ConvergenceWarning)
+        if self.power_t < 0:
+            warnings.warn("Negative values for `power_t` are deprecated in version 1.8 and "
+                          "will raise an error in 1.10. Use values in the range [0.0, inf) "
+                          "instead.", FutureWarning)
+
+    def _transactional(self, fn, X, y, *args):
+        """Run fn; on any exception restore the estimator's attributes (a rejected call
+        leaves a fitted estimator unchanged)."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None.")
+        saved = dict(self.__dict__)
+        try:
+            return fn(X, y, *args)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _decision(self, X):
+        coef = getattr(self, "coef_", None)
+        if coef is None:
+            check_is_fitted(self, "coef_")  # raises NotFittedError
+        X = check_predict_data(self, X, coef.dtype)
+        return X @ self.coef_.T + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class SGDClassifier(ClassifierMixin, _BaseSGD):
+    """Linear classifiers (SVM, logistic regression, ...) trained by per-sample SGD:
+    scikit-learn's ``SGDClassifier`` with the loop in C.
+
+    Parameters are scikit-learn 1.9's (see its documentation), plus ``n_threads``: the
+    OpenMP threads over which the one-vs-all problems of a multiclass fit run (None: the
+    caller's setting; ``n_jobs`` is used when it is an integer and ``n_threads`` is None).
+    Results do not depend on the thread count.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    n_iter_ : int
+        Epochs run (the maximum over the one-vs-all problems).
+    t_ : float
+        Weight updates during training, ``n_iter_ * n_samples + 1``.
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when X has string feature names
+    """
+
+    _losses = _CLASSIFIER_LOSSES
+
+    def __init__(self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
+                 fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
+                 epsilon=0.1, n_jobs=None, random_state=None, learning_rate="optimal",
+                 eta0=0.01, power_t=0.5, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, class_weight=None, warm_start=False, average=False,
+                 n_threads=None):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+        self.n_threads = n_threads
+
+    # ---- fitting -------------------------------------------------------------------
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit by SGD (``max_iter`` epochs at most; see scikit-learn's SGDClassifier.fit).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        coef_init : ndarray of shape (n_classes, n_features), optional
+        intercept_init : ndarray of shape (n_classes,), optional
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        return self._transactional(self._fit, X, y, coef_init, intercept_init, sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of SGD on (X, y); ``classes`` is required on the first call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), required on the first call
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        return self._transactional(self._partial_fit, X, y, classes, sample_weight)
+
+    def _fit(self, X, y, coef_init, intercept_init, sample_weight):
+        self._check_params()
+        if self.class_weight is not None and self.class_weight != "balanced" \
+                and not isinstance(self.class_weight, dict):
+            raise ValueError("The 'class_weight' parameter must be 'balanced', a dict or None, "
+                             f"got {self.class_weight!r}")
+        warm = self.warm_start and getattr(self, "coef_", None) is not None
+        if warm:
+            coef_init = self.coef_ if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        X, y = check_fit_data(self, X, y)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.shape[0] < 2:
+            raise ValueError("The number of classes has to be greater than one; got "
+                             f"{classes.shape[0]} class")
+        self.classes_ = classes
+        self.t_ = 1.0
+        seed = self._seed_for_fit()
+        self._train(X, y, sample_weight, self.max_iter, coef_init, intercept_init,
+                    seed=seed, epoch0=0, fresh=True)
+        self._shuffle_seed = seed
+        self._epochs_done = int(self.n_iter_)
+        self._warnings_after_fit()
+        return self
+
+    def _partial_fit(self, X, y, classes, sample_weight):
+        first = not hasattr(self, "classes_")
+        if first:
+            self._check_params(for_partial_fit=True)
+            if self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for partial_fit. In order to "
+                    "use 'balanced' weights, use compute_class_weight('balanced', "
+                    "classes=classes, y=y). In place of y you can use a large enough sample of "
+                    "the full training set target to properly estimate the class frequency "
+                    "distributions. Pass the resulting weights as the class_weight parameter.")
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        else:
+            self._check_params()
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                                 f"partial_fit, was: {self.classes_!r}")
+        X, y = check_fit_data(self, X, y, reset=first)
+        check_classification_targets(y)
+        if first:
+            self.classes_ = np.unique(classes)
+            if self.classes_.shape[0] < 2:
+                raise ValueError("The number of classes has to be greater than one; got "
+                                 f"{self.classes_.shape[0]} class")
+            self.t_ = 1.0
+            self._shuffle_seed = self._seed_for_fit()
+            self._epochs_done = 0
+        if not np.all(np.isin(y, self.classes_)):
+            missing = np.setdiff1d(np.unique(y), self.classes_)
+            raise ValueError(f"y contains classes {missing!r} not in classes {self.classes_!r}")
+        if getattr(self, "coef_", None) is not None and self.coef_.dtype != X.dtype:
+            X = X.astype(self.coef_.dtype)
+        self._train(X, y, sample_weight, 1, None, None, seed=self._shuffle_seed,
+                    epoch0=self._epochs_done, fresh=first)
+        self._epochs_done += 1
+        return self
+
+    def _train(self, X, y, sample_weight, max_iter, coef_init, intercept_init, *, seed, epoch0,
+               fresh):
+        n, d = X.shape
+        dtype = X.dtype
+        classes = self.classes_
+        n_classes = classes.shape[0]
+        k = 1 if n_classes == 2 else n_classes
+        labels = np.searchsorted(classes, y).astype(np.int64)
+        cw = compute_class_weight(self.class_weight, classes=classes, y=y)
+        sw = as_sample_weight(sample_weight, n, dtype)
+        if sw is not None and not self.early_stopping and not np.any(sw > 0):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        if fresh or getattr(self, "coef_", None) is None or coef_init is not None:
+            coef, intercept = self._start_coef(k, d, dtype, coef_init, intercept_init)
+            avg_coef = np.zeros_like(coef) if self.average else None
+            avg_intercept = np.zeros(k)
+        else:
+            src = self._standard_coef if self.average else self.coef_
+            coef = np.array(src, dtype=dtype, order="C").reshape(k, d)
+            intercept = np.array(self._standard_intercept if self.average else self.intercept_,
+                                 dtype=np.float64).reshape(k)
+            if self.average:
+                avg_coef = np.array(self._average_coef, dtype=dtype, order="C").reshape(k, d)
+                avg_intercept = np.array(self._average_intercept, np.float64).reshape(k)
+            else:
+                avg_coef, avg_intercept = None, np.zeros(k)
+        if k == 1:
+            pos_labels, wpos, wneg = np.array([1]), cw[1:2], cw[0:1]
+        else:
+            pos_labels, wpos, wneg = np.arange(k), cw, np.ones(k)
+        train_rows, val_rows = self._split(y, sw, stratify=True)
+        val = None
+        if val_rows is not None:
+            swv = np.ones(val_rows.shape[0]) if sw is None else sw[val_rows]
+            val = (X[val_rows], labels[val_rows], swv)
+        intercept, avg_intercept, n_iter = self._run_epochs(
+            X, labels=labels, pos_labels=pos_labels, sample_weight=sw, coef=coef,
+            intercept=intercept, avg_coef=avg_coef, avg_intercept=avg_intercept,
+            weight_pos=wpos, weight_neg=wneg, max_iter=max_iter, train_rows=train_rows,
+            val=val, seed=seed, epoch0=epoch0, t0=self.t_, problem_targets=pos_labels)
+        self.n_iter_ = int(n_iter.max())
+        self.t_ += self.n_iter_ * n
+        self.coef_, self.intercept_ = self._finish_attrs(coef, intercept, avg_coef,
+                                                         avg_intercept)
+        self._expanded_class_weight = cw
+
+    def _validation_scores(self, val, coef, intercept, pos_labels):
+        Xv, lv, swv = val
+        dec = Xv @ coef.T + intercept.astype(coef.dtype)
+        total = swv.sum()
+        out = np.empty(coef.shape[0])
+        for i in range(coef.shape[0]):
+            truth = lv == pos_labels[i]
+            pred = dec[:, i] > 0
+            out[i] = float(np.sum(swv * (truth == pred)) / total)
+        return out
+
+    # ---- prediction ----------------------------------------------------------------
+    def decision_function(self, X):
+        """Confidence scores: (n_samples,) for two classes, else (n_samples, n_classes)."""
+        scores = self._decision(X)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """Class labels for the rows of X."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(np.intp)]
+        return self.classes_[scores.argmax(axis=1)]
+
+    def _check_proba(self):
+        if self.loss not in ("log_loss", "modified_huber"):
+            raise AttributeError("probability estimates are not available for loss="
+                                 f"{self.loss!r}")
+        return True
+
+    @available_if(_check_proba)
+    def predict_proba(self, X):
+        """Probability estimates (log_loss and modified_huber only, as scikit-learn):
+        OvR probabilities normalised over the classes."""
+        scores = self.decision_function(X)
+        if self.loss == "log_loss":
+            prob = 1.0 / (1.0 + np.exp(-scores))
+            if prob.ndim == 1:
+                return np.stack([1 - prob, prob], axis=1)
+        else:
+            prob = (np.clip(scores, -1, 1) + 1.0) / 2.0
+            if prob.ndim == 1:
+                return np.stack([1 - prob, prob], axis=1)
+        prob_sum = prob.sum(axis=1)
+        all_zero = prob_sum == 0
+        if np.any(all_zero):
+            prob[all_zero, :] = 1
+            prob_sum[all_zero] = prob.shape[1]
+        prob /= prob_sum[:, None]
+        return prob
+
+    @available_if(_check_proba)
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba` (log_loss and modified_huber only)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class SGDRegressor(RegressorMixin, _BaseSGD):
+    """Linear regression by per-sample SGD: scikit-learn's ``SGDRegressor`` with the
+    loop in C. Parameters are scikit-learn 1.9's, plus ``n_threads`` (unused by a single
+    regression problem; accepted for symmetry).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : ndarray of shape (1,)
+    n_iter_ : int
+    t_ : float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when X has string feature names
+    """
+
+    _losses = _REGRESSOR_LOSSES
+
+    def __init__(self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
+                 fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
+                 epsilon=0.1, random_state=None, learning_rate="invscaling", eta0=0.01,
+                 power_t=0.25, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, warm_start=False, average=False, n_threads=None):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+        self.n_threads = n_threads
+
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit by SGD (``max_iter`` epochs at most; see scikit-learn's SGDRegressor.fit).
+
+        Returns
+        -------
+        self
+        """
+        return self._transactional(self._fit, X, y, coef_init, intercept_init, sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of SGD on (X, y).
+
+        Returns
+        -------
+        self
+        """
+        return self._transactional(self._partial_fit, X, y, sample_weight)
+
+    def _fit(self, X, y, coef_init, intercept_init, sample_weight):
+        self._check_params()
+        if self.warm_start and getattr(self, "coef_", None) is not None:
+            coef_init = self.coef_ if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        X, y = check_fit_data(self, X, y, y_numeric=True)
+        self.t_ = 1.0
+        seed = self._seed_for_fit()
+        self._train(X, y, sample_weight, self.max_iter, coef_init, intercept_init, seed=seed,
+                    epoch0=0, fresh=True)
+        self._shuffle_seed = seed
+        self._epochs_done = int(self.n_iter_)
+        self._warnings_after_fit()
+        return self
+
+    def _partial_fit(self, X, y, sample_weight):
+        first = getattr(self, "coef_", None) is None
+        self._check_params(for_partial_fit=first)
+        X, y = check_fit_data(self, X, y, y_numeric=True, reset=first)
+        if first:
+            self.t_ = 1.0
+            self._shuffle_seed = self._seed_for_fit()
+            self._epochs_done = 0
+        elif self.coef_.dtype != X.dtype:
+            X = X.astype(self.coef_.dtype)
+        self._train(X, y, sample_weight, 1, None, None, seed=self._shuffle_seed,
+                    epoch0=self._epochs_done, fresh=first)
+        self._epochs_done += 1
+        return self
+
+    def _train(self, X, y, sample_weight, max_iter, coef_init, intercept_init, *, seed, epoch0,
+               fresh):
+        n, d = X.shape
+        dtype = X.dtype
+        y = np.ascontiguousarray(y, dtype=dtype)
+        sw = as_sample_weight(sample_weight, n, dtype)
+        if fresh or coef_init is not None:
+            coef, intercept = self._start_coef(1, d, dtype, coef_init, intercept_init)
+            avg_coef = np.zeros_like(coef) if self.average else None
+            avg_intercept = np.zeros(1)
+        else:
+            src = self._standard_coef if self.average else self.coef_
+            coef = np.array(src, dtype=dtype, order="C").reshape(1, d)
+            intercept = np.array(self._standard_intercept if self.average else self.intercept_,
+                                 np.float64).reshape(1)
+            if self.average:
+                avg_coef = np.array(self._average_coef, dtype=dtype, order="C").reshape(1, d)
+                avg_intercept = np.array(self._average_intercept, np.float64).reshape(1)
+            else:
+                avg_coef, avg_intercept = None, np.zeros(1)
+        train_rows, val_rows = self._split(y, sw, stratify=False)
+        val = None
+        if val_rows is not None:
+            swv = np.ones(val_rows.shape[0]) if sw is None else sw[val_rows]
+            val = (X[val_rows], y[val_rows], swv)
+        intercept, avg_intercept, n_iter = self._run_epochs(
+            X, y=y, sample_weight=sw, coef=coef, intercept=intercept, avg_coef=avg_coef,
+            avg_intercept=avg_intercept, weight_pos=None, weight_neg=None, max_iter=max_iter,
+            train_rows=train_rows, val=val, seed=seed, epoch0=epoch0, t0=self.t_)
+        self.n_iter_ = int(n_iter.max())
+        self.t_ += self.n_iter_ * n
+        coef_, intercept_ = self._finish_attrs(coef, intercept, avg_coef, avg_intercept)
+        self.coef_ = coef_.reshape(d)
+        self.intercept_ = intercept_.reshape(1)
+        if self.average:
+            self._standard_coef = self._standard_coef.reshape(d)
+            self._average_coef = self._average_coef.reshape(d)
+
+    def _validation_scores(self, val, coef, intercept, _targets):
+        Xv, yv, swv = val
+        pred = Xv @ coef[0] + coef.dtype.type(intercept[0])
+        return np.array([r2_score(yv, pred, sample_weight=swv)])
+
+    def predict(self, X):
+        """Predicted values, shape (n_samples,)."""
+        coef = getattr(self, "coef_", None)
+        if coef is None:
+            check_is_fitted(self, "coef_")  # raises NotFittedError
+        X = check_predict_data(self, X, coef.dtype)
+        return X @ self.coef_ + self.intercept_[0]
