@@ -46,15 +46,15 @@ int ff_gather_i64(int64_t *out, const int64_t *x, const int64_t *idx, int64_t b,
     if (b == 0) return FF_OK;
     FF_CHECK(out != NULL && x != NULL && idx != NULL);
     int bad = 0;
-#pragma omp parallel for if (b >= FF_PARALLEL_MIN) schedule(static) reduction(| : bad)
-    for (int64_t r = 0; r < b; ++r) {
-        int64_t s = idx[r];
-        if (s < 0 || s >= n) {
-            bad = 1;
-            continue;
-        }
-        out[r] = x[s];
-    }
+    FF_FOR_IF(b >= FF_PARALLEL_MIN, schedule(static) reduction(| : bad),
+        for (int64_t r = 0; r < b; ++r) {
+            int64_t s = idx[r];
+            if (s < 0 || s >= n) {
+                bad = 1;
+                continue;
+            }
+            out[r] = x[s];
+        });
     return bad ? FF_EBADARG : FF_OK;
 }
 

@@ -30,6 +30,21 @@
  * runs serially. Tuned for elementwise work (~1 ns/element/thread). */
 #define FF_PARALLEL_MIN 32768
 
+/* `#pragma omp parallel for if (cond)` still starts a one-thread team when cond is false:
+ * libgomp allocates and frees a team per call, ~0.4 us, which was most of a 64-value
+ * finiteness check and a fixed cost in every small training kernel. FF_FOR_IF runs the
+ * same loop plainly instead; `clauses` are the `omp parallel for` clauses. */
+#define FF_PRAGMA_(text) _Pragma(#text)
+#define FF_FOR_IF(cond, clauses, ...)                                                    \
+    do {                                                                                 \
+        if (cond) {                                                                      \
+            FF_PRAGMA_(omp parallel for clauses)                                         \
+            __VA_ARGS__                                                                  \
+        } else {                                                                         \
+            __VA_ARGS__                                                                  \
+        }                                                                                \
+    } while (0)
+
 static inline int ff_threads(void) {
 #ifdef _OPENMP
     return omp_get_max_threads();
