@@ -11,6 +11,7 @@ from fastfit.ops._layers import *  # noqa: F401,F403
 from fastfit.ops._losses import *  # noqa: F401,F403
 from fastfit.ops._optim import *  # noqa: F401,F403
 from fastfit.ops._data import *  # noqa: F401,F403
+from fastfit.ops._logistic import *  # noqa: F401,F403
 
 from fastfit.ops import _data, _gemm, _layers, _losses, _optim
 
