@@ -45,6 +45,7 @@ def _check_bool(name, value):
 
 def _prepare(est, X, y, sample_weight, fit_intercept):
     """Validated, centered, sqrt(weight)-scaled float64 X and 2-D y plus the offsets."""
+    _require_y(est, y)
     X, y = check_fit_data(est, X, y, multi_output=True, y_numeric=True)
     dtype = X.dtype
     n = X.shape[0]
@@ -79,6 +80,12 @@ def _finish(est, coef, x_off, y_off, y, dtype, fit_intercept):
         est.intercept_ = intercept.astype(dtype) if fit_intercept else 0.0
     est.coef_ = np.asarray(coef, dtype=dtype)
     est._dtype = dtype
+
+
+def _require_y(est, y):
+    if y is None:
+        name = type(getattr(est, "_est", est)).__name__
+        raise ValueError(f"{name} requires y to be passed, but the target y is None")
 
 
 def _nnls(A, b):

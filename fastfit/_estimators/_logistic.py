@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 import scipy.optimize
+from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
@@ -32,7 +33,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from fastfit._estimators._base import check_fit_data, check_predict_data
-from fastfit._estimators._linear import _Scratch
+from fastfit._estimators._linear import _require_y, _Scratch
 from fastfit._lib import check_status, kernel, lib, ptr
 from fastfit._validation import as_sample_weight
 
@@ -250,6 +251,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X, y (and optional per-sample weights)."""
         self._check_params()
+        _require_y(self, y)
         scratch = _Scratch(self)
         X, y = check_fit_data(scratch, X, y)
         check_classification_targets(y)
@@ -351,8 +353,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Class probabilities, (n, n_classes)."""
         z = self.decision_function(X)
         if z.ndim == 1:
-            p1 = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid without overflow
-            return np.stack([1.0 - p1, p1], axis=1)
+            # each column's sigmoid directly (1 - p would lose small probabilities)
+            return expit(np.stack([-z, z], axis=1))
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -361,7 +363,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Log of predict_proba."""
         z = self.decision_function(X)
         if z.ndim == 1:
-            return -np.logaddexp(0, -np.stack([-z, z], axis=1))
+            return log_expit(np.stack([-z, z], axis=1))
         z = z - z.max(axis=1, keepdims=True)
         return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
