@@ -126,7 +126,7 @@ def test_float32_kept(Est):
 
 
 # ---- LogisticRegression against scikit-learn ---------------------------------------------
-def _clf_data(n_classes, n=1500, p=15, seed=0):
+def _clf_data(n_classes, n=600, p=10, seed=0):
     X, y = make_classification(n, p, n_informative=min(8, p - 2), n_classes=n_classes, random_state=seed)
     return X, y, np.random.default_rng(seed).uniform(0.1, 2.0, n)
 
@@ -156,10 +156,13 @@ def test_logistic_matches_sklearn(n_classes, dtype, kw):
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = LogisticRegression(**kw).fit(X, y, sample_weight=w)
         ref = sk.LogisticRegression(**ref_kw).fit(Xref, y, sample_weight=w)
-    assert ours.coef_.shape == ref.coef_.shape == ((1 if n_classes == 2 else n_classes), 15)
+    assert ours.coef_.shape == ref.coef_.shape == ((1 if n_classes == 2 else n_classes), 10)
     assert ours.coef_.dtype == dtype
     assert rel(ours.coef_, ref.coef_) < 1e-3
-    assert rel(ours.intercept_, ref.intercept_) < 1e-3 or not kw.get("fit_intercept", True)
+    # float32: L-BFGS stops where float32 logits no longer resolve the objective; the
+    # intercepts are then ~1.5e-3 off (scikit-learn's own float32 fit: ~2.7e-3).
+    itol = 1e-3 if dtype == np.float64 else 5e-3
+    assert rel(ours.intercept_, ref.intercept_) < itol or not kw.get("fit_intercept", True)
     np.testing.assert_array_equal(ours.classes_, ref.classes_)
     assert ours.n_iter_.shape == (1,)
     if dtype == np.float64:  # same objective and options: the same L-BFGS iterates
@@ -174,7 +177,7 @@ def test_logistic_matches_sklearn(n_classes, dtype, kw):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_l1_matches_sklearn_saga(n_classes):
-    X, y, _ = _clf_data(n_classes, n=600, p=10)
+    X, y, _ = _clf_data(n_classes, n=400, p=8)
     X = StandardScaler().fit_transform(X)
     ours = LogisticRegression(penalty="l1", C=0.3, tol=1e-9, max_iter=5000).fit(X, y)
     with warnings.catch_warnings():
@@ -207,7 +210,7 @@ def test_minibatch_solvers(solver, n_classes):
 
 
 def test_logistic_thread_count_invariant():
-    X, y, _ = _clf_data(3, n=20000, p=20)
+    X, y, _ = _clf_data(3, n=6000, p=10)  # 6 reduction blocks
     a = LogisticRegression(n_threads=1).fit(X, y)
     b = LogisticRegression(n_threads=2).fit(X, y)
     np.testing.assert_array_equal(a.coef_, b.coef_)
@@ -231,8 +234,8 @@ def test_string_labels_and_binary_one_row():
     X, y, _ = _clf_data(2)
     labels = np.array(["neg", "pos"])[y]
     m = LogisticRegression().fit(X, labels)
-    assert m.coef_.shape == (1, 15) and set(m.predict(X)) <= {"neg", "pos"}
-    assert m.decision_function(X).shape == (1500,)
+    assert m.coef_.shape == (1, 10) and set(m.predict(X)) <= {"neg", "pos"}
+    assert m.decision_function(X).shape == (600,)
 
 
 # ---- bad input, unchanged fitted state, workflow -----------------------------------------
