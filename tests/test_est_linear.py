@@ -209,6 +209,16 @@ def test_minibatch_solvers(solver, n_classes):
     np.testing.assert_array_equal(m.coef_, m2.coef_)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_minibatch_without_intercept(solver):
+    X, y, _ = _clf_data(2)
+    X = StandardScaler().fit_transform(X)
+    m = LogisticRegression(solver=solver, fit_intercept=False, max_iter=10, random_state=0).fit(X, y)
+    assert np.all(m.intercept_ == 0)
+    np.testing.assert_allclose(m.decision_function(X), X @ m.coef_[0], rtol=1e-6)
+    assert m.score(X, y) > 0.7
+
+
 def test_logistic_thread_count_invariant():
     X, y, _ = _clf_data(3, n=6000, p=10)  # 6 reduction blocks
     a = LogisticRegression(n_threads=1).fit(X, y)

@@ -25,7 +25,6 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
 from fastfit import ops
 from fastfit._estimators._base import check_fit_data, check_predict_data
@@ -123,8 +122,8 @@ class _LinearPredict(RegressorMixin, MultiOutputMixin, BaseEstimator):
 
     def predict(self, X):
         """Predict with the fitted linear model: ``X @ coef_.T + intercept_``."""
-        check_is_fitted(self, "coef_")
-        X = check_predict_data(self, X, self._dtype)
+        # check_predict_data raises NotFittedError before fit (n_features_in_ is set last)
+        X = check_predict_data(self, X, getattr(self, "_dtype", None))
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):

@@ -30,7 +30,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
 
 from fastfit._estimators._base import check_fit_data, check_predict_data
 from fastfit._estimators._linear import _require_y, _Scratch
@@ -319,7 +318,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         n, p = X.shape
         l2, l1 = self._strengths(sw_sum)
-        model = nn.Sequential(nn.Linear(p, k), dtype=X.dtype.name, random_state=self.random_state)
+        model = nn.Sequential(nn.Linear(p, k, bias=self.fit_intercept), dtype=X.dtype.name,
+                              random_state=self.random_state)
         params = model.named_parameters()
         params["0.weight"][...] = theta0[:k * p].reshape(k, p).T
         if self.fit_intercept:
@@ -337,15 +337,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         theta = np.concatenate([np.asarray(params["0.weight"], dtype=np.float64).T.ravel(),
                                 np.asarray(params["0.bias"], dtype=np.float64)
                                 if self.fit_intercept else np.zeros(0)])
-        if not self.fit_intercept:
-            pass
         return theta, trainer.epoch_
 
     # ---- predictions -------------------------------------------------------------------
     def decision_function(self, X):
         """Logits: (n,) for two classes (the positive class's), else (n, n_classes)."""
-        check_is_fitted(self, "coef_")
-        X = check_predict_data(self, X, self._dtype)
+        # check_predict_data raises NotFittedError before fit (n_features_in_ is set last)
+        X = check_predict_data(self, X, getattr(self, "_dtype", None))
         z = X @ self.coef_.T + self.intercept_
         return z[:, 0] if z.shape[1] == 1 else z
 
