@@ -47,22 +47,23 @@ def data():
 
 
 def _evals(est, X, y):
-    """(time per evaluation, number of evaluations) of one fastfit fit."""
+    """(fastest objective evaluation -- one kernel pass plus its few microseconds of
+    Python --, number of evaluations) over one fastfit fit."""
     from fastfit._estimators import _logistic
-    counter = {}
+    times = []
     orig = _logistic._Objective.__call__
 
-    def counting(self, theta, need_grad=True):
-        counter["n"] = counter.get("n", 0) + 1
-        return orig(self, theta, need_grad)
-    _logistic._Objective.__call__ = counting
-    try:
+    def timed(self, theta, need_grad=True):
         t0 = time.perf_counter()
+        out = orig(self, theta, need_grad)
+        times.append(time.perf_counter() - t0)
+        return out
+    _logistic._Objective.__call__ = timed
+    try:
         est.fit(X, y)
-        dt = time.perf_counter() - t0
     finally:
         _logistic._Objective.__call__ = orig
-    return dt / counter["n"], counter["n"]
+    return min(times), len(times)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -89,7 +90,7 @@ def test_logistic_lbfgs(benchmark, data, classes, dtype):
     limit = max(bytes_pass / BANDWIDTH, flops_pass / GFLOPS[dtype])
     rel = np.abs(ours.coef_ - ref.coef_).max() / np.abs(ref.coef_).max()
     print(f"[limit] {classes} classes {np.dtype(dtype).name}: {n_evals} evaluations, "
-          f"{per_eval * 1e3:.2f} ms each vs limit {limit * 1e3:.2f} ms "
+          f"fastest {per_eval * 1e3:.2f} ms vs limit {limit * 1e3:.2f} ms "
           f"({bytes_pass / 1e6:.0f} MB at {BANDWIDTH / 1e9:.0f} GB/s, "
           f"{flops_pass / 1e9:.2f} GFLOP): {limit / per_eval:.0%} of the limit; "
           f"n_iter ours {ours.n_iter_[0]} sklearn {ref.n_iter_[0]}, coef rel diff {rel:.1e}")
