@@ -588,6 +588,30 @@ int ff_sgd_finish_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, ff_sg
 int ff_sgd_finish_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, ff_sgd_state *st /* (K) */,
                       int64_t d, int64_t k);
 
+/* ---- logistic regression: fused loss and gradient over a whole data set ------------- */
+/* One pass over x in row blocks: logits z = x @ w^T + b (b NULL: no intercept), then
+ *   K == 1: binary logistic loss, labels in {0,1}:  l_i = log(1 + exp(z_i)) - y_i z_i
+ *   K >= 2: softmax cross-entropy, labels in [0,K): l_i = logsumexp(z_i) - z_i[y_i]
+ * and, with s_i = weight[i] (1 when weight is NULL):
+ *   *loss = scale * sum_i s_i l_i
+ *   dw    = scale * sum_i s_i (dl_i/dz_i)^T x_i   (K,I), skipped when dw is NULL
+ *   db    = scale * sum_i s_i dl_i/dz_i           (K),   skipped when db or dw is NULL
+ * The gradient is WRITTEN (not accumulated) and in double for both dtypes: it feeds a
+ * double-precision optimizer (L-BFGS), and the per-block partials are added in double in
+ * block order, so every output has the same bits for any thread count. A label out of
+ * range, n, in or k < 1, a non-finite scale or a NULL x/w/labels/loss is FF_EBADARG; a
+ * non-finite loss is FF_ENONFINITE (outputs written). */
+int ff_logistic_loss_grad_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                              const float *x /* (N,I) */, const float *w /* (K,I) */,
+                              const float *b /* (K) or NULL */, const int64_t *labels /* (N) */,
+                              const float *weight /* (N) or NULL */, int64_t n, int64_t in, int64_t k,
+                              double scale);
+int ff_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                              const double *x /* (N,I) */, const double *w /* (K,I) */,
+                              const double *b /* (K) or NULL */, const int64_t *labels /* (N) */,
+                              const double *weight /* (N) or NULL */, int64_t n, int64_t in, int64_t k,
+                              double scale);
+
 /* FF_CDEF_END */
 
 #endif /* FASTFIT_H */

@@ -662,3 +662,30 @@ def sgd_epoch_ref(w, b, x, y, order, *, loss, loss_param=1.0, penalty="l2", alph
     return w, b, aw, ab, t, u, q, sumloss, objective
 
 # ==== end SGD references ====
+
+# ==== logistic regression (ff_logistic_loss_grad) ====
+
+def logistic_loss_grad_ref(x, labels, coef, intercept=None, weight=None, scale=1.0):
+    """Float64 reference of ff_logistic_loss_grad: K = 1 binary logistic loss (labels 0/1),
+    K >= 2 softmax cross-entropy. Returns (scale * sum_i s_i l_i, dcoef (K,I), dint (K))."""
+    x = np.asarray(x, np.float64)
+    coef = np.asarray(coef, np.float64)
+    labels = np.asarray(labels)
+    n, k = x.shape[0], coef.shape[0]
+    z = x @ coef.T + (0.0 if intercept is None else np.asarray(intercept, np.float64))
+    s = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+    if k == 1:
+        t = labels.astype(np.float64)
+        zz = z[:, 0]
+        loss = np.logaddexp(0.0, zz) - t * zz
+        g = (0.5 * (1.0 + np.tanh(0.5 * zz)) - t)[:, None]
+    else:
+        m = z.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        loss = lse - z[np.arange(n), labels]
+        g = np.exp(z - lse[:, None])
+        g[np.arange(n), labels] -= 1.0
+    g = g * (s * scale)[:, None]
+    return scale * float(s @ loss), g.T @ x, g.sum(axis=0)
+
+# ==== end logistic regression references ====

@@ -1,0 +1,23 @@
+/*
+ * logistic.c -- the fused loss-and-gradient pass of (multinomial) logistic regression
+ * for L-BFGS / proximal solvers: one read of X per evaluation instead of the two (or
+ * more) a NumPy objective makes (X @ W^T, then G^T X). Bodies in logistic.inc.
+ */
+#include "ff_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Sub-blocks of rows per reduction block, at least. A sub-block's rows of X stay in L2 between the
+ * logits product and the gradient product; a reduction block's gradient partial is
+ * combined into the double total in block order. */
+#define FF_LOGISTIC_SUBS 4
+/* At most this many reduction blocks (partials kept until the combine), and at most
+ * this many bytes of partials (wide models get fewer, longer blocks). */
+#define FF_LOGISTIC_MAX_BLOCKS 64
+#define FF_LOGISTIC_PARTIAL_BYTES (32 << 20)
+/* Bytes of X per sub-block (L2-resident on current x86 cores). */
+#define FF_LOGISTIC_SUB_BYTES 131072
+
+#define FF_BODY "logistic.inc"
+#include "ff_instantiate.h"
