@@ -10,7 +10,7 @@ Run: python examples/01_linear_regression.py
 
 import numpy as np
 
-from fastfit import Trainer, nn, optim
+from fastfit import LinearRegression, Trainer, nn, optim
 
 x = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
 y = 2 * x[:, 0] + 3
@@ -26,11 +26,6 @@ print(f"gradient descent, {len(history)} steps: loss {history['loss'][-1]:.2e}")
 print(f"w = {w:.3f}  b = {b:.3f}")
 print(f"prediction at x=6: {model.predict([[6.0]])[0, 0]:.3f} (true 15)")
 
-try:
-    from fastfit import LinearRegression
-except ImportError:  # the estimators are optional here
-    print("fastfit.LinearRegression: not available in this build")
-else:
-    reg = LinearRegression().fit(x, y)
-    w, b = np.ravel(reg.coef_)[0], np.ravel(reg.intercept_)[0]
-    print(f"LinearRegression: w = {w:.3f}  b = {b:.3f}")
+reg = LinearRegression().fit(x, y)
+w, b = reg.coef_[0], reg.intercept_
+print(f"LinearRegression: w = {w:.3f}  b = {b:.3f}")

@@ -10,7 +10,7 @@ Run: python examples/02_logistic_regression.py
 
 import numpy as np
 
-from fastfit import Trainer, nn, optim
+from fastfit import LogisticRegression, Trainer, nn, optim
 
 x = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
 y = np.array([0, 0, 1, 1, 1])
@@ -28,12 +28,7 @@ print(f"w = {w:.3f}  b = {b:.3f}  boundary x = {-b / w:.3f}")
 print("p(y=1):", np.round(proba, 3))
 print("predictions:", (proba > 0.5).astype(int))
 
-try:
-    from fastfit import LogisticRegression
-except ImportError:  # the estimators are optional here
-    print("fastfit.LogisticRegression: not available in this build")
-else:
-    clf = LogisticRegression().fit(x, y)
-    w, b = clf.coef_[0, 0], clf.intercept_[0]
-    print(f"LogisticRegression (C=1): w = {w:.3f}  b = {b:.3f}  boundary x = {-b / w:.3f}")
-    print("LogisticRegression predictions:", clf.predict(x))
+clf = LogisticRegression().fit(x, y)
+w, b = clf.coef_[0, 0], clf.intercept_[0]
+print(f"LogisticRegression (C=1): w = {w:.3f}  b = {b:.3f}  boundary x = {-b / w:.3f}")
+print("LogisticRegression predictions:", clf.predict(x))

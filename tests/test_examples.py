@@ -20,11 +20,7 @@ def _has(module):
         return False
 
 
-HAS_LINEAR = _has("fastfit._estimators._linear")
-HAS_LOGISTIC = _has("fastfit._estimators._logistic")
-HAS_MLP = _has("fastfit._estimators._mlp")
 HAS_MATPLOTLIB = _has("matplotlib")
-NOT_MERGED = "estimator not merged yet"
 
 
 def run_example(name, tmp_path, timeout=120):
@@ -54,8 +50,7 @@ def test_every_example_is_tested():
 def test_01_linear_regression(tmp_path):
     out = run_example("01_linear_regression.py", tmp_path)
     assert "w = 2.000  b = 3.000" in out
-    if HAS_LINEAR:
-        assert "LinearRegression: w = 2.000  b = 3.000" in out
+    assert "LinearRegression: w = 2.000  b = 3.000" in out
 
 
 def test_02_logistic_regression(tmp_path):
@@ -63,14 +58,12 @@ def test_02_logistic_regression(tmp_path):
     assert "predictions: [0 0 1 1 1]" in out
     (boundary,) = _floats(r"w = [-\d.]+  b = [-\d.]+  boundary x = ([-\d.]+)\n", out)[:1]
     assert 2 < boundary < 3
-    if HAS_LOGISTIC:
-        # scikit-learn's LogisticRegression (C=1) puts it at 2.42 on these points
-        (sk_boundary,) = _floats(r"LogisticRegression \(C=1\).*boundary x = ([-\d.]+)", out)
-        assert sk_boundary == pytest.approx(2.42, abs=0.01)
-        assert "LogisticRegression predictions: [0 0 1 1 1]" in out
+    # scikit-learn's LogisticRegression (C=1) puts it at 2.42 on these points
+    (sk_boundary,) = _floats(r"LogisticRegression \(C=1\).*boundary x = ([-\d.]+)", out)
+    assert sk_boundary == pytest.approx(2.42, abs=0.01)
+    assert "LogisticRegression predictions: [0 0 1 1 1]" in out
 
 
-@pytest.mark.skipif(not HAS_MLP, reason=NOT_MERGED)
 def test_03_digits_mlp(tmp_path):
     out = run_example("03_digits_mlp.py", tmp_path)
     (accuracy,) = _floats(r"test accuracy: ([\d.]+)", out)
@@ -81,7 +74,6 @@ def test_03_digits_mlp(tmp_path):
         assert (tmp_path / "digits_history.png").stat().st_size > 1000
 
 
-@pytest.mark.skipif(not HAS_LOGISTIC, reason=NOT_MERGED)
 def test_04_grid_search(tmp_path):
     out = run_example("04_grid_search.py", tmp_path)
     assert len(_floats(r"cross-validated accuracy ([\d.]+)", out)) == 5
@@ -90,7 +82,6 @@ def test_04_grid_search(tmp_path):
     assert accuracy > 0.93
 
 
-@pytest.mark.skipif(not HAS_LOGISTIC, reason=NOT_MERGED)
 def test_05_imbalanced(tmp_path):
     out = run_example("05_imbalanced.py", tmp_path)
     recall_none, recall_balanced = _floats(r"minority recall ([\d.]+)", out)
