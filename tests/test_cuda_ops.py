@@ -8,29 +8,12 @@ just for that import and restores it, so it does not leak into other tests; if n
 was already imported for real hardware, the module skips (run it on its own).
 """
 
-import os
-import sys
 
 import numpy as np
 import pytest
+from cudasim import import_simulated_cuda
 
-pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install 'fastfit[cuda]')")
-
-if "numba" in sys.modules and not sys.modules["numba"].config.ENABLE_CUDASIM:
-    if "fastfit.cuda" not in sys.modules or not sys.modules["fastfit.cuda"].SIMULATOR:
-        pytest.skip("numba was imported without the CUDA simulator in this process; run "
-                    "tests/test_cuda_ops.py in its own pytest process", allow_module_level=True)
-
-_saved = os.environ.get("NUMBA_ENABLE_CUDASIM")
-os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-try:
-    import fastfit.cuda as fc
-    from numba import cuda
-finally:
-    if _saved is None:
-        del os.environ["NUMBA_ENABLE_CUDASIM"]
-    else:
-        os.environ["NUMBA_ENABLE_CUDASIM"] = _saved
+fc, cuda = import_simulated_cuda(__file__)
 
 from fastfit import ops  # noqa: E402
 import reference as ref  # noqa: E402

@@ -20,23 +20,9 @@ import sys
 
 import numpy as np
 import pytest
+from cudasim import import_simulated_cuda
 
-pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install 'fastfit[cuda]')")
-
-if "numba" in sys.modules and not sys.modules["numba"].config.ENABLE_CUDASIM:
-    if "fastfit.cuda" not in sys.modules or not sys.modules["fastfit.cuda"].SIMULATOR:
-        pytest.skip("numba was imported without the CUDA simulator in this process; run "
-                    "tests/test_cuda_train.py in its own pytest process", allow_module_level=True)
-
-_saved = os.environ.get("NUMBA_ENABLE_CUDASIM")
-os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-try:
-    import fastfit.cuda as fc
-finally:
-    if _saved is None:
-        del os.environ["NUMBA_ENABLE_CUDASIM"]
-    else:
-        os.environ["NUMBA_ENABLE_CUDASIM"] = _saved
+fc, _ = import_simulated_cuda(__file__)
 
 from fastfit import Trainer, callbacks, losses, nn, optim  # noqa: E402
 from fastfit._trainer import NonFiniteLossError  # noqa: E402
