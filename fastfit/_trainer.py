@@ -220,9 +220,7 @@ class Trainer:
     def _threads(self):
         if self.n_threads is not None:
             return self.n_threads
-        work = self.batch_size * self.model.n_params
-        threads = 1 if work < _SERIAL_WORK else get_num_threads()
-        return _spare_cores(threads)
+        return default_threads(self.batch_size, self.model.n_params)
 
     def _make_native(self, capacity_batch, device="cpu"):
         self._ensure_state()
@@ -486,6 +484,15 @@ def _check_device(device) -> str:
 
         require_device()
     return device
+
+
+def default_threads(rows: int, n_params: int) -> int:
+    """Threads for a pass over ``rows`` rows of a model of ``n_params`` parameters (a
+    training batch, or rows to predict): one for small work, whose kernels are serial
+    anyway, else the caller's OpenMP setting unless the machine is oversubscribed."""
+    if rows * n_params < _SERIAL_WORK:
+        return 1
+    return _spare_cores(get_num_threads())
 
 
 def _spare_cores(threads: int) -> int:

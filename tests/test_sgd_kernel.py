@@ -100,7 +100,7 @@ def test_epoch_matches_reference_penalties_schedules_sizes(penalty, schedule, d,
     _close(w, ref["w"], dtype)
     _close(b, ref["b"], dtype)
     if penalty in ("l2", None):  # scikit-learn's L1 norm for the objective skips the truncation
-        for sumloss, objective, rs, ro in losses:
+        for _, objective, _, ro in losses:
             _close(objective, ro, dtype)
 
 

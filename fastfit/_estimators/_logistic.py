@@ -109,7 +109,7 @@ def _fista(obj, theta, l1, max_iter, tol):
     L = 1.0
     F_prev = full(x)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         fy, gy = obj(y)
         while True:
             z = prox(y - gy / L, 1.0 / L)

@@ -34,7 +34,6 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -45,13 +44,13 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastfit import losses as _losses
-from fastfit import nn
+from fastfit import nn, ops
 from fastfit import optim as _optim
 from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data
 from fastfit._lib import _CTYPE, ffi, kernel, lib
-from fastfit._runtime import get_num_threads
-from fastfit._trainer import _SERIAL_WORK, NonFiniteLossError, Trainer, _check_device, _spare_cores
+from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
+                              default_threads)
 from fastfit._validation import as_sample_weight
 from fastfit.callbacks import Callback
 from fastfit.history import History
@@ -110,16 +109,6 @@ def _bool(name, value):
 # ~6 us one-row prediction)
 _SOFTMAX = {np.dtype(t): kernel("softmax_forward", t) for t in (np.float32, np.float64)}
 _ACTIVATION = {np.dtype(t): kernel("activation_forward", t) for t in (np.float32, np.float64)}
-
-
-def _predict_threads(model, n):
-    """Threads for a forward pass of n rows, as the trainer picks them: one for small
-    work (the kernels are serial there anyway), else the caller's OpenMP setting unless
-    the machine is oversubscribed -- measured here under load: 10k rows of a
-    64-256-256-10 MLP took 18 ms on one thread and 130-530 ms on two."""
-    if n * model.plan.n_params < _SERIAL_WORK:
-        return 1
-    return _spare_cores(get_num_threads())
 
 
 class _Rule(Callback):
@@ -649,7 +638,10 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         out = np.empty((n, k), dtype)
         p = _from_buffer(ctype, out)
-        threads = d["n_threads"] or (1 if n <= serial_rows else _predict_threads(self._model, n))
+        # the trainer's rule (under load, 10k rows of a 64-256-256-10 MLP took 18 ms on one
+        # thread and 130-530 ms on two); serial_rows is its threshold, precomputed
+        threads = d["n_threads"] or (1 if n <= serial_rows
+                                     else default_threads(n, self._model.plan.n_params))
         status = predict(p, struct, _from_buffer(ctype, X), _NULL, n, n, threads, check)
         if status:
             if status == lib.FF_ENONFINITE and check:
@@ -662,28 +654,31 @@ class _BaseMLP(BaseEstimator):
         most rows predicted serially) for ``_forward``."""
         native = model._native
         return (model.dtype, model.n_features, self.n_outputs_, native._predict, native.struct,
-                _CTYPE[model.dtype], _SERIAL_WORK // max(model.plan.n_params, 1))
+                _CTYPE[model.dtype], (_SERIAL_WORK - 1) // max(model.plan.n_params, 1))
 
     def _validation_score(self, model, Xv, target, labels, w):
         """(score, loss) on the validation rows: scikit-learn's score (accuracy or R2)
         and the data loss in loss_curve_'s units, without the L2 term (for
         fastfit.diagnostics.diagnose_fit), from one forward pass."""
         out = np.empty((Xv.shape[0], self.n_outputs_), model.dtype)
-        threads = self.n_threads or _predict_threads(model, Xv.shape[0])
+        threads = self.n_threads or default_threads(Xv.shape[0], model.plan.n_params)
         model._native.predict_into(out, Xv, None, threads)
         if not np.isfinite(out).all():
             return np.nan, np.nan
-        z = out.astype(np.float64)
+        # the loss: the engine's fused loss of this fit (in the outputs' dtype), divided
+        # by r as the training loss is
+        tw = None if w is None else np.ascontiguousarray(w, out.dtype)
+        tt = None if target is None else np.ascontiguousarray(target, out.dtype).reshape(out.shape)
         if not self._is_clf:
             score = r2_score(target, out, sample_weight=w)
-            rows = 0.5 * ((target.reshape(z.shape) - z) ** 2).mean(axis=1)
+            loss = ops.mse_loss(out, tt, tw)[0]
         elif labels is not None:
             score = accuracy_score(labels, out.argmax(1), sample_weight=w)
-            rows = logsumexp(z, axis=1) - z[np.arange(len(z)), labels]
+            loss = ops.softmax_cross_entropy(out, labels, tw)[0]
         else:
             score = accuracy_score(target > 0.5, out > 0, sample_weight=w)
-            rows = (np.logaddexp(0.0, z) - target.reshape(z.shape) * z).sum(axis=1)
-        return float(score), float(np.average(rows, weights=w))
+            loss = ops.bce_with_logits(out, tt, tw)[0]
+        return float(score), float(loss) / self._loss_kind()[2]
 
     # ---- pickling: coefs_/intercepts_ are views into the model's flat buffer ----------
     def __getstate__(self):

@@ -309,13 +309,15 @@ class _BaseSGD(BaseEstimator):
         return coef, intercept
 
     def _warnings_after_fit(self):
+        # stacklevel 5: the caller of fit (fit -> _transactional -> _fit -> here)
         if self.tol is not None and self.n_iter_ == self.max_iter:
             warnings.warn("Maximum number of iteration reached before convergence. Consider "
-                          "increasing max_iter to improve the fit.", ConvergenceWarning)
+                          "increasing max_iter to improve the fit.", ConvergenceWarning,
+                          stacklevel=5)
         if self.power_t < 0:
             warnings.warn("Negative values for `power_t` are deprecated in version 1.8 and "
                           "will raise an error in 1.10. Use values in the range [0.0, inf) "
-                          "instead.", FutureWarning)
+                          "instead.", FutureWarning, stacklevel=5)
 
     def _transactional(self, fn, X, y, *args):
         """Run fn; on any exception restore the estimator's attributes (a rejected call
