@@ -10,6 +10,8 @@ check for anything else (DataFrames, lists, other dtypes, wrong widths).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import validate_data
@@ -53,3 +55,18 @@ def check_predict_data(est, X, dtype) -> np.ndarray:
         return X
     X = validate_data(est, X, reset=False, dtype=FLOAT_DTYPES, order="C")
     return np.ascontiguousarray(X, dtype=dtype)
+
+
+@contextlib.contextmanager
+def restore_on_error(est):
+    """Put ``est``'s attributes back if the block raises, so a rejected call (bad input
+    found at any depth, an interrupted or diverged fit) leaves a fitted estimator as it
+    was. Attributes are restored by reference: fits replace their fitted arrays rather
+    than write into them before their input is validated."""
+    saved = dict(est.__dict__)
+    try:
+        yield
+    except BaseException:
+        est.__dict__.clear()
+        est.__dict__.update(saved)
+        raise

@@ -27,7 +27,7 @@ import scipy.optimize
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 
 from fastfit import ops
-from fastfit._estimators._base import check_fit_data, check_predict_data
+from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
 from fastfit._validation import as_sample_weight
 
 __all__ = ["LinearRegression", "Ridge"]
@@ -109,7 +109,7 @@ def _finish(est, coef, x_off, y_off, y, dtype, fit_intercept):
 
 def _require_y(est, y):
     if y is None:
-        name = type(getattr(est, "_est", est)).__name__
+        name = type(est).__name__
         raise ValueError(f"{name} requires y to be passed, but the target y is None")
 
 
@@ -170,19 +170,21 @@ class LinearRegression(_LinearPredict):
 
     def fit(self, X, y, sample_weight=None):
         """Fit by least squares (the minimum-norm solution if X is rank deficient)."""
+        with restore_on_error(self):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         _check_bool("fit_intercept", self.fit_intercept)
         _check_bool("positive", self.positive)
         if not isinstance(self.tol, numbers.Real) or not 0 <= self.tol < 1:
             raise ValueError(f"tol must be a float in [0, 1), got {self.tol!r}")
-        est = _Scratch(self)
-        d = _Data(est, X, y, sample_weight, self.fit_intercept)
+        d = _Data(self, X, y, sample_weight, self.fit_intercept)
         if self.positive:
             Xc, yc = d.centered()
             coef = np.stack([_nnls(Xc, yc[:, j]) for j in range(yc.shape[1])])
             rank, sing = None, None
         else:
             coef, rank, sing = self._solve(d, float(self.tol))
-        est.commit(self)
         dtype = d.dtype
         _finish(self, coef, d.x_off, d.y_off, d.y, dtype, self.fit_intercept)
         if rank is not None:
@@ -233,6 +235,10 @@ class Ridge(_LinearPredict):
 
     def fit(self, X, y, sample_weight=None):
         """Fit ridge regression."""
+        with restore_on_error(self):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         _check_bool("fit_intercept", self.fit_intercept)
         _check_bool("positive", self.positive)
         if self.solver not in _RIDGE_SOLVERS:
@@ -246,8 +252,7 @@ class Ridge(_LinearPredict):
             else None
         if alpha is None or alpha.ndim > 1 or not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
             raise ValueError(f"alpha must be a non-negative float or 1-D array, got {self.alpha!r}")
-        est = _Scratch(self)
-        d = _Data(est, X, y, sample_weight, self.fit_intercept)
+        d = _Data(self, X, y, sample_weight, self.fit_intercept)
         n, p = d.X.shape
         t = d.y2.shape[1]
         if alpha.ndim == 1 and alpha.shape[0] not in (1, t):
@@ -260,7 +265,6 @@ class Ridge(_LinearPredict):
                              for j, a in enumerate(alphas)])
         else:
             coef = self._solve(d, alphas)
-        est.commit(self)
         _finish(self, coef, d.x_off, d.y_off, d.y, d.dtype, self.fit_intercept)
         self.n_iter_ = None
         return self
@@ -287,26 +291,3 @@ class Ridge(_LinearPredict):
                 sol = scipy.linalg.lstsq(g, rhs[:, cols], check_finite=False)[0]
             coef[cols] = (sol if primal else Xc.T @ sol).T
         return coef
-
-
-class _Scratch:
-    """Runs check_fit_data on a stand-in, so a rejected fit leaves the estimator as it was;
-    commit() copies n_features_in_ / feature_names_in_ over once the fit succeeded."""
-
-    def __init__(self, est):
-        self._est = est
-
-    def __getattr__(self, name):
-        if name in ("n_features_in_", "feature_names_in_"):
-            raise AttributeError(name)
-        return getattr(self._est, name)
-
-    def __sklearn_tags__(self):
-        return self._est.__sklearn_tags__()
-
-    def commit(self, est):
-        est.n_features_in_ = self.n_features_in_
-        if hasattr(self, "feature_names_in_") and "feature_names_in_" in self.__dict__:
-            est.feature_names_in_ = self.feature_names_in_
-        elif "feature_names_in_" in est.__dict__:
-            del est.feature_names_in_

@@ -20,6 +20,7 @@ multinomial), s_i = sample_weight * class_weight. The intercept is not penalised
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -31,8 +32,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
-from fastfit._estimators._base import check_fit_data, check_predict_data
-from fastfit._estimators._linear import _require_y, _Scratch
+from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
+from fastfit._estimators._linear import _require_y
 from fastfit._lib import check_status, kernel, lib, ptr
 from fastfit._validation import as_sample_weight
 
@@ -249,10 +250,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # ---- fit ---------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X, y (and optional per-sample weights)."""
+        with restore_on_error(self):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         self._check_params()
         _require_y(self, y)
-        scratch = _Scratch(self)
-        X, y = check_fit_data(scratch, X, y)
+        X, y = check_fit_data(self, X, y)
         check_classification_targets(y)
         classes, y_enc = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -279,14 +283,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 theta0[k * p:] = self.intercept_
 
         import fastfit
-        ctx = fastfit.num_threads(self.n_threads) if self.n_threads is not None else _Null()
+        ctx = (fastfit.num_threads(self.n_threads) if self.n_threads is not None
+               else contextlib.nullcontext())
         with ctx:
             if self.solver == "lbfgs":
                 theta, n_iter = self._fit_full(X, labels, weight, k, sw_sum, theta0)
             else:
                 theta, n_iter = self._fit_minibatch(X, labels, weight, k, sw_sum, theta0)
 
-        scratch.commit(self)
         self.classes_ = classes
         self.coef_ = theta[:k * p].reshape(k, p).astype(dtype)
         self.intercept_ = (theta[k * p:] if self.fit_intercept else np.zeros(k)).astype(dtype)
@@ -301,7 +305,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             theta, n_iter = _fista(obj, theta0, l1, self.max_iter, self.tol)
             if n_iter >= self.max_iter:
                 warnings.warn("FISTA did not converge; increase max_iter or scale the data",
-                              ConvergenceWarning, stacklevel=3)
+                              ConvergenceWarning, stacklevel=4)
             return theta, n_iter
         res = scipy.optimize.minimize(
             obj, theta0, method="L-BFGS-B", jac=True,
@@ -310,7 +314,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if res.status != 0:
             warnings.warn("lbfgs failed to converge after %d iteration(s) (status=%d): %s. "
                           "Increase the number of iterations or scale the data."
-                          % (res.nit, res.status, res.message), ConvergenceWarning, stacklevel=3)
+                          % (res.nit, res.status, res.message), ConvergenceWarning, stacklevel=4)
         return res.x, min(res.nit, self.max_iter)
 
     def _fit_minibatch(self, X, labels, weight, k, sw_sum, theta0):
@@ -370,11 +374,3 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         z = self.decision_function(X)
         idx = (z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)
         return self.classes_[idx]
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

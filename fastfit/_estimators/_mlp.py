@@ -47,7 +47,7 @@ from fastfit import losses as _losses
 from fastfit import nn, ops
 from fastfit import optim as _optim
 from fastfit._engine import lib_status
-from fastfit._estimators._base import check_fit_data, check_predict_data
+from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
 from fastfit._lib import _CTYPE, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
                               default_threads)
@@ -395,13 +395,8 @@ class _BaseMLP(BaseEstimator):
         return self._guarded(X, y, sample_weight, incremental=True, classes=classes)
 
     def _guarded(self, X, y, sample_weight, incremental, classes=None):
-        saved = self.__dict__.copy()
-        try:
+        with restore_on_error(self):
             return self._fit(X, y, sample_weight, incremental, classes)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
 
     def _fit(self, X, y, sample_weight, incremental, classes):
         hls = self._check_params()

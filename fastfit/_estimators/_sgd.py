@@ -34,7 +34,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from fastfit._estimators._base import check_fit_data, check_predict_data
+from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
 from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
@@ -325,13 +325,8 @@ class _BaseSGD(BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None.")
-        saved = dict(self.__dict__)
-        try:
+        with restore_on_error(self):
             return fn(X, y, *args)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
 
     def _decision(self, X):
         coef = getattr(self, "coef_", None)
