@@ -102,6 +102,14 @@ int ff_linear_forward_f32(float *y /* (N,O) */, const float *x /* (N,I) */,
 int ff_linear_forward_f64(double *y /* (N,O) */, const double *x /* (N,I) */,
                           const double *w /* (I,O) */, const double *b /* (O) or NULL */,
                           int64_t n, int64_t in, int64_t out);
+/* Linear models' predictions: out = x @ w^T + b with w stored (K,I) as coef_ (rows of
+ * few outputs read once; K > 8 through the GEMM). Same bits for any thread count. */
+int ff_linear_decision_f32(float *out /* (N,K) */, const float *x /* (N,I) */,
+                           const float *w /* (K,I) */, const float *b /* (K) or NULL */,
+                           int64_t n, int64_t in, int64_t k);
+int ff_linear_decision_f64(double *out /* (N,K) */, const double *x /* (N,I) */,
+                           const double *w /* (K,I) */, const double *b /* (K) or NULL */,
+                           int64_t n, int64_t in, int64_t k);
 /* dx = dy @ w^T (written; skipped if dx is NULL), dw += x^T @ dy, db += sum_rows(dy)
  * (db skipped if NULL). */
 int ff_linear_backward_f32(float *dx /* (N,I) or NULL */, float *dw /* (I,O) */,

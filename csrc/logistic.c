@@ -18,6 +18,13 @@
 #define FF_LOGISTIC_PARTIAL_BYTES (32 << 20)
 /* Bytes of X per sub-block (L2-resident on current x86 cores). */
 #define FF_LOGISTIC_SUB_BYTES 131072
+/* Below this many multiply-adds (logits and gradient: 2 n I K) a pass runs on the calling
+ * thread, the GEMM's threshold (gemm.c): a 2000 x 20 binary pass (80k, ~10 us) gained a
+ * few microseconds from a second thread on a quiet machine but woke fastfit's pool
+ * between every L-BFGS step, and the pool then fought the BLAS threads of SciPy's
+ * optimizer (96 ms a fit against 1.5 ms). The blocking, and so the result, does not
+ * depend on the thread count. */
+#define FF_LOGISTIC_PARALLEL_MIN_FMA 524288.0
 
 #define FF_BODY "logistic.inc"
 #include "ff_instantiate.h"

@@ -12,8 +12,11 @@ import operator
 
 import numpy as np
 
+from fastfit._threads import short_openmp_spin
+
 try:
-    from fastfit._native import ffi, lib
+    with short_openmp_spin():
+        from fastfit._native import ffi, lib
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "fastfit's compiled module fastfit._native is missing. Install the package "

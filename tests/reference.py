@@ -72,6 +72,12 @@ def linear_forward_ref(x, w, b=None):
     return y if b is None else y + np.asarray(b, np.float64)
 
 
+def linear_decision_ref(x, w, b=None):
+    """A linear model's decision function, w stored (k, in) as coef_."""
+    y = np.asarray(x, np.float64) @ np.asarray(w, np.float64).T
+    return y if b is None else y + np.asarray(b, np.float64)
+
+
 def linear_backward_ref(dy, x, w):
     """(dx, dw, db) of y = x @ w + b."""
     dy, x, w = (np.asarray(t, np.float64) for t in (dy, x, w))

@@ -19,6 +19,7 @@ the fitted attributes are returned in float32, like predictions.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -27,7 +28,10 @@ import scipy.optimize
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 
 from fastfit import ops
-from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
+from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
+                                      restore_on_error)
+from fastfit._runtime import num_threads
+from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
 
 __all__ = ["LinearRegression", "Ridge"]
@@ -36,8 +40,15 @@ __all__ = ["LinearRegression", "Ridge"]
 # barrier; at 1024 rows (196 calls for 200k rows) a loaded machine stalled the barriers
 # (0.8 s vs 0.1 s on one thread), at 4096 the two are even.
 _GRAM_CHUNK = 4096
+# Chunk products below this many multiply-adds run on one thread. Measured with BLAS's
+# pool alive (its workers spin ~0.1 s after each call, as they do between a user's NumPy
+# work and a fit): a 4096 x 21 x 21 chunk took 0.29 ms on one thread and 0.95-1.3 ms on
+# two (p <= 88 serial).
+_GRAM_SERIAL_FMA = 32e6
 # Gram solves are used only where eigmin / eigmax of X^T X exceeds this (cond(X) < 1e4).
 _GRAM_RCOND = 1e-8
+# Orders of the dense solve (p, or n for wide X) up to which BLAS runs single-threaded.
+_SMALL_SOLVE = 256
 _RIDGE_SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs")
 
 
@@ -74,6 +85,15 @@ class _Data:
         rows = min(n, _GRAM_CHUNK)
         buf = np.empty((rows, p + t))
         acc = np.zeros((p + t, p + t))
+        serial = rows * (p + t) ** 2 < _GRAM_SERIAL_FMA
+        with num_threads(1) if serial else contextlib.nullcontext():
+            self._gram_chunks(buf, acc, rows)
+        acc = (acc + acc.T) * 0.5
+        return acc[:p, :p], acc[:p, p:]
+
+    def _gram_chunks(self, buf, acc, rows):
+        X, y2 = self.X, self.y2
+        n, p = X.shape
         for r0 in range(0, n, rows):
             r1 = min(n, r0 + rows)
             a = buf[: r1 - r0]
@@ -82,8 +102,6 @@ class _Data:
             if self.root is not None:
                 a *= self.root[r0:r1, None]
             ops.gemm(a, a, acc, beta=1.0, trans_a=True)
-        acc = (acc + acc.T) * 0.5
-        return acc[:p, :p], acc[:p, p:]
 
     def centered(self):
         """The full centered, scaled float64 (Xc, yc)."""
@@ -113,6 +131,13 @@ def _require_y(est, y):
         raise ValueError(f"{name} requires y to be passed, but the target y is None")
 
 
+def _blas_threads_for(order):
+    """BLAS on one thread while the dense solve (order x order) is small: then fastfit's
+    GEMM carries the fit and LAPACK's few microseconds only gain a thread-pool fight
+    (see fastfit._threads); larger factorizations keep BLAS's threads."""
+    return blas_single_threaded() if order <= _SMALL_SOLVE else contextlib.nullcontext()
+
+
 def _nnls(A, b):
     return scipy.optimize.nnls(A, b)[0]
 
@@ -123,8 +148,11 @@ class _LinearPredict(RegressorMixin, MultiOutputMixin, BaseEstimator):
     def predict(self, X):
         """Predict with the fitted linear model: ``X @ coef_.T + intercept_``."""
         # check_predict_data raises NotFittedError before fit (n_features_in_ is set last)
-        X = check_predict_data(self, X, getattr(self, "_dtype", None))
-        return X @ self.coef_.T + self.intercept_
+        if getattr(self, "_dtype", None) is None:
+            check_predict_data(self, X, None)
+        out = linear_decision(self, X, np.asarray(self.coef_, dtype=self._dtype),
+                              self.intercept_)
+        return out[:, 0] if np.ndim(self.coef_) == 1 else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -184,7 +212,8 @@ class LinearRegression(_LinearPredict):
             coef = np.stack([_nnls(Xc, yc[:, j]) for j in range(yc.shape[1])])
             rank, sing = None, None
         else:
-            coef, rank, sing = self._solve(d, float(self.tol))
+            with _blas_threads_for(min(d.X.shape)):
+                coef, rank, sing = self._solve(d, float(self.tol))
         dtype = d.dtype
         _finish(self, coef, d.x_off, d.y_off, d.y, dtype, self.fit_intercept)
         if rank is not None:
@@ -264,7 +293,8 @@ class Ridge(_LinearPredict):
                                    np.concatenate([yc[:, j], np.zeros(p)]))
                              for j, a in enumerate(alphas)])
         else:
-            coef = self._solve(d, alphas)
+            with _blas_threads_for(min(n, p)):
+                coef = self._solve(d, alphas)
         _finish(self, coef, d.x_off, d.y_off, d.y, d.dtype, self.fit_intercept)
         self.n_iter_ = None
         return self

@@ -32,9 +32,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
-from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
+from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
+                                      restore_on_error)
 from fastfit._estimators._linear import _require_y
 from fastfit._lib import check_status, kernel, lib, ptr
+from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
 
 __all__ = ["LogisticRegression"]
@@ -285,7 +287,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         import fastfit
         ctx = (fastfit.num_threads(self.n_threads) if self.n_threads is not None
                else contextlib.nullcontext())
-        with ctx:
+        # fastfit's kernel carries the load; SciPy's optimizer steps in between are
+        # vector work that BLAS threads only slow down (see fastfit._threads)
+        with ctx, blas_single_threaded():
             if self.solver == "lbfgs":
                 theta, n_iter = self._fit_full(X, labels, weight, k, sw_sum, theta0)
             else:
@@ -347,8 +351,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Logits: (n,) for two classes (the positive class's), else (n, n_classes)."""
         # check_predict_data raises NotFittedError before fit (n_features_in_ is set last)
-        X = check_predict_data(self, X, getattr(self, "_dtype", None))
-        z = X @ self.coef_.T + self.intercept_
+        if getattr(self, "_dtype", None) is None:
+            check_predict_data(self, X, None)
+        z = linear_decision(self, X, np.asarray(self.coef_, dtype=self._dtype),
+                            self.intercept_)
         return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X):

@@ -48,6 +48,7 @@ from fastfit import nn, ops
 from fastfit import optim as _optim
 from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
+from fastfit._threads import blas_single_threaded
 from fastfit._lib import _CTYPE, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
                               default_threads)
@@ -395,7 +396,9 @@ class _BaseMLP(BaseEstimator):
         return self._guarded(X, y, sample_weight, incremental=True, classes=classes)
 
     def _guarded(self, X, y, sample_weight, incremental, classes=None):
-        with restore_on_error(self):
+        # fastfit's engine carries the load; lbfgs's SciPy steps in between are vector
+        # work that BLAS threads only slow down (see fastfit._threads)
+        with restore_on_error(self), blas_single_threaded():
             return self._fit(X, y, sample_weight, incremental, classes)
 
     def _fit(self, X, y, sample_weight, incremental, classes):

@@ -34,7 +34,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
+from fastfit._estimators._base import check_fit_data, linear_decision, restore_on_error
+from fastfit._threads import blas_single_threaded
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
 from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
@@ -325,15 +326,15 @@ class _BaseSGD(BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None.")
-        with restore_on_error(self):
+        # fastfit's epoch kernel carries the load (see fastfit._threads)
+        with restore_on_error(self), blas_single_threaded():
             return fn(X, y, *args)
 
     def _decision(self, X):
         coef = getattr(self, "coef_", None)
         if coef is None:
             check_is_fitted(self, "coef_")  # raises NotFittedError
-        X = check_predict_data(self, X, coef.dtype)
-        return X @ self.coef_.T + self.intercept_
+        return linear_decision(self, X, coef, self.intercept_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -735,5 +736,4 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         coef = getattr(self, "coef_", None)
         if coef is None:
             check_is_fitted(self, "coef_")  # raises NotFittedError
-        X = check_predict_data(self, X, coef.dtype)
-        return X @ self.coef_ + self.intercept_[0]
+        return linear_decision(self, X, coef, self.intercept_)[:, 0]

@@ -14,7 +14,8 @@ import numpy as np
 from fastfit._lib import ACTIVATIONS, activation_code, check_status, float_array, kernel, out_array, ptr
 from fastfit.ops._args import gemm_args, linear_backward_args, linear_forward_args
 
-__all__ = ["ACTIVATIONS", "matmul", "gemm", "linear_forward", "linear_backward", "sum_rows"]
+__all__ = ["ACTIVATIONS", "matmul", "gemm", "linear_forward", "linear_backward", "sum_rows",
+           "linear_decision"]
 
 def matmul(a, b):
     """Matrix product ``a @ b`` of two 2-D float arrays.
@@ -99,6 +100,39 @@ def linear_forward(x, w, b=None):
     check_status(kernel("linear_forward", x.dtype)(ptr(y), ptr(x), ptr(w), ptr(b), n,
                                                    x.shape[1], out), "linear_forward")
     return y
+
+
+def linear_decision(x, w, b=None):
+    """A linear model's decision function: ``x @ w.T + b`` with ``w`` stored as ``coef_``.
+
+    Up to 8 outputs, each row is read once for all of them (row dot products, dynamic
+    row chunks across threads); more outputs go through the GEMM.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, in), float32 or float64
+    w : ndarray of shape (k, in), same dtype
+    b : ndarray of shape (k,), optional
+
+    Returns
+    -------
+    out : ndarray of shape (n, k)
+    """
+    x = float_array("x", x, None, ndim=2)
+    w = float_array("w", w, x.dtype, ndim=2)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"w must have shape (k, {x.shape[1]}) to match x {x.shape}, "
+                         f"got {w.shape}")
+    if x.shape[1] == 0:
+        raise ValueError("x must have at least one column")
+    b = None if b is None else float_array("b", b, x.dtype, ndim=1)
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError(f"b must have shape ({w.shape[0]},), got {b.shape}")
+    n, k = x.shape[0], w.shape[0]
+    out = np.empty((n, k), dtype=x.dtype)
+    check_status(kernel("linear_decision", x.dtype)(ptr(out), ptr(x), ptr(w), ptr(b), n,
+                                                    x.shape[1], k), "linear_decision")
+    return out
 
 
 def linear_backward(dy, x, w, need_dx=True):
