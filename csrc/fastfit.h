@@ -6,9 +6,10 @@
  * that cffi parses: integer #defines, enums, prototypes, comments. No #if, no
  * attributes, no expression macros inside it.
  *
- * Conventions (see shared/ARCHITECTURE.md):
+ * Conventions:
  *   - name:      ff_<op>_<pass>_<dtype>, dtype f32 (float) or f64 (double); both are
- *                generated from one body in csrc/kernels/<op>.inc.
+ *                generated from one body in csrc/<op>.inc (instantiated by
+ *                csrc/<op>.c through ff_instantiate.h).
  *   - arguments: outputs first, then inputs, then sizes, then hyper-parameters.
  *   - gradients: buffers named d*. Parameter gradients (dw, db, dgamma, dbeta)
  *                ACCUMULATE (+=), so the flat gradient buffer is zeroed once per step

@@ -50,3 +50,42 @@ def test_row_stack_alias_lives_in_one_place():
     root = Path(__file__).parents[1] / "fastfit"
     hits = [p for p in root.rglob("*.py") if "row_stack =" in p.read_text()]
     assert [p.name for p in hits] == ["_compat.py"]
+
+
+# the header constants fastfit.cuda uses, by module: (name there, name in csrc/fastfit.h)
+_CONSTANTS = {
+    "_status.py": [(n, n) for n in ("FF_OK", "FF_EBADARG", "FF_ENOMEM", "FF_ENONFINITE")],
+    "_act.py": [(n, "FF_ACT_" + n) for n in ("IDENTITY", "RELU", "LEAKY_RELU", "TANH",
+                                              "SIGMOID", "GELU")],
+    "_k_losses.py": [("MSE", "FF_LOSS_MSE"), ("HUBER", "FF_LOSS_HUBER"),
+                     ("BCE", "FF_LOSS_BCE_LOGITS"), ("SOFTMAX_CE", "FF_LOSS_SOFTMAX_CE")],
+    "_train.py": [(n, "FF_" + n) for n in ("OP_LINEAR", "OP_BATCHNORM", "OP_ACTIVATION",
+                                           "OP_DROPOUT", "OP_SKIP", "OP_ADD", "OPTIM_SGD",
+                                           "OPTIM_RMSPROP", "OPTIM_ADAM")],
+}
+
+
+def test_cuda_constants_are_read_from_the_compiled_module():
+    # read from the source (no numba needed): each constant is `NAME = lib.FF_...`, never a
+    # hand copy of the header's value that a renumbered enum would silently leave behind
+    import ast
+    import pathlib
+
+    from fastfit._lib import lib
+
+    cuda_dir = pathlib.Path(__file__).resolve().parents[1] / "fastfit" / "cuda"
+    for filename, pairs in _CONSTANTS.items():
+        tree = ast.parse((cuda_dir / filename).read_text())
+        values = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            values[name.id] = node.value
+        for name, ff_name in pairs:
+            assert hasattr(lib, ff_name), ff_name
+            value = values.get(name)
+            assert isinstance(value, ast.Attribute) and value.attr == ff_name \
+                and isinstance(value.value, ast.Name) and value.value.id == "lib", \
+                f"fastfit/cuda/{filename}: {name} must be lib.{ff_name}"

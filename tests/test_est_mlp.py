@@ -291,8 +291,10 @@ def test_verbose_and_convergence_warning():
     lines = buf.getvalue().splitlines()
     assert lines == ["Iteration %d, loss = %.8f" % (i + 1, v)
                      for i, v in enumerate(est.loss_curve_)]
-    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge") as caught:
         MLPClassifier((8,), solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
+    message = str(caught[0].message)
+    assert "(max_iter=2)" in message and "{" not in message
 
 
 def test_params_device_and_bad_parameters():
@@ -342,6 +344,81 @@ def test_bad_input_leaves_fitted_estimator_unchanged():
     np.testing.assert_array_equal(est.predict_proba(X), pred)
     with pytest.raises(ValueError, match="2 classes"):
         MLPClassifier().fit(X, np.zeros_like(y))
+
+
+class _FailAfterEpoch(Callback):
+    """Raises at the end of an epoch once armed: a fit rejected after it changed state."""
+
+    armed = False
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.armed:
+            raise RuntimeError("rejected by a callback")
+
+
+def test_rejected_warm_start_fit_leaves_the_model_unchanged():
+    # the fit diverges at its 6th epoch: the trainer puts back the weights of the 5th, which
+    # are not the estimator's; weights and batch-norm statistics change in place
+    X, y = _reg()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", batch_norm=True, max_iter=5,
+                           warm_start=True, random_state=0).fit(X, y)
+    before, pred = _state(est), est.predict(X)
+    stats = est._model.stats.copy()
+    est.set_params(learning_rate_init=0.05, max_iter=50)
+    with pytest.raises(ValueError, match="non-finite"):
+        est.fit(X, y * 100)
+    np.testing.assert_array_equal(est._model.stats, stats)
+    np.testing.assert_array_equal(est.predict(X), pred)
+    est.set_params(learning_rate_init=0.001, max_iter=5)
+    assert _state(est) == before
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_rejected_partial_fit_leaves_the_optimizer_state_unchanged(solver):
+    # partial_fit keeps its trainer: the optimizer's slots, step count and history (and the
+    # weights) must be put back too, so the next call continues as if the rejected one had
+    # never happened
+    X, y = _clf()
+    fail = _FailAfterEpoch()
+    kw = dict(hidden_layer_sizes=(8,), solver=solver, batch_norm=True, random_state=0)
+    est = MLPClassifier(callbacks=[fail], **kw)
+    ref = MLPClassifier(**kw)
+    for e in (est, ref):
+        e.partial_fit(X, y, classes=np.unique(y))
+    trainer = est._trainer
+    before = (est._model.params.copy(), est._model.stats.copy(),
+              [s.copy() for s in trainer._slots], trainer.step_, trainer.epoch_,
+              len(trainer.history), list(est.loss_curve_), est.t_)
+    fail.armed = True
+    with pytest.raises(RuntimeError, match="rejected"):
+        est.partial_fit(X, y)
+    del fail.armed
+    after = (est._model.params, est._model.stats, trainer._slots, trainer.step_,
+             trainer.epoch_, len(trainer.history), est.loss_curve_, est.t_)
+    assert est._trainer is trainer
+    np.testing.assert_equal(after, before)
+    est.partial_fit(X, y)
+    ref.partial_fit(X, y)
+    assert est.loss_curve_ == ref.loss_curve_
+    for a, b in zip(est.coefs_, ref.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(est._model.stats, ref._model.stats)
+
+
+def test_pickling_leaves_the_estimator_intact():
+    # pickling once stripped coefs_ from the live estimator: its next partial_fit then
+    # started over from new random weights
+    X, y = _clf()
+    est = MLPClassifier((8,), random_state=0).partial_fit(X, y, classes=np.unique(y))
+    ref = MLPClassifier((8,), random_state=0).partial_fit(X, y, classes=np.unique(y))
+    pickle.dumps(est)
+    assert "coefs_" in est.__dict__ and "_predictor" in est.__dict__
+    est.partial_fit(X, y)
+    ref.partial_fit(X, y)
+    assert est.t_ == ref.t_ == 2 * X.shape[0] and len(est.loss_curve_) == 2
+    np.testing.assert_array_equal(est.coefs_[0], ref.coefs_[0])
 
 
 def test_pickle_clone_pipeline_and_searches():

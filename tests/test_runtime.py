@@ -60,9 +60,51 @@ def test_thread_controls_round_trip():
 
 
 def test_threadpoolctl_limits_are_honoured():
+    # from 2 threads down to 1 and back: a count fastfit kept for itself (or a default of
+    # one thread, as CI's OMP_NUM_THREADS=1) would fail one of the three asserts
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
-        assert fastfit.get_num_threads() == 1
+    with threadpoolctl.threadpool_limits(2, user_api="openmp"):
+        assert fastfit.get_num_threads() == 2
+        with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+            assert fastfit.get_num_threads() == 1
+        assert fastfit.get_num_threads() == 2
+
+
+def _struct_mismatches(ffi_, name32, name64):
+    """Fields of two structs that differ other than by float32 -> float64 (names, order,
+    kinds, offsets left aside: the f64 struct is wider)."""
+    def normalised(ctype):
+        # float <-> double, also behind pointers (const float * -> const double *)
+        return ctype.cname.replace("double", "float")
+
+    f32, f64 = ffi_.typeof(name32).fields, ffi_.typeof(name64).fields
+    pairs = [((a, normalised(ta.type)), (b, normalised(tb.type)))
+             for (a, ta), (b, tb) in zip(f32, f64)]
+    bad = [f"{a}: {ta} vs {b}: {tb}" for (a, ta), (b, tb) in pairs if (a, ta) != (b, tb)]
+    if len(f32) != len(f64):
+        bad.append(f"{len(f32)} fields vs {len(f64)}")
+    return bad
+
+
+@pytest.mark.parametrize("struct", ["ff_model", "ff_train"])
+def test_f32_and_f64_structs_agree_field_by_field(struct):
+    # the header writes each struct twice by hand (cffi's cdef takes no macros)
+    assert len(ffi.typeof(f"{struct}_f32").fields) > 5
+    assert _struct_mismatches(ffi, f"{struct}_f32", f"{struct}_f64") == []
+
+
+def test_struct_parity_check_finds_a_drifted_copy():
+    cffi = pytest.importorskip("cffi")
+    other = cffi.FFI()
+    other.cdef("typedef struct { float *x; int64_t n; double lr; } a_f32;"
+               "typedef struct { double *x; int32_t n; double lr; } a_f64;"
+               "typedef struct { float *x; int64_t n; } b_f32;"
+               "typedef struct { double *x; int64_t n; float extra; } b_f64;"
+               "typedef struct { float *x; int64_t n, m; } c_f32;"
+               "typedef struct { double *x; int64_t m, n; } c_f64;")
+    assert _struct_mismatches(other, "a_f32", "a_f64") == ["n: int64_t vs n: int32_t"]
+    assert _struct_mismatches(other, "b_f32", "b_f64") == ["2 fields vs 3"]
+    assert len(_struct_mismatches(other, "c_f32", "c_f64")) == 2
 
 
 def test_import_is_light():

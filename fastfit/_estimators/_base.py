@@ -93,14 +93,24 @@ def linear_decision(est, X, coef, intercept) -> np.ndarray:
 
 @contextlib.contextmanager
 def restore_on_error(est):
-    """Put ``est``'s attributes back if the block raises, so a rejected call (bad input
-    found at any depth, an interrupted or diverged fit) leaves a fitted estimator as it
-    was. Attributes are restored by reference: fits replace their fitted arrays rather
-    than write into them before their input is validated."""
+    """Put ``est``'s state back if the block raises, so a rejected call (bad input found at
+    any depth, an interrupted or diverged fit, a callback's exception) leaves a fitted
+    estimator as it was.
+
+    Attributes are restored by reference: fits replace their fitted arrays rather than
+    write into them before their input is validated. State that a fit does change in
+    place (an MLP's weights, batch-norm statistics and optimizer state) is copied first
+    by the estimator's ``_inplace_snapshot()``, which returns a function that writes the
+    copies back (or None when there is nothing to copy).
+    """
     saved = dict(est.__dict__)
+    snapshot = getattr(est, "_inplace_snapshot", None)
+    restore_inplace = snapshot() if snapshot is not None else None
     try:
         yield
     except BaseException:
         est.__dict__.clear()
         est.__dict__.update(saved)
+        if restore_inplace is not None:
+            restore_inplace()
         raise

@@ -401,6 +401,33 @@ class _BaseMLP(BaseEstimator):
         with restore_on_error(self), blas_single_threaded():
             return self._fit(X, y, sample_weight, incremental, classes)
 
+    def _inplace_snapshot(self):
+        """For restore_on_error: copies of what a fit changes in place, and the function
+        that writes them back. The model's flat buffers (weights, batch-norm statistics)
+        are trained in place, and partial_fit keeps its trainer, whose optimizer slots,
+        step and epoch counts, learning rate and history move on with every epoch."""
+        d = self.__dict__
+        model, trainer = d.get("_model"), d.get("_trainer")
+        if model is None:
+            return None
+        weights = (model.params.copy(), model.stats.copy())
+        snap = None
+        if trainer is not None and trainer._slots is not None:
+            # the gradient buffer and the block size are scratch, kept so that the
+            # estimator (and its pickle) is exactly what it was
+            snap = (trainer._snapshot(), trainer._grads.copy(), trainer._block)
+
+        def restore():
+            np.copyto(model.params, weights[0])
+            np.copyto(model.stats, weights[1])
+            if snap is not None:
+                trainer._restore(snap[0])
+                np.copyto(trainer._grads, snap[1])
+                trainer._block = snap[2]
+                trainer.callbacks = []
+                trainer._native = None
+        return restore
+
     def _fit(self, X, y, sample_weight, incremental, classes):
         hls = self._check_params()
         if self.early_stopping and incremental:
@@ -594,7 +621,7 @@ class _BaseMLP(BaseEstimator):
             msg = res.message.decode("latin1") if isinstance(res.message, bytes) else res.message
             warnings.warn(f"lbfgs failed to converge after {res.nit} iteration(s) "
                           f"(status={res.status}):\n{msg}.\n\nIncrease the number of iterations "
-                          "to improve the convergence (max_iter={self.max_iter}).\nYou might "
+                          f"to improve the convergence (max_iter={self.max_iter}).\nYou might "
                           "also want to scale the data.", ConvergenceWarning, stacklevel=3)
         self.n_iter_ = min(int(res.nit), int(self.max_iter))
         self.loss_ = float(res.fun)
@@ -680,7 +707,10 @@ class _BaseMLP(BaseEstimator):
 
     # ---- pickling: coefs_/intercepts_ are views into the model's flat buffer ----------
     def __getstate__(self):
-        state = super().__getstate__()
+        # a copy: BaseEstimator.__getstate__ may return the live __dict__ itself (Python
+        # >= 3.11, outside sklearn's own modules), and popping from it would strip the
+        # fitted estimator being pickled
+        state = dict(super().__getstate__())
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
         state.pop("_predictor", None)   # cffi handles: rebuilt by __setstate__

@@ -10,11 +10,18 @@ are within a few ulp of the exact value).
 
 from __future__ import annotations
 
+from fastfit._lib import lib
 from fastfit.cuda import _fmath as fm
 
 from numba import cuda, float32
 
-IDENTITY, RELU, LEAKY_RELU, TANH, SIGMOID, GELU = range(6)
+# enum ff_activation, from the compiled module (Numba folds module globals into constants)
+IDENTITY = lib.FF_ACT_IDENTITY
+RELU = lib.FF_ACT_RELU
+LEAKY_RELU = lib.FF_ACT_LEAKY_RELU
+TANH = lib.FF_ACT_TANH
+SIGMOID = lib.FF_ACT_SIGMOID
+GELU = lib.FF_ACT_GELU
 
 
 @cuda.jit(device=True, inline=True)

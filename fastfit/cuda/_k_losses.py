@@ -15,13 +15,18 @@ import math
 import numpy as np
 from numba import cuda, float32, float64
 
+from fastfit._lib import lib
 from fastfit.cuda import _fmath as fm
 from fastfit.cuda import _reduce as R
 from fastfit.cuda._reduce import RT  # a plain global: shared array shapes must be compile-time constants
 from fastfit.cuda._device import flat, is_device, scratch
 from fastfit.cuda._status import FF_EBADARG, FF_ENONFINITE, FF_OK, scalar
 
-MSE, HUBER, BCE, SOFTMAX_CE = range(4)
+# enum ff_loss_kind, from the compiled module
+MSE = lib.FF_LOSS_MSE
+HUBER = lib.FF_LOSS_HUBER
+BCE = lib.FF_LOSS_BCE_LOGITS
+SOFTMAX_CE = lib.FF_LOSS_SOFTMAX_CE
 
 
 @cuda.jit(device=True, inline=True)

@@ -1,11 +1,14 @@
-"""Status codes (the values of csrc/fastfit.h's FF_* defines) and small launch helpers."""
+"""Status codes (csrc/fastfit.h's FF_* defines, read from the compiled module) and small
+launch helpers."""
 
 from __future__ import annotations
 
-FF_OK = 0
-FF_EBADARG = 1
-FF_ENOMEM = 2
-FF_ENONFINITE = 3
+from fastfit._lib import lib
+
+FF_OK = lib.FF_OK
+FF_EBADARG = lib.FF_EBADARG
+FF_ENOMEM = lib.FF_ENOMEM
+FF_ENONFINITE = lib.FF_ENONFINITE
 
 
 def scalar(like, value):

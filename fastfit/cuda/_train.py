@@ -58,6 +58,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda, float64
 
+from fastfit._lib import lib
 from fastfit.cuda import _act
 from fastfit.cuda import _k_batchnorm as BN
 from fastfit.cuda import _reduce as R
@@ -69,9 +70,16 @@ from fastfit.cuda._k_optim import _k_scale_if_over, _norm_on_device
 from fastfit.cuda._reduce import RT
 from fastfit.cuda._status import FF_ENONFINITE, FF_OK, scalar
 
-# engine constants (csrc/fastfit.h); fastfit.cuda does not import the native module for them
-OP_LINEAR, OP_BATCHNORM, OP_ACTIVATION, OP_DROPOUT, OP_SKIP, OP_ADD = range(1, 7)
-OPTIM_SGD, OPTIM_RMSPROP, OPTIM_ADAM = range(3)
+# engine constants (enum ff_op_kind, enum ff_optimizer_kind), from the compiled module
+OP_LINEAR = lib.FF_OP_LINEAR
+OP_BATCHNORM = lib.FF_OP_BATCHNORM
+OP_ACTIVATION = lib.FF_OP_ACTIVATION
+OP_DROPOUT = lib.FF_OP_DROPOUT
+OP_SKIP = lib.FF_OP_SKIP
+OP_ADD = lib.FF_OP_ADD
+OPTIM_SGD = lib.FF_OPTIM_SGD
+OPTIM_RMSPROP = lib.FF_OPTIM_RMSPROP
+OPTIM_ADAM = lib.FF_OPTIM_ADAM
 
 _RSQRT2 = 0.70710678118654752440
 _RSQRT2PI = 0.39894228040143267794

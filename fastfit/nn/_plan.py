@@ -18,11 +18,6 @@ import dataclasses
 
 from fastfit._lib import lib
 
-KIND = {"linear": lib.FF_OP_LINEAR, "batchnorm": lib.FF_OP_BATCHNORM,
-        "activation": lib.FF_OP_ACTIVATION, "dropout": lib.FF_OP_DROPOUT,
-        "skip": lib.FF_OP_SKIP, "add": lib.FF_OP_ADD}
-
-
 @dataclasses.dataclass
 class Op:
     """One kernel call of the plan (mirrors ``ff_op``)."""
