@@ -677,7 +677,9 @@ class _BaseMLP(BaseEstimator):
 
     # ---- pickling: coefs_/intercepts_ are views into the model's flat buffer ----------
     def __getstate__(self):
-        state = super().__getstate__()
+        # a copy: on Python >= 3.11 BaseEstimator returns the instance's own __dict__,
+        # and popping from it would strip the live estimator
+        state = dict(super().__getstate__())
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
         state.pop("_predictor", None)   # cffi handles: rebuilt by __setstate__

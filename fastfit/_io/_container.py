@@ -108,8 +108,8 @@ def read_bytes(data: bytes) -> tuple[dict, dict]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if not isinstance(info, dict) or info.get("dtype") not in DTYPES:
-            dtype = info.get("dtype") if isinstance(info, dict) else None
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ValueError(f"tensor {name!r}: dtype {dtype!r} is not one fastfit writes")
     from safetensors import SafetensorError
     from safetensors.numpy import load
