@@ -168,7 +168,7 @@ def _rebuild(kind, description, dec):
     state = dec.value(description["state"], "state")
     names = set(cls._get_param_names())
     if not isinstance(params, dict) or set(params) != names:
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        got = sorted(params, key=repr) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"fastfit file: {kind} parameters must be {sorted(names)}, got {got}")
     if not isinstance(state, dict) or not all(isinstance(k, str) and k not in names
                                               for k in state):
