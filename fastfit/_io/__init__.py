@@ -247,10 +247,10 @@ def _check_mlp(kind, state, need, n_features, classes):
     if model.n_features != n_features:
         raise ValueError(f"fastfit file: the model takes {model.n_features} features, "
                          f"n_features_in_ is {n_features}")
-    if need("n_outputs_") != model.n_outputs:
+    if type(need("n_outputs_")) is not int or state["n_outputs_"] != model.n_outputs:
         raise ValueError(f"fastfit file: the model gives {model.n_outputs} outputs, "
                          f"n_outputs_ is {state['n_outputs_']!r}")
-    if need("_dtype") != model.dtype:
+    if not isinstance(need("_dtype"), np.dtype) or state["_dtype"] != model.dtype:
         raise ValueError("fastfit file: _dtype differs from the model's dtype")
     linears = [layer for layer in _walk(model.layers) if type(layer) is nn.Linear]
     got = need("_linears")
@@ -270,7 +270,7 @@ def _check_mlp(kind, state, need, n_features, classes):
             or not np.array_equal(lb.classes_, classes):
         raise ValueError("fastfit file: _label_binarizer must be a LabelBinarizer of classes_")
     want = {"softmax": len(classes), "logistic": 1 if lb.y_type_ == "binary" else len(classes)}
-    if act not in want or (act == "softmax") != (lb.y_type_ == "multiclass"):
+    if not isinstance(act, str) or act not in want or (act == "softmax") != (lb.y_type_ == "multiclass"):
         raise ValueError(f"fastfit file: out_activation_ {act!r} does not fit the "
                          f"{lb.y_type_} targets")
     if model.n_outputs != want[act]:
