@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from fastfit import callbacks, losses, nn, ops, optim
 from fastfit._runtime import get_num_threads, num_threads, set_num_threads
 from fastfit._trainer import NonFiniteLossError, Trainer
+from fastfit._io import load, save
 from fastfit.history import History
 
 # scikit-learn-compatible estimators, imported on first use so that ``import fastfit``
@@ -41,5 +42,5 @@ def __dir__():
 
 
 __all__ = ["ops", "nn", "losses", "optim", "callbacks", "Trainer", "History",
-           "NonFiniteLossError", "get_num_threads", "set_num_threads", "num_threads",
+           "NonFiniteLossError", "save", "load", "get_num_threads", "set_num_threads", "num_threads",
            "__version__", *_ESTIMATORS]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import sys
 import time
 
@@ -153,7 +152,8 @@ class LearningRateScheduler(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Pickle the trainer (model, optimizer state, history) after epochs.
+    """Save the trainer (model, optimizer state, history) after epochs with
+    ``fastfit.save`` (a safetensors file; read it back with ``fastfit.load``).
 
     Parameters
     ----------
@@ -164,10 +164,10 @@ class ModelCheckpoint(Callback):
     save_best_only : bool, default=False
     mode : {"auto", "min", "max"}, default="auto"
     what : {"trainer", "model"}, default="trainer"
-        A pickled trainer resumes training with ``fit``; a model only predicts.
+        A loaded trainer resumes training with ``fit``; a model only predicts.
 
     Files are written to a temporary name and renamed, so a crash never leaves half a
-    checkpoint.
+    checkpoint. They hold data only (no pickle): loading one never runs code.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto",
@@ -189,10 +189,9 @@ class ModelCheckpoint(Callback):
             self._tracker.best = value
         path = self.path.replace("{epoch}", str(epoch + 1))
         obj = trainer if self.what == "trainer" else trainer.model
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        from fastfit._io import save   # atomic: temporary file + rename
+
+        save(obj, path)
 
 
 class ProgressBar(Callback):

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+import fastfit
 from fastfit import Trainer, callbacks, nn, optim
 from fastfit.history import History
 
@@ -208,15 +209,13 @@ def test_model_checkpoint(tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["best-1.pkl", "best-3.pkl", "best-5.pkl", "last.pkl"]   # no temporaries
     for epoch in (1, 3, 5):
-        with open(tmp_path / f"best-{epoch}.pkl", "rb") as f:
-            model = pickle.load(f)
+        model = fastfit.load(tmp_path / f"best-{epoch}.pkl")
         assert isinstance(model, nn.Sequential)
         params, stats = rec.weights[epoch - 1]
         np.testing.assert_array_equal(model.params, params)
         np.testing.assert_array_equal(model.stats, stats)
         np.testing.assert_array_equal(model.predict(X), _predict(params, stats, X))
-    with open(tmp_path / "last.pkl", "rb") as f:
-        trainer = pickle.load(f)
+    trainer = fastfit.load(tmp_path / "last.pkl")
     assert isinstance(trainer, Trainer) and trainer.epoch_ == 5
     np.testing.assert_array_equal(trainer.model.params, t.model.params)
     with pytest.raises(ValueError, match="what"):

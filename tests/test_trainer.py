@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import reference as ref
+import fastfit
 from fastfit import NonFiniteLossError, Trainer, callbacks, losses, nn, optim
 
 
@@ -322,21 +323,19 @@ def test_fit_twice_and_pickle_resume_equal_one_fit(schedule):
 
 
 def test_checkpoint_at_epoch_two_resumes_bitwise(tmp_path):
-    """ModelCheckpoint pickles the trainer after every epoch; the epoch-2 file resumed
-    for 3 epochs equals the uninterrupted 5-epoch fit."""
+    """ModelCheckpoint saves the trainer (fastfit.save) after every epoch; the epoch-2
+    file resumed for 3 epochs equals the uninterrupted 5-epoch fit."""
     X, labels, make = _resume_setup(SCHEDULES["cosine5"])
     path = tmp_path / "ckpt-{epoch}.pkl"
     full = make([callbacks.ModelCheckpoint(path, save_best_only=False)])
     full.fit(X, labels)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"ckpt-{e}.pkl" for e in range(1, 6)]
-    with open(tmp_path / "ckpt-2.pkl", "rb") as f:
-        resumed = pickle.load(f)
+    resumed = fastfit.load(tmp_path / "ckpt-2.pkl")
     assert resumed.epoch_ == 2 and len(resumed.history) == 2
     resumed.callbacks = []
     resumed.fit(X, labels, epochs=3)
     _assert_same_weights(resumed, full)
-    with open(tmp_path / "ckpt-5.pkl", "rb") as f:
-        last = pickle.load(f)
+    last = fastfit.load(tmp_path / "ckpt-5.pkl")
     _assert_same_weights(last, full)
     np.testing.assert_array_equal(last.predict(X), full.predict(X))
 
