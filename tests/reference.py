@@ -689,3 +689,41 @@ def logistic_loss_grad_ref(x, labels, coef, intercept=None, weight=None, scale=1
     return scale * float(s @ loss), g.T @ x, g.sum(axis=0)
 
 # ==== end logistic regression references ====
+
+# ==== sparse input (csrc/sparse*.{c,inc}) ====
+
+def csr_matmul_ref(x, w, b=None):
+    """X @ w + b in float64 for a scipy.sparse X (w (I,O) as the linear layer's)."""
+    y = x.astype(np.float64) @ np.asarray(w, np.float64)
+    return y if b is None else y + np.asarray(b, np.float64)
+
+
+def csr_tmatmul_ref(x, g):
+    """X^T @ g in float64 for a scipy.sparse X."""
+    return np.asarray(x.astype(np.float64).T @ np.asarray(g, np.float64))
+
+
+def csr_logistic_loss_grad_ref(x, labels, coef, intercept=None, weight=None, scale=1.0):
+    """:func:`logistic_loss_grad_ref` for a scipy.sparse X (same formulas, sparse products)."""
+    coef = np.asarray(coef, np.float64)
+    labels = np.asarray(labels)
+    xs = x.astype(np.float64).tocsr()
+    n, k = xs.shape[0], coef.shape[0]
+    z = np.asarray(xs @ coef.T) + (0.0 if intercept is None else np.asarray(intercept, np.float64))
+    s = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+    if k == 1:
+        t = labels.astype(np.float64)
+        zz = z[:, 0]
+        loss = np.logaddexp(0.0, zz) - t * zz
+        g = (0.5 * (1.0 + np.tanh(0.5 * zz)) - t)[:, None]
+    else:
+        m = z.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        loss = lse - z[np.arange(n), labels]
+        g = np.exp(z - lse[:, None])
+        g[np.arange(n), labels] -= 1.0
+    g = g * (s * scale)[:, None]
+    return scale * float(s @ loss), np.asarray(xs.T @ g).T, g.sum(axis=0)
+
+
+# ==== end sparse references ====
