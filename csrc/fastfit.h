@@ -662,6 +662,27 @@ int ff_csr_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, 
                                   const double *w /* (K,I) */, const double *b /* (K) or NULL */,
                                   const int64_t *labels /* (N) */, const double *weight /* (N) or NULL */,
                                   int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
+/* ff_sgd_epoch over CSR rows: the same state, config, targets, order and results, with
+ * scikit-learn's sparse semantics -- each step touches only the row's non-zeros (the dot,
+ * the update, the average and the lazy L1 truncation of the features it holds) and the
+ * intercept moves by update * intercept_decay (scikit-learn: 0.01 for sparse X, 1 for
+ * dense). The objective's norms are kept exactly, per touched feature. Finish with
+ * ff_sgd_finish. The structure is checked first (FF_EBADARG). */
+int ff_csr_sgd_epoch_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, float *q /* (K,D) or NULL */,
+                         ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                         const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                         const int64_t *indices /* (NNZ) */, const float *y /* (N) or NULL */,
+                         const int64_t *labels /* (N) or NULL */, const float *sw /* (N) or NULL */,
+                         int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                         int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+int ff_csr_sgd_epoch_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, double *q /* (K,D) or NULL */,
+                         ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                         const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                         const int64_t *indices /* (NNZ) */, const double *y /* (N) or NULL */,
+                         const int64_t *labels /* (N) or NULL */, const double *sw /* (N) or NULL */,
+                         int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                         int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+
 /* FF_CDEF_END */
 
 #endif /* FASTFIT_H */

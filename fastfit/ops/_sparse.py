@@ -1,5 +1,5 @@
 """Kernels over scipy.sparse input: CSR @ dense, CSR^T @ dense, the sparse logistic
-loss-and-gradient pass.
+loss-and-gradient pass and scikit-learn's per-sample SGD over CSR rows.
 
 A matrix is converted and checked once by :func:`as_csr`, which returns a :class:`CSR`
 (float32/float64 data, int64 ``indptr``/``indices``, canonical rows: sorted and
@@ -22,7 +22,13 @@ import numpy as np
 from fastfit._lib import (FLOAT_DTYPES, check_status, ffi, float_array, index_array,
                           inplace_dtype, kernel, lib, out_array, ptr)
 
-__all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_logistic_loss_grad"]
+__all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_logistic_loss_grad",
+           "csr_sgd_epoch", "csr_sgd_runner", "SPARSE_INTERCEPT_DECAY"]
+
+#: scikit-learn's intercept decay for sparse input (sklearn/linear_model/_stochastic_gradient.py):
+#: a sparse SGD step moves the intercept by 0.01 of the coefficients' update.
+SPARSE_INTERCEPT_DECAY = 0.01
+
 
 class CSR:
     """A checked CSR matrix in the kernels' layout (build it with :func:`as_csr`).
@@ -272,3 +278,68 @@ def csr_logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, 
                          "K >= 2 takes [0, K)) or a bad sparse structure")
     check_status(status, "csr_logistic_loss_grad")
     return float(loss[0]), dcoef, dint
+
+
+def csr_sgd_epoch(w, state, config, x, order, *, y=None, labels=None, sample_weight=None,
+                  aw=None, q=None, epoch=0, n_threads=None,
+                  intercept_decay=SPARSE_INTERCEPT_DECAY) -> None:
+    """:func:`fastfit.ops.sgd_epoch` over the rows of a sparse X, as scikit-learn's
+    ``_plain_sgd`` on a CSR dataset: each step touches only the row's non-zeros (lazy L1,
+    sparse averaging) and moves the intercept by ``intercept_decay`` times the update
+    (scikit-learn: 0.01 for sparse input). Arguments and results as
+    :func:`fastfit.ops.sgd_epoch`; finish with :func:`fastfit.ops.sgd_finish`."""
+    csr_sgd_runner(w, state, config, x, order, y=y, labels=labels,
+                   sample_weight=sample_weight, aw=aw, q=q, n_threads=n_threads,
+                   intercept_decay=intercept_decay)(epoch)
+
+
+def csr_sgd_runner(w, state, config, x, order, *, y=None, labels=None, sample_weight=None,
+                   aw=None, q=None, n_threads=None, intercept_decay=SPARSE_INTERCEPT_DECAY):
+    """Check the arguments of :func:`csr_sgd_epoch` once and return ``run(epoch)``."""
+    dtype = inplace_dtype("w", w)
+    if w.ndim != 2:
+        raise ValueError(f"w must be 2-D (K, D), got shape {w.shape}")
+    k, d = w.shape
+    out_array("w", w, dtype, (k, d))
+    x = as_csr(x, dtype=dtype)
+    if x.shape[1] != d:
+        raise ValueError(f"x has {x.shape[1]} columns but w has {d}")
+    n = x.shape[0]
+    if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1:
+        raise TypeError("order must be a 1-D int64 ndarray (it is shuffled in place)")
+    out_array("order", order, np.int64, order.shape)
+    if order.size and (order.min() < 0 or order.max() >= n):
+        raise ValueError(f"order must hold row indices in [0, {n})")
+    if (y is None) == (labels is None):
+        raise ValueError("pass exactly one of y (regression) and labels (classification)")
+    if y is not None:
+        y = float_array("y", np.asarray(y, dtype=dtype), shape=(n,))
+    if labels is not None:
+        labels = index_array("labels", labels)
+        if labels.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+    if sample_weight is not None:
+        sample_weight = float_array("sample_weight", np.asarray(sample_weight, dtype=dtype),
+                                    shape=(n,))
+    if aw is not None:
+        out_array("aw", aw, dtype, (k, d))
+    if q is not None:
+        out_array("q", q, dtype, (k, d))
+    if len(state) != k:
+        raise ValueError(f"state has {len(state)} problems but w has {k} rows")
+    decay = float(intercept_decay)
+    if not np.isfinite(decay):
+        raise ValueError(f"intercept_decay must be finite, got {intercept_decay!r}")
+    nt = 0 if n_threads is None else int(n_threads)
+    fn = kernel("csr_sgd_epoch", dtype)
+    args = (ptr(w), ptr(aw), ptr(q), state, config, ptr(x.data), ptr(x.indptr), ptr(x.indices),
+            ptr(y), ptr(labels), ptr(sample_weight), ptr(order), n, d, k, order.shape[0], x.nnz)
+    keep = (w, aw, q, x, y, labels, sample_weight, order)
+
+    def run(epoch: int = 0) -> None:
+        status = fn(*args, int(epoch) % (1 << 64), nt, decay)
+        if status != lib.FF_OK:
+            _bad(status, "csr_sgd_epoch")
+
+    run.arrays = keep
+    return run
