@@ -23,6 +23,8 @@
 
 /* Rows per scheduling chunk. A row's result does not depend on which thread takes it. */
 #define FF_CSR_CHUNK 64
+/* Non-zeros ahead to prefetch the gathered row of B of (random reads). */
+#define FF_CSR_AHEAD 8
 
 int ff_csr_check(int32_t *canonical, const int64_t *indptr, const int64_t *indices, int64_t n,
                  int64_t in, int64_t nnz) {
