@@ -621,6 +621,77 @@ int ff_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, doub
                               const double *weight /* (N) or NULL */, int64_t n, int64_t in, int64_t k,
                               double scale);
 
+/* ---- sparse input: CSR matrices (scipy.sparse layout) ---------------------------------
+ * A CSR matrix X (N,I) with NNZ stored values is data (NNZ), indptr (N+1) and indices
+ * (NNZ): row r holds data[p] at column indices[p] for p in [indptr[r], indptr[r+1]).
+ * Index arrays are int64 (the Python wrappers widen int32 once per matrix). Its CSC form
+ * -- cdata (NNZ), cptr (I+1), crow (NNZ), the CSR of X^T -- serves the kernels that sum
+ * over rows (X^T @ g) column by column, so the result does not depend on the thread
+ * count. Duplicates are summed and the order within a row is free, but every sum runs in
+ * the stored order. A row range outside [0, NNZ] or an index out of range returns
+ * FF_EBADARG (the row is never dereferenced out of bounds; outputs may be partly written). */
+/* FF_OK if indptr starts at 0, ends at nnz and never decreases and every index is in
+ * [0, in); *canonical (when not NULL) = 1 if each row's indices are strictly increasing
+ * (sorted, no duplicates), else 0. FF_EBADARG otherwise. */
+int ff_csr_check(int32_t *canonical /* (1) or NULL */, const int64_t *indptr /* (N+1) */,
+                 const int64_t *indices /* (NNZ) */, int64_t n, int64_t in, int64_t nnz);
+/* y = X @ w + b (b NULL: no bias), written. w is (I,O) like ff_linear_forward's, so this is
+ * also the sparse first layer's forward. Rows in parallel, each summed in stored order. */
+int ff_csr_matmul_f32(float *y /* (N,O) */, const float *data /* (NNZ) */,
+                      const int64_t *indptr /* (N+1) */, const int64_t *indices /* (NNZ) */,
+                      const float *w /* (I,O) */, const float *b /* (O) or NULL */,
+                      int64_t n, int64_t in, int64_t out, int64_t nnz);
+int ff_csr_matmul_f64(double *y /* (N,O) */, const double *data /* (NNZ) */,
+                      const int64_t *indptr /* (N+1) */, const int64_t *indices /* (NNZ) */,
+                      const double *w /* (I,O) */, const double *b /* (O) or NULL */,
+                      int64_t n, int64_t in, int64_t out, int64_t nnz);
+/* dw += X^T @ g (accumulated, like ff_linear_backward's dw), from X's CSC form: the
+ * weight gradient of the sparse first layer. Columns of X in parallel, each summed over
+ * its rows in stored (ascending) order: the same bits for any thread count. */
+int ff_csr_tmatmul_f32(float *dw /* (I,O) */, const float *cdata /* (NNZ) */,
+                       const int64_t *cptr /* (I+1) */, const int64_t *crow /* (NNZ) */,
+                       const float *g /* (N,O) */, int64_t n, int64_t in, int64_t out, int64_t nnz);
+int ff_csr_tmatmul_f64(double *dw /* (I,O) */, const double *cdata /* (NNZ) */,
+                       const int64_t *cptr /* (I+1) */, const int64_t *crow /* (NNZ) */,
+                       const double *g /* (N,O) */, int64_t n, int64_t in, int64_t out, int64_t nnz);
+/* The loss and gradient of ff_logistic_loss_grad (same semantics, outputs and errors) with
+ * X given as CSR (the logits, rows in parallel) and, when dw is not NULL, as CSC too (the
+ * gradient, columns in parallel). The gradient is formed in double. */
+int ff_csr_logistic_loss_grad_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                                  const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                                  const int64_t *indices /* (NNZ) */, const float *cdata /* (NNZ) or NULL */,
+                                  const int64_t *cptr /* (I+1) or NULL */, const int64_t *crow /* (NNZ) or NULL */,
+                                  const float *w /* (K,I) */, const float *b /* (K) or NULL */,
+                                  const int64_t *labels /* (N) */, const float *weight /* (N) or NULL */,
+                                  int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
+int ff_csr_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                                  const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                                  const int64_t *indices /* (NNZ) */, const double *cdata /* (NNZ) or NULL */,
+                                  const int64_t *cptr /* (I+1) or NULL */, const int64_t *crow /* (NNZ) or NULL */,
+                                  const double *w /* (K,I) */, const double *b /* (K) or NULL */,
+                                  const int64_t *labels /* (N) */, const double *weight /* (N) or NULL */,
+                                  int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
+/* ff_sgd_epoch over CSR rows: the same state, config, targets, order and results, with
+ * scikit-learn's sparse semantics -- each step touches only the row's non-zeros (the dot,
+ * the update, the average and the lazy L1 truncation of the features it holds) and the
+ * intercept moves by update * intercept_decay (scikit-learn: 0.01 for sparse X, 1 for
+ * dense). The objective's norms are kept exactly, per touched feature. Finish with
+ * ff_sgd_finish. The structure is checked first (FF_EBADARG). */
+int ff_csr_sgd_epoch_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, float *q /* (K,D) or NULL */,
+                         ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                         const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                         const int64_t *indices /* (NNZ) */, const float *y /* (N) or NULL */,
+                         const int64_t *labels /* (N) or NULL */, const float *sw /* (N) or NULL */,
+                         int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                         int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+int ff_csr_sgd_epoch_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, double *q /* (K,D) or NULL */,
+                         ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                         const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                         const int64_t *indices /* (NNZ) */, const double *y /* (N) or NULL */,
+                         const int64_t *labels /* (N) or NULL */, const double *sw /* (N) or NULL */,
+                         int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                         int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+
 /* FF_CDEF_END */
 
 #endif /* FASTFIT_H */

@@ -28,3 +28,10 @@
 
 #define FF_BODY "logistic.inc"
 #include "ff_instantiate.h"
+
+/* The sparse (CSR) pass: a second body in this file so that it shares ff_logistic_rows. */
+#define FF_CSR_LOGISTIC_ROWS 256 /* rows per block: ff_logistic_rows takes at most 256 */
+#define FF_CSR_LOGISTIC_COLS 256 /* columns per scheduling chunk of the gradient */
+#define FF_CSR_LOGISTIC_AHEAD 8  /* non-zeros ahead to prefetch the gathered weights of */
+#define FF_BODY "sparse_logistic.inc"
+#include "ff_instantiate.h"

@@ -124,5 +124,34 @@ static int ff_sgd_config_ok(const ff_sgd_config *c) {
     return 1;
 }
 
+/* The checks of ff_sgd_epoch's aw/q/state arguments that do not depend on the dtype
+ * (used by the sparse epoch). */
+static int ff_sgd_args_ok(int have_aw, int have_q, const ff_sgd_state *st,
+                          const ff_sgd_config *cfg, int64_t k) {
+    if (!ff_sgd_config_ok(cfg)) return 0;
+    if (cfg->average != 0 && !have_aw) return 0;
+    if ((cfg->penalty == FF_SGD_L1 || cfg->penalty == FF_SGD_ELASTICNET) && !have_q) return 0;
+    if (cfg->schedule >= FF_SGD_PA1 && cfg->loss != FF_SGD_HINGE &&
+        cfg->loss != FF_SGD_EPSILON_INSENSITIVE)
+        return 0;
+    for (int64_t kk = 0; kk < k; ++kk) {
+        const ff_sgd_state *s = &st[kk];
+        if (!(s->wscale > 0 && isfinite(s->wscale) && s->avg_b > 0 && s->t >= 1)) return 0;
+        if (!(s->weight_pos >= 0 && s->weight_neg >= 0)) return 0;
+        if ((cfg->schedule == FF_SGD_CONSTANT || cfg->schedule == FF_SGD_ADAPTIVE) &&
+            !(s->eta > 0 && isfinite(s->eta)))
+            return 0;
+    }
+    return 1;
+}
+
 #define FF_BODY "sgd.inc"
+#include "ff_instantiate.h"
+
+/* The sparse (CSR) epoch: a second body in this file so that it shares the losses, the
+ * checks and the scaled-vector helpers above and in sgd.inc. Its dot keeps this many
+ * partial sums, from rows of FF_CSR_SGD_SERIAL non-zeros on. */
+#define FF_CSR_SGD_LANES 4
+#define FF_CSR_SGD_SERIAL 16
+#define FF_BODY "sparse_sgd.inc"
 #include "ff_instantiate.h"

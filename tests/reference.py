@@ -695,3 +695,99 @@ def logistic_loss_grad_ref(x, labels, coef, intercept=None, weight=None, scale=1
     return scale * float(s @ loss), g.T @ x, g.sum(axis=0)
 
 # ==== end logistic regression references ====
+
+# ==== sparse input (csrc/sparse*.{c,inc}) ====
+
+def csr_matmul_ref(x, w, b=None):
+    """X @ w + b in float64 for a scipy.sparse X (w (I,O) as the linear layer's)."""
+    y = x.astype(np.float64) @ np.asarray(w, np.float64)
+    return y if b is None else y + np.asarray(b, np.float64)
+
+
+def csr_tmatmul_ref(x, g):
+    """X^T @ g in float64 for a scipy.sparse X."""
+    return np.asarray(x.astype(np.float64).T @ np.asarray(g, np.float64))
+
+
+def csr_logistic_loss_grad_ref(x, labels, coef, intercept=None, weight=None, scale=1.0):
+    """:func:`logistic_loss_grad_ref` for a scipy.sparse X (same formulas, sparse products)."""
+    coef = np.asarray(coef, np.float64)
+    labels = np.asarray(labels)
+    xs = x.astype(np.float64).tocsr()
+    n, k = xs.shape[0], coef.shape[0]
+    z = np.asarray(xs @ coef.T) + (0.0 if intercept is None else np.asarray(intercept, np.float64))
+    s = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+    if k == 1:
+        t = labels.astype(np.float64)
+        zz = z[:, 0]
+        loss = np.logaddexp(0.0, zz) - t * zz
+        g = (0.5 * (1.0 + np.tanh(0.5 * zz)) - t)[:, None]
+    else:
+        m = z.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        loss = lse - z[np.arange(n), labels]
+        g = np.exp(z - lse[:, None])
+        g[np.arange(n), labels] -= 1.0
+    g = g * (s * scale)[:, None]
+    return scale * float(s @ loss), np.asarray(xs.T @ g).T, g.sum(axis=0)
+
+
+def csr_sgd_epoch_ref(w, b, x, y, order, *, loss, loss_param=1.0, penalty="l2", alpha=1e-4,
+                      l1_ratio=0.15, schedule="optimal", eta0=0.01, power_t=0.5,
+                      optimal_init=0.0, t=1.0, eta=None, sample_weight=None, weight_pos=1.0,
+                      weight_neg=1.0, fit_intercept=True, average=0, aw=None, ab=0.0, u=0.0,
+                      q=None, intercept_decay=0.01):
+    """One epoch of scikit-learn's _plain_sgd on a CSR dataset, on explicit float64 weights:
+    as :func:`sgd_epoch_ref` except that the L1 truncation touches only the row's stored
+    features (lazy L1) and the intercept moves by ``update * intercept_decay``. (The L2
+    decay of every weight and the running average are exact in scikit-learn's sparse
+    form too.) Returns (w, b, aw, ab, t, u, q, sumloss, objective)."""
+    x = x.tocsr()
+    w = np.array(w, np.float64)
+    d = w.shape[0]
+    aw = np.zeros(d) if aw is None else np.array(aw, np.float64)
+    q = np.zeros(d) if q is None else np.array(q, np.float64)
+    l1r = {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
+    eta = eta0 if eta is None else eta
+    sumloss = objective = 0.0
+    for i in order:
+        lo, hi = x.indptr[i], x.indptr[i + 1]
+        idx = x.indices[lo:hi]
+        val = x.data[lo:hi].astype(np.float64)
+        yi = float(y[i])
+        p = float(w[idx] @ val) + b
+        if schedule == "optimal":
+            eta = 1.0 / (alpha * (optimal_init + t - 1))
+        elif schedule == "invscaling":
+            eta = eta0 / t ** power_t
+        cur = sgd_loss_ref(loss, loss_param, yi, p)
+        sumloss += cur
+        objective += cur
+        if penalty is not None:
+            objective += alpha * ((1 - l1r) * 0.5 * float(w @ w) + l1r * float(np.abs(w).sum()))
+        dl = min(max(sgd_dloss_ref(loss, loss_param, yi, p), -1e12), 1e12)
+        cw = weight_pos if yi > 0 else weight_neg
+        swi = 1.0 if sample_weight is None else float(sample_weight[i])
+        update = -eta * dl * cw * swi
+        if penalty in ("l2", "elasticnet"):
+            w *= max(0.0, 1.0 - (1.0 - l1r) * eta * alpha)
+        w[idx] += update * val
+        if fit_intercept:
+            b += update * intercept_decay
+        if 0 < average <= t:
+            n_avg = t - average + 1
+            aw += (w - aw) / n_avg
+            ab += (b - ab) / n_avg
+        if penalty in ("l1", "elasticnet"):
+            u += l1r * eta * alpha
+            old = w[idx].copy()
+            wi = old.copy()
+            pos, neg = wi > 0, wi < 0
+            wi[pos] = np.maximum(0.0, wi[pos] - (u + q[idx][pos]))
+            wi[neg] = np.minimum(0.0, wi[neg] + (u - q[idx][neg]))
+            w[idx] = wi
+            q[idx] += wi - old
+        t += 1
+    return w, b, aw, ab, t, u, q, sumloss, objective
+
+# ==== end sparse references ====

@@ -13,8 +13,9 @@ from fastfit.ops._optim import *  # noqa: F401,F403
 from fastfit.ops._data import *  # noqa: F401,F403
 from fastfit.ops._sgd import *  # noqa: F401,F403
 from fastfit.ops._logistic import *  # noqa: F401,F403
+from fastfit.ops._sparse import *  # noqa: F401,F403
 
-from fastfit.ops import _data, _gemm, _layers, _logistic, _losses, _optim, _sgd
+from fastfit.ops import _data, _gemm, _layers, _logistic, _losses, _optim, _sgd, _sparse
 
 __all__ = [*_gemm.__all__, *_layers.__all__, *_losses.__all__, *_optim.__all__, *_data.__all__,
-           *_sgd.__all__, *_logistic.__all__]
+           *_sgd.__all__, *_logistic.__all__, *_sparse.__all__]

@@ -1,0 +1,140 @@
+"""The CSR kernels against scipy.sparse (and scikit-learn's sparse SGD), same-run ratios.
+
+Data: issue 10's text-like CSR -- 200k rows x 2^18 features, ~60 non-zeros a row,
+Zipf-distributed columns, l2-normalised rows -- in float32 (built once per session).
+fastfit works on its converted matrix (``as_csr``: int64 indices, CSC copy cached), made
+once per fit in real use, so the conversion is outside the timings.
+
+Limit of each kernel: the bytes it must stream at the STREAM triad bandwidth measured in
+the same run (bench_bandwidth.stream_triad_gbs), printed as ``[limit]`` lines:
+  matmul / tmatmul : nnz x (4 data + 8 index) + N x 8 indptr + the dense operand read and
+                     the output written once (N x O x 4 each), the weight rows gathered
+                     per non-zero counted once (they stay cached only in part: 10 MB);
+  logistic pass    : both CSR and CSC streams (2 x nnz x 12) + G (N x K x 4) written and
+                     read once;
+  SGD epoch        : latency-bound, not bandwidth-bound (a sample's update depends on its
+                     dot): the limit is one CSR stream per epoch and problem, far below.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastfit.ops as F
+from _compare import compare, min_time
+from bench_bandwidth import stream_triad_gbs
+
+N, I, PER, K = 200_000, 1 << 18, 60, 10
+
+
+@pytest.fixture(scope="module")
+def text():
+    rng = np.random.default_rng(0)
+    cols = np.minimum(rng.zipf(1.2, N * PER) - 1, I - 1).astype(np.int32)
+    rows = np.repeat(np.arange(N, dtype=np.int32), PER)
+    x = sp.csr_matrix((rng.random(N * PER).astype(np.float32), (rows, cols)), shape=(N, I))
+    x.sum_duplicates()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x = sp.csr_matrix(sp.diags((1.0 / np.maximum(norms, 1e-12)).astype(np.float32)) @ x)
+    x.sort_indices()
+    xc = F.as_csr(x)
+    xc.transpose()  # the CSC copy a fit makes once
+    return x, xc, stream_triad_gbs(3)
+
+
+def _limit(name, nbytes, seconds, gbs):
+    t_min = nbytes / (gbs * 1e9)
+    print(f"\n[limit] {name}: {nbytes / 1e6:.0f} MB at {gbs:.1f} GB/s = {t_min * 1e3:.2f} ms; "
+          f"fastfit {seconds * 1e3:.2f} ms ({t_min / seconds:.0%} of the limit)")
+
+
+def test_csr_matmul_vs_scipy(benchmark, text):
+    x, xc, gbs = text
+    w = np.random.default_rng(1).standard_normal((I, K)).astype(np.float32)
+    np.testing.assert_allclose(F.csr_matmul(xc, w), x @ w, rtol=1e-4, atol=1e-4)
+    compare(benchmark, lambda: F.csr_matmul(xc, w), lambda: x @ w, baseline_name="scipy", repeat=3)
+    t = min_time(lambda: F.csr_matmul(xc, w), 3)
+    _limit("csr_matmul (X @ W, O=10)", xc.nnz * 12 + (N + 1) * 8 + I * K * 4 + N * K * 4, t, gbs)
+
+
+def test_csr_tmatmul_vs_scipy(benchmark, text):
+    x, xc, gbs = text
+    g = np.random.default_rng(2).standard_normal((N, K)).astype(np.float32)
+    np.testing.assert_allclose(F.csr_tmatmul(xc, g), x.T @ g, rtol=1e-3, atol=1e-3)
+    compare(benchmark, lambda: F.csr_tmatmul(xc, g), lambda: x.T @ g, baseline_name="scipy",
+            repeat=3)
+    t = min_time(lambda: F.csr_tmatmul(xc, g), 3)
+    _limit("csr_tmatmul (X^T @ G, O=10)", xc.nnz * 12 + (I + 1) * 8 + N * K * 4 + I * K * 4 * 2,
+           t, gbs)
+
+
+def _scipy_logistic(x, y, coef, b):
+    """The same pass as scikit-learn's sparse loss: z = X W^T + b, softmax, X^T G."""
+    z = x @ coef.T + b
+    if coef.shape[0] == 1:
+        zz = z[:, 0]
+        loss = np.logaddexp(0, zz) - y * zz
+        g = (1 / (1 + np.exp(-zz)) - y)[:, None] / len(y)
+    else:
+        m = z.max(axis=1, keepdims=True)
+        e = np.exp(z - m)
+        s = e.sum(axis=1, keepdims=True)
+        loss = np.log(s[:, 0]) + m[:, 0] - z[np.arange(len(y)), y]
+        g = e / s
+        g[np.arange(len(y)), y] -= 1
+        g /= len(y)
+    return loss.mean(), (x.T @ g).T, g.sum(axis=0)
+
+
+@pytest.mark.parametrize("k", [1, K])
+def test_csr_logistic_vs_scipy(benchmark, text, k):
+    x, xc, gbs = text
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, max(k, 2), N)
+    coef = (0.1 * rng.standard_normal((k, I))).astype(np.float32)
+    b = np.zeros(k, np.float32)
+    ours = F.csr_logistic_loss_grad(xc, y, coef, b, None, 1.0 / N)
+    ref = _scipy_logistic(x, y, coef, b)
+    assert abs(ours[0] - ref[0]) < 1e-4 * abs(ref[0])
+    compare(benchmark, lambda: F.csr_logistic_loss_grad(xc, y, coef, b, None, 1.0 / N),
+            lambda: _scipy_logistic(x, y, coef, b), baseline_name="scipy", repeat=3)
+    t = min_time(lambda: F.csr_logistic_loss_grad(xc, y, coef, b, None, 1.0 / N), 3)
+    _limit(f"csr_logistic_loss_grad (K={k})", 2 * xc.nnz * 12 + (N + I) * 8 + 2 * N * k * 4
+           + I * k * 8, t, gbs)
+
+
+def test_csr_sgd_vs_sklearn(benchmark, text):
+    """5 epochs of binary hinge SGD (no shuffle): the kernel against SGDClassifier.fit on
+    the same CSR (its fit adds validation and a dataset build, a small share here)."""
+    from sklearn.linear_model import SGDClassifier
+    from fastfit.ops import _sgd as S
+    x, xc, gbs = text
+    y = (np.random.default_rng(4).random(N) < 0.3).astype(np.int64)
+    alpha, epochs = 1e-4, 5
+    typw = np.sqrt(1.0 / np.sqrt(alpha))
+
+    def ours():
+        cfg = S.sgd_config("hinge", alpha=alpha, optimal_init=1.0 / (typw * alpha))
+        w = np.zeros((1, I), np.float32)
+        st = S.sgd_state(w, [0.0], labels=[1])
+        run = F.csr_sgd_runner(w, st, cfg, xc, np.arange(N, dtype=np.int64), labels=y)
+        for e in range(epochs):
+            run(e)
+        S.sgd_finish(w, st)
+        return w[0], st[0].intercept
+
+    def sklearn():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return SGDClassifier(alpha=alpha, max_iter=epochs, tol=None, shuffle=False).fit(x, y)
+
+    # same model: in float64 the coefficients agree to 1e-9 (tests/test_sparse_sgd.py); in
+    # float32 a million steps amplify rounding, so compare the decisions
+    (w, b), clf = ours(), sklearn()
+    agree = np.mean((x @ w + b > 0) == (clf.decision_function(x) > 0))
+    assert agree > 0.98, agree
+    compare(benchmark, ours, sklearn, baseline_name="sklearn", repeat=2)
+    t = min_time(ours, 2)
+    _limit("csr_sgd_epoch x5 (binary hinge)", epochs * (xc.nnz * 12 + N * 8), t, gbs)

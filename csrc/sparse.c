@@ -1,0 +1,51 @@
+/*
+ * sparse.c -- products of a CSR matrix with a dense one, the building blocks of sparse
+ * input (TF-IDF, one-hot) for the linear models and the first layer of an MLP:
+ *   ff_csr_matmul:  y = X @ w (+ b)     X (N,I) CSR, w (I,O): the layer's forward
+ *   ff_csr_tmatmul: dw += X^T @ g       from the CSC copy of X (= the CSR of X^T)
+ *   ff_csr_check:   the structure check the wrappers run once per matrix
+ *
+ * Index arrays are int64 in every kernel: one instantiation per dtype, not four, and no
+ * 2^31 limit on nnz. The Python wrapper widens int32 indices once per matrix (a fit
+ * makes its converted copy once), which costs 4 more bytes streamed per non-zero.
+ *
+ * Determinism: every output row is owned by one thread and summed in the stored order of
+ * its non-zeros, so the result has the same bits for any thread count. For X^T @ g that
+ * is why the kernel takes the CSC copy (column-parallel) instead of per-thread dense
+ * partials: a (I,O) partial per thread would be 10 MB at I = 2^18, O = 10, and its
+ * summation order would depend on the split. Bodies in sparse.inc.
+ *
+ * A bad row range or index is never dereferenced: every row's [indptr[r], indptr[r+1])
+ * is checked against [0, nnz] and every index against its bound as it is read (one
+ * compare on data already in registers); the kernel then returns FF_EBADARG.
+ */
+#include "ff_internal.h"
+
+/* Rows per scheduling chunk. A row's result does not depend on which thread takes it. */
+#define FF_CSR_CHUNK 64
+/* Non-zeros ahead to prefetch the gathered row of B of (random reads). */
+#define FF_CSR_AHEAD 8
+
+int ff_csr_check(int32_t *canonical, const int64_t *indptr, const int64_t *indices, int64_t n,
+                 int64_t in, int64_t nnz) {
+    FF_CHECK(indptr != NULL && n >= 0 && in >= 0 && nnz >= 0);
+    FF_CHECK(nnz == 0 || indices != NULL);
+    FF_CHECK(indptr[0] == 0 && indptr[n] == nnz);
+    int canon = 1;
+    for (int64_t r = 0; r < n; ++r) {
+        const int64_t p0 = indptr[r], p1 = indptr[r + 1];
+        FF_CHECK(p0 <= p1 && p1 <= nnz);
+        int64_t prev = -1;
+        for (int64_t p = p0; p < p1; ++p) {
+            const int64_t j = indices[p];
+            FF_CHECK(j >= 0 && j < in);
+            canon &= j > prev;
+            prev = j;
+        }
+    }
+    if (canonical) *canonical = canon;
+    return FF_OK;
+}
+
+#define FF_BODY "sparse.inc"
+#include "ff_instantiate.h"
