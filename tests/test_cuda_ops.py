@@ -367,6 +367,7 @@ def test_linear(dtype, rng):
     w = rng.standard_normal((9, 5)).astype(dtype)
     b = rng.standard_normal(5).astype(dtype)
     close(G.linear_forward(x, w, b), ops.linear_forward(x, w, b), dtype, 50)
+    close(G.linear_decision(x, w.T.copy(), b), ops.linear_decision(x, w.T, b), dtype, 50)
     dy = rng.standard_normal((11, 5)).astype(dtype)
     for got, want in zip(G.linear_backward(dy, x, w), ops.linear_backward(dy, x, w), strict=True):
         close(got, want, dtype, 50)

@@ -92,6 +92,23 @@ def linear_forward(x, w, b=None):
     return call.out(y)
 
 
+def linear_decision(x, w, b=None):
+    """A linear model's ``x @ w.T + b`` (``w`` stored (k, in)) on the GPU; see
+    :func:`fastfit.ops.linear_decision`. One transposed-B GEMM with the bias fused.
+
+    Parameters
+    ----------
+    x : array of shape (n, in), float32 or float64
+    w : array of shape (k, in), same dtype
+    b : array of shape (k,), optional
+
+    Returns
+    -------
+    out : array of shape (n, k)
+    """
+    return gemm(x, w, bias=b, trans_b=True)
+
+
 def linear_backward(dy, x, w, need_dx=True):
     """Linear layer backward on the GPU; see :func:`fastfit.ops.linear_backward`.
 
