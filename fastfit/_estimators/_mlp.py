@@ -415,14 +415,20 @@ class _BaseMLP(BaseEstimator):
         if trainer is not None and trainer._slots is not None:
             # the gradient buffer and the block size are scratch, kept so that the
             # estimator (and its pickle) is exactly what it was
-            snap = (trainer._snapshot(), trainer._grads.copy(), trainer._block)
+            # (a trainer restored by fastfit.load has no gradient buffer until it runs)
+            grads = trainer._grads
+            snap = (trainer._snapshot(), None if grads is None else grads.copy(),
+                    trainer._block)
 
         def restore():
             np.copyto(model.params, weights[0])
             np.copyto(model.stats, weights[1])
             if snap is not None:
                 trainer._restore(snap[0])
-                np.copyto(trainer._grads, snap[1])
+                if snap[1] is None:
+                    trainer._grads = None
+                else:
+                    np.copyto(trainer._grads, snap[1])
                 trainer._block = snap[2]
                 trainer.callbacks = []
                 trainer._native = None
