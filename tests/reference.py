@@ -617,55 +617,22 @@ def sgd_dloss_ref(loss, a, y, p):
     return -2 * (z - a) if z > a else (2 * (-z - a) if z < -a else 0.0)
 
 
-def sgd_epoch_ref(w, b, x, y, order, *, loss, loss_param=1.0, penalty="l2", alpha=1e-4,
-                  l1_ratio=0.15, schedule="optimal", eta0=0.01, power_t=0.5, optimal_init=0.0,
-                  t=1.0, eta=None, sample_weight=None, weight_pos=1.0, weight_neg=1.0,
-                  fit_intercept=True, average=0, aw=None, ab=0.0, u=0.0, q=None):
+def sgd_epoch_ref(w, b, x, y, order, **kw):
     """One epoch of scikit-learn's _plain_sgd on explicit float64 weights (no scale trick:
     the L2 decay multiplies w, the average is a plain running mean, the L1 step is the
-    truncated gradient on w itself). Returns (w, b, aw, ab, t, u, q, sumloss, objective)."""
-    w = np.array(w, np.float64)
-    d = w.shape[0]
-    aw = np.zeros(d) if aw is None else np.array(aw, np.float64)
-    q = np.zeros(d) if q is None else np.array(q, np.float64)
-    l1r = {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
-    eta = eta0 if eta is None else eta
-    sumloss = objective = 0.0
-    for i in order:
-        xi = np.asarray(x[i], np.float64)
-        yi = float(y[i])
-        p = float(w @ xi) + b
-        if schedule == "optimal":
-            eta = 1.0 / (alpha * (optimal_init + t - 1))
-        elif schedule == "invscaling":
-            eta = eta0 / t ** power_t
-        cur = sgd_loss_ref(loss, loss_param, yi, p)
-        sumloss += cur
-        objective += cur
-        if penalty is not None:
-            objective += alpha * ((1 - l1r) * 0.5 * float(w @ w) + l1r * float(np.abs(w).sum()))
-        dl = min(max(sgd_dloss_ref(loss, loss_param, yi, p), -1e12), 1e12)
-        cw = weight_pos if yi > 0 else weight_neg
-        swi = 1.0 if sample_weight is None else float(sample_weight[i])
-        update = -eta * dl * cw * swi
-        if penalty in ("l2", "elasticnet"):
-            w *= max(0.0, 1.0 - (1.0 - l1r) * eta * alpha)
-        w += update * xi
-        if fit_intercept:
-            b += update
-        if 0 < average <= t:
-            n_avg = t - average + 1
-            aw += (w - aw) / n_avg
-            ab += (b - ab) / n_avg
-        if penalty in ("l1", "elasticnet"):
-            u += l1r * eta * alpha
-            old = w.copy()
-            pos, neg = w > 0, w < 0
-            w[pos] = np.maximum(0.0, w[pos] - (u + q[pos]))
-            w[neg] = np.minimum(0.0, w[neg] + (u - q[neg]))
-            q += w - old
-        t += 1
-    return w, b, aw, ab, t, u, q, sumloss, objective
+    truncated gradient on w itself). Returns (w, b, aw, ab, t, u, q, sumloss, objective).
+
+    The dense epoch is the sparse one (:func:`csr_sgd_epoch_ref`) with every feature of
+    every row stored, zeros included (so the L1 step truncates all of w), and the
+    intercept moved by the whole update."""
+    import scipy.sparse
+
+    x = np.asarray(x, np.float64)
+    n, d = x.shape
+    full = scipy.sparse.csr_array((x.ravel(), np.tile(np.arange(d), n), np.arange(n + 1) * d),
+                                  shape=(n, d))
+    return csr_sgd_epoch_ref(w, b, full, y, order, intercept_decay=1.0, **kw)
+
 
 # ==== end SGD references ====
 

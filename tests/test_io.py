@@ -309,6 +309,18 @@ def test_corrupt_files_raise_value_error_naming_the_problem(name):
         _load_bytes(corrupt(_mlp_file()))
 
 
+@pytest.mark.parametrize("bad", [1, False, {"$dtype": "int64"}])
+def test_linear_model_dtype_is_checked(bad):
+    """A hand-edited _dtype (found by the header fuzz test) is refused at load, not left
+    for predict to trip over."""
+    def set_dtype(desc):
+        entry = next(e for e in desc["state"]["$dict"] if e[0] == "_dtype")
+        entry[1] = bad
+    data = _edit(_saved(CASES["logistic-str-f32"]()), set_dtype)
+    with pytest.raises(ValueError, match="_dtype"):
+        _load_bytes(data)
+
+
 def test_tensor_mismatches_are_named():
     from safetensors.numpy import save
 

@@ -214,6 +214,11 @@ def _check_state(kind, cls, state):
         _check_mlp(kind, state, need, n_features, classes)
         return
     coef = _float_array("coef_", need("coef_"), (1, 2))
+    # LinearRegression, Ridge and LogisticRegression predict in _dtype (SGD in coef_'s)
+    if not kind.startswith("SGD") and not (isinstance(need("_dtype"), np.dtype)
+                                           and state["_dtype"] == coef.dtype):
+        raise ValueError(f"fastfit file: _dtype must be coef_'s dtype ({coef.dtype}), got "
+                         f"{state['_dtype']!r}")
     if coef.shape[-1] != n_features:
         raise ValueError(f"fastfit file: coef_ has {coef.shape[-1]} columns, "
                          f"n_features_in_ is {n_features}")

@@ -397,3 +397,28 @@ def adam_hypers(step, lr, beta1, beta2, eps, weight_decay):
     eps = hyper("eps", eps)
     weight_decay = hyper("weight_decay", weight_decay)
     return step, lr, beta1, beta2, eps, weight_decay
+
+
+# --------------------------------------------------------------------------- logistic
+
+def logistic_args(coef, labels, intercept, sample_weight, n, i, dtype, need_grad):
+    """The logistic pass's arguments after X (dense or CSR, n x i of ``dtype``): ``coef``
+    (K, i), int64 ``labels`` (n,), optional ``intercept`` (K,) and ``sample_weight`` (n,),
+    and the outputs it writes: loss (1,), dcoef (K, i) and dintercept (K,) in float64
+    (None where not asked for). Returns (coef, labels, intercept, sample_weight, loss,
+    dcoef, dintercept)."""
+    coef = np.ascontiguousarray(coef, dtype=dtype)
+    if coef.ndim != 2 or coef.shape[1] != i:
+        raise ValueError(f"coef must have shape (K, {i}), got {coef.shape}")
+    k = coef.shape[0]
+    labels = index_array("labels", labels)
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+    if intercept is not None:
+        intercept = float_array("intercept", np.asarray(intercept, dtype=dtype), shape=(k,))
+    if sample_weight is not None:
+        sample_weight = float_array("sample_weight", np.asarray(sample_weight, dtype=dtype),
+                                    shape=(n,))
+    dcoef = np.empty((k, i)) if need_grad else None
+    dint = np.empty(k) if need_grad and intercept is not None else None
+    return coef, labels, intercept, sample_weight, np.zeros(1), dcoef, dint

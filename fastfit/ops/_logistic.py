@@ -8,9 +8,8 @@ wrapper is the checked, public form of the same call.
 
 from __future__ import annotations
 
-import numpy as np
-
-from fastfit._lib import check_status, float_array, index_array, kernel, ptr
+from fastfit._lib import check_status, float_array, kernel, ptr
+from fastfit.ops._args import logistic_args
 
 __all__ = ["logistic_loss_grad"]
 
@@ -46,21 +45,9 @@ def logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, scal
     x = float_array("x", x, ndim=2)
     dtype = x.dtype
     n, i = x.shape
-    coef = np.ascontiguousarray(coef, dtype=dtype)
-    if coef.ndim != 2 or coef.shape[1] != i:
-        raise ValueError(f"coef must have shape (K, {i}), got {coef.shape}")
+    coef, labels, intercept, sample_weight, loss, dcoef, dint = logistic_args(
+        coef, labels, intercept, sample_weight, n, i, dtype, need_grad)
     k = coef.shape[0]
-    labels = index_array("labels", labels)
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
-    if intercept is not None:
-        intercept = float_array("intercept", np.asarray(intercept, dtype=dtype), shape=(k,))
-    if sample_weight is not None:
-        sample_weight = float_array("sample_weight", np.asarray(sample_weight, dtype=dtype),
-                                    shape=(n,))
-    loss = np.zeros(1)
-    dcoef = np.empty((k, i)) if need_grad else None
-    dint = np.empty(k) if need_grad and intercept is not None else None
     status = kernel("logistic_loss_grad", dtype)(
         ptr(loss), ptr(dcoef), ptr(dint), ptr(x), ptr(coef), ptr(intercept), ptr(labels),
         ptr(sample_weight), n, i, k, float(scale))

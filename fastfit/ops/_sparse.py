@@ -21,6 +21,7 @@ import numpy as np
 
 from fastfit._lib import (FLOAT_DTYPES, check_status, ffi, float_array, index_array,
                           inplace_dtype, kernel, lib, out_array, ptr)
+from fastfit.ops._args import logistic_args
 
 __all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_logistic_loss_grad",
            "csr_sgd_epoch", "csr_sgd_runner", "SPARSE_INTERCEPT_DECAY"]
@@ -252,21 +253,9 @@ def csr_logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, 
     n, i = x.shape
     if n < 1 or i < 1:
         raise ValueError(f"x must have at least one row and one column, got shape {x.shape}")
-    coef = np.ascontiguousarray(coef, dtype=dtype)
-    if coef.ndim != 2 or coef.shape[1] != i:
-        raise ValueError(f"coef must have shape (K, {i}), got {coef.shape}")
+    coef, labels, intercept, sample_weight, loss, dcoef, dint = logistic_args(
+        coef, labels, intercept, sample_weight, n, i, dtype, need_grad)
     k = coef.shape[0]
-    labels = index_array("labels", labels)
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
-    if intercept is not None:
-        intercept = float_array("intercept", np.asarray(intercept, dtype=dtype), shape=(k,))
-    if sample_weight is not None:
-        sample_weight = float_array("sample_weight", np.asarray(sample_weight, dtype=dtype),
-                                    shape=(n,))
-    loss = np.zeros(1)
-    dcoef = np.empty((k, i)) if need_grad else None
-    dint = np.empty(k) if need_grad and intercept is not None else None
     t = x.transpose() if need_grad else None
     status = kernel("csr_logistic_loss_grad", dtype)(
         ptr(loss), ptr(dcoef), ptr(dint), ptr(x.data), ptr(x.indptr), ptr(x.indices),
