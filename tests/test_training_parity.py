@@ -17,7 +17,7 @@ from fastfit._random import seeds_from
 HIDDEN, BATCH, EPOCHS, SEED = 64, 64, 8, 0
 
 
-def _digits():
+def _digits(dtype=np.float32):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -25,7 +25,7 @@ def _digits():
     x, y = load_digits(return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
     scaler = StandardScaler().fit(x_tr)
-    return (scaler.transform(x_tr).astype(np.float32), scaler.transform(x_te).astype(np.float32),
+    return (scaler.transform(x_tr).astype(dtype), scaler.transform(x_te).astype(dtype),
             y_tr.astype(np.int64), y_te.astype(np.int64))
 
 
@@ -42,6 +42,8 @@ def _torch_twin(torch, model):
     tnn = torch.nn
     tm = tnn.Sequential(tnn.Linear(64, HIDDEN), tnn.BatchNorm1d(HIDDEN), tnn.ReLU(),
                         tnn.Linear(HIDDEN, 10))
+    if model.dtype == np.float64:
+        tm = tm.double()
     with torch.no_grad():
         for layer, tlayer in zip(model.layers, tm, strict=True):
             if isinstance(layer, nn.Linear):
@@ -53,11 +55,11 @@ def _torch_twin(torch, model):
     return tm
 
 
-def _train_both(epochs):
+def _train_both(epochs, dtype=np.float32):
     torch = pytest.importorskip("torch")
-    x_tr, x_te, y_tr, y_te = _digits()
+    x_tr, x_te, y_tr, y_te = _digits(dtype)
     model = nn.Sequential(nn.Linear(64, HIDDEN), nn.BatchNorm(HIDDEN), nn.ReLU(),
-                          nn.Linear(HIDDEN, 10), random_state=SEED)
+                          nn.Linear(HIDDEN, 10), dtype=dtype, random_state=SEED)
     tm = _torch_twin(torch, model)
     trainer = Trainer(model, "cross_entropy", optim.Adam(lr=1e-3), epochs=epochs,
                       batch_size=BATCH, random_state=SEED, n_threads=1)
@@ -100,15 +102,36 @@ def test_same_accuracy_as_torch_after_the_same_epochs():
     np.testing.assert_allclose(history["loss"], losses, rtol=2e-2)
 
 
-def test_same_trajectory_as_torch():
-    # One epoch: the weights agree to float32 rounding carried through 22 Adam steps.
-    model, tm, history, losses, _, _ = _train_both(1)
-    np.testing.assert_allclose(history["loss"], losses, rtol=1e-4)
+def _assert_same_weights(model, tm, atol):
+    # The bias of a Linear that feeds BatchNorm has a zero gradient in exact arithmetic (BN
+    # subtracts the mean), so Adam walks it by rounding noise: only the last bias is compared.
+    last = model.layers[-1]
     for layer, tlayer in zip(model.layers, tm, strict=True):
         if isinstance(layer, nn.Linear):
             np.testing.assert_allclose(_view(model, layer, "weight"),
-                                       tlayer.weight.detach().numpy().T, rtol=0, atol=2e-4)
+                                       tlayer.weight.detach().numpy().T, rtol=0, atol=atol)
+            if layer is last:
+                np.testing.assert_allclose(_view(model, layer, "bias"),
+                                           tlayer.bias.detach().numpy(), rtol=0, atol=atol)
         elif isinstance(layer, nn.BatchNorm):
             np.testing.assert_allclose(_view(model, layer, "gamma"),
-                                       tlayer.weight.detach().numpy(), rtol=0, atol=2e-4)
-            np.testing.assert_allclose(layer.running_var, tlayer.running_var.numpy(), rtol=5e-4)
+                                       tlayer.weight.detach().numpy(), rtol=0, atol=atol)
+            np.testing.assert_allclose(layer.running_var, tlayer.running_var.numpy(),
+                                       rtol=max(atol, 1e-12))
+
+
+def test_same_trajectory_as_torch_float64():
+    # The same arithmetic in float64: 22 Adam steps agree to rounding (~1e-16 per operation).
+    model, tm, history, losses, _, _ = _train_both(1, np.float64)
+    np.testing.assert_allclose(history["loss"], losses, rtol=1e-12)
+    _assert_same_weights(model, tm, atol=1e-10)
+
+
+def test_same_trajectory_as_torch_float32():
+    # float32: Adam divides each gradient by its running RMS, so a weight whose batch gradient
+    # cancels to rounding noise moves by up to lr a step in a direction the rounding picks
+    # (GEMM order differs between the two, and between CPUs: 1.5e-4 on one machine, 2.1e-4 on
+    # CI's). The bound is a few such steps out of 22; the float64 test checks the arithmetic.
+    model, tm, history, losses, _, _ = _train_both(1)
+    np.testing.assert_allclose(history["loss"], losses, rtol=1e-4)
+    _assert_same_weights(model, tm, atol=2e-3)
