@@ -145,6 +145,7 @@ class Trainer:
         self._grads = None
         self._native = None
         self._block = 0
+        self._good = None   # the fit loop's rollback point, buffers reused across epochs/fits
 
     # ---- state ----------------------------------------------------------------------
     def _ensure_state(self):
@@ -173,6 +174,24 @@ class Trainer:
         """Everything an epoch changes: restored after Ctrl-C or a non-finite loss."""
         return (self.get_weights(), [s.copy() for s in self._slots], self.step_, self.epoch_,
                 self.optimizer.lr, copy.deepcopy(self.optimizer.schedule.__dict__))
+
+    def _checkpoint(self):
+        """``_snapshot`` into the buffers of the previous one: the fit loop takes one per
+        epoch, and fresh copies of every flat buffer cost page faults that dominated small
+        ``partial_fit`` calls (15 fresh copies of 1.6 MB: 7 of a 100 x 2000 call's 15 ms)."""
+        good = getattr(self, "_good", None)   # None also in pickles from before it existed
+        arrays = [self.model.params, self.model.stats, *self._slots]
+        if good is None or len(good[1]) != len(arrays) or any(
+                a.shape != b.shape or a.dtype != b.dtype for a, b in zip(good[1], arrays)):
+            good = [None, [a.copy() for a in arrays]]
+        else:
+            for dst, src in zip(good[1], arrays):
+                np.copyto(dst, src)
+        params, stats, *slots = good[1]
+        snap = ((params, stats), slots, self.step_, self.epoch_, self.optimizer.lr,
+                copy.deepcopy(self.optimizer.schedule.__dict__))
+        self._good = [snap, good[1]]
+        return snap
 
     def _restore(self, snap):
         weights, slots, step, epoch, lr, schedule_state = snap
@@ -301,7 +320,7 @@ class Trainer:
                "total_steps": (self.epoch_ + epochs) * n_batches}
         batch_hooks = [cb for cb in callbacks if wants_batch_hooks(cb)]
         self.stop_training = False
-        good = self._snapshot()
+        good = self._checkpoint()
         try:
             for cb in callbacks:
                 cb.on_train_begin(self)
@@ -330,7 +349,7 @@ class Trainer:
                 monitor = getattr(schedule, "monitor", None)
                 if monitor is not None:  # without validation, val_loss falls back to loss
                     schedule.epoch_end(logs.get(monitor, logs.get(monitor.replace("val_", ""))))
-                good = self._snapshot()
+                good = self._checkpoint()
                 for cb in callbacks:
                     cb.on_epoch_end(self, epoch, logs)
             for cb in callbacks:
@@ -471,6 +490,7 @@ class Trainer:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_native"] = None   # workspace and data pointers: rebuilt by the next fit
+        state["_good"] = None     # scratch copies of the buffers
         return state
 
 

@@ -410,15 +410,18 @@ class _BaseMLP(BaseEstimator):
         model, trainer = d.get("_model"), d.get("_trainer")
         if model is None:
             return None
-        weights = (model.params.copy(), model.stats.copy())
         snap = None
-        if trainer is not None and trainer._slots is not None:
-            # the gradient buffer and the block size are scratch, kept so that the
-            # estimator (and its pickle) is exactly what it was
-            # (a trainer restored by fastfit.load has no gradient buffer until it runs)
+        if trainer is not None and trainer._slots is not None and trainer.model is model:
+            # the trainer's snapshot holds the weights too; the gradient buffer and the
+            # block size are scratch, kept so that the estimator (and its pickle) is
+            # exactly what it was (a trainer restored by fastfit.load has no gradient
+            # buffer until it runs)
             grads = trainer._grads
             snap = (trainer._snapshot(), None if grads is None else grads.copy(),
                     trainer._block)
+            weights = snap[0][0]
+        else:
+            weights = (model.params.copy(), model.stats.copy())
 
         def restore():
             np.copyto(model.params, weights[0])
