@@ -31,10 +31,10 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from fastfit._estimators._base import check_fit_data, linear_decision, restore_on_error
+from fastfit._estimators._base import (check_class_targets, check_fit_data, linear_decision,
+                                      restore_on_error)
 from fastfit._threads import blas_single_threaded
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
@@ -440,7 +440,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         X, y = check_fit_data(self, X, y)
-        check_classification_targets(y)
+        check_class_targets(y)
         classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError("The number of classes has to be greater than one; got "
@@ -474,7 +474,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
                 raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
                                  f"partial_fit, was: {self.classes_!r}")
         X, y = check_fit_data(self, X, y, reset=first)
-        check_classification_targets(y)
+        check_class_targets(y)
         if first:
             self.classes_ = np.unique(classes)
             if self.classes_.shape[0] < 2:
@@ -501,7 +501,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         n_classes = classes.shape[0]
         k = 1 if n_classes == 2 else n_classes
         labels = np.searchsorted(classes, y).astype(np.int64)
-        cw = compute_class_weight(self.class_weight, classes=classes, y=y)
+        cw = (np.ones(n_classes) if self.class_weight is None
+              else compute_class_weight(self.class_weight, classes=classes, y=y))
         sw = as_sample_weight(sample_weight, n, dtype)
         if sw is not None and not self.early_stopping and not np.any(sw > 0):
             raise ValueError("Sample weights must contain at least one non-zero number.")
