@@ -35,6 +35,12 @@ _BLOCK_SECONDS = 0.1
 # Models whose batch costs fewer multiply-adds than this run on one thread: their
 # kernels are serial anyway, and idle OpenMP workers only cost wake-ups.
 _SERIAL_WORK = 1 << 20
+# Fit calls whose whole work (rows x epochs x parameters) is below this run on one thread
+# (~5 ms of it): a second thread saves at most half of that, and right after another
+# pool's call (BLAS workers spin ~0.1 s on the cores) every kernel's fork and join waits
+# for a core. Measured on a 100-row partial_fit of a 2000-100-1 MLP (20M): 6.6 ms on one
+# thread, 3.8 ms on two alone, 13-15 ms on two right after scikit-learn's partial_fit.
+_SMALL_CALL_WORK = 1 << 25
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -236,12 +242,14 @@ class Trainer:
         return (_Data(data.x, data.target, data.labels, data.weight, train),
                 _Data(data.x, data.target, data.labels, data.weight, val))
 
-    def _threads(self):
+    def _threads(self, call_work=None):
         if self.n_threads is not None:
             return self.n_threads
+        if call_work is not None and call_work < _SMALL_CALL_WORK:
+            return 1
         return default_threads(self.batch_size, self.model.n_params)
 
-    def _make_native(self, capacity_batch, device="cpu"):
+    def _make_native(self, capacity_batch, device="cpu", call_work=None):
         self._ensure_state()
         cls = NativeTrainer
         if device == "cuda":
@@ -250,7 +258,7 @@ class Trainer:
             self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
             optimizer=self.optimizer.settings(), grads=self._grads,
             slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
-            merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(),
+            merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(call_work),
             shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
             step=self.step_)
 
@@ -307,7 +315,8 @@ class Trainer:
                                 validation_data[2] if len(validation_data) == 3 else None,
                                 name="X_val")
 
-        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")))
+        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")),
+                                   call_work=data.n * epochs * self.model.n_params)
         native.set_data(data.x, data.target, data.labels, data.weight, data.rows)
         self._native = native
         callbacks = list(self.callbacks)
