@@ -32,18 +32,24 @@ def _times(fn: Callable[[], object], repeat: int, number: int) -> list[float]:
 
 def compare(benchmark, ours: Callable[[], object], baseline: Callable[[], object], *,
             baseline_name: str, repeat: int = 7, number: int = 1,
-            statistic: str = "min", rounds: int = 3) -> float:
+            statistic: str = "min", rounds: int = 3, settle: float = 0.0) -> float:
     """Time ``ours`` under pytest-benchmark and ``baseline`` alongside; return the speed-up.
 
     The two are timed in alternating rounds so that load from other processes hits both.
     ``statistic`` is "min" (the best try: the code's speed without interference) or
     "median" (the typical try: what a user meets, thread-pool contention included).
+    ``settle`` seconds pass before each switch from one side to the other, so that each
+    side starts with the other's thread pools asleep: OpenBLAS's idle workers spin ~0.1 s
+    after every call (libgomp's, under fastfit, ~20 us), and without a pause the side
+    timed second runs on cores the first side's pool still spins on.
     Returns ``baseline_time / ours_time`` (> 1 means fastfit is faster).
     """
     pick = {"min": min, "median": statistics.median}[statistic]
     ours_times, baseline_times = [], []
     for _ in range(rounds):
+        time.sleep(settle)
         baseline_times += _times(baseline, repeat, number)
+        time.sleep(settle)
         ours_times += _times(ours, repeat, number)
     ours_best, baseline_best = pick(ours_times), pick(baseline_times)
     benchmark.pedantic(ours, rounds=repeat, iterations=number, warmup_rounds=0)

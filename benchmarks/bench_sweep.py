@@ -18,15 +18,17 @@ Each case prints a floor: one read of X at the measured bandwidth, or for produc
 FLOPs at the measured GEMM peak -- the least one pass over the data can cost. Fits make
 several passes (L-BFGS evaluations, SGD epochs); the floor says how far a single pass is.
 
-Run (about 10 minutes on the 2-core VM):
+Run (about 4 minutes on the 2-core VM; 6 with the settle pause):
 
     PYTHONPATH=benchmarks pytest benchmarks/bench_sweep.py --benchmark-only -s \
         -p no:cacheprovider --benchmark-json=sweep.json
+    FASTFIT_SWEEP_SETTLE=0.25 PYTHONPATH=benchmarks pytest benchmarks/bench_sweep.py ...
     python benchmarks/summarize.py sweep.json
 """
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -41,6 +43,11 @@ from _compare import compare
 
 BANDWIDTH = 25e9  # bytes/s, the VM's 2-thread copy bandwidth (ARCHITECTURE.md)
 DGEMM = 90e9      # FLOP/s, 2-thread float64 GEMM peak on the VM
+# Seconds between switching libraries (FASTFIT_SWEEP_SETTLE, default 0): with 0, every
+# fastfit round starts while scikit-learn's OpenBLAS workers still spin (~0.1 s after each
+# call) -- the interaction of the two libraries, timed against fastfit only; 0.25 lets each
+# side start from idle pools, as a program that uses one of them does.
+SETTLE = float(os.environ.get("FASTFIT_SWEEP_SETTLE", "0"))
 
 REGRESSORS = ("LinearRegression", "Ridge", "SGDRegressor", "MLPRegressor")
 CLASSIFIERS = ("LogisticRegression", "SGDClassifier", "MLPClassifier")
@@ -170,7 +177,7 @@ def test_sweep(benchmark, case):
     rounds = 3 if probe < 0.3 else 1   # second-long fits: 3 tries each side, not 9
     repeat = repeat if probe < 0.3 else 3
     ratio = compare(benchmark, run_ours, run_ref, baseline_name="sklearn", repeat=repeat,
-                    number=number, statistic="median", rounds=rounds)
+                    number=number, statistic="median", rounds=rounds, settle=SETTLE)
     floor = _floor(op, n, d, k, extra)
     benchmark.extra_info["floor_s"] = floor
     print(f"[floor] {benchmark.name}: one pass {floor * 1e3:.3f} ms")
