@@ -241,6 +241,16 @@ int ff_softmax_cross_entropy_f64(double *loss, double *dlogits /* (N,C) or NULL 
                                  const double *logits /* (N,C) */, const int64_t *labels /* (N) */,
                                  const double *weight /* (N) or NULL */, int64_t n, int64_t c);
 
+/* Half Poisson deviance on the log link (scikit-learn's MLPRegressor(loss="poisson")):
+ * pred z is log(mu), targets t >= 0 (a negative one gives a NaN loss, FF_ENONFINITE):
+ * l = t*log(t) - t*z - t + exp(z)  (t*log(t) = 0 at t = 0),  dl/dz = exp(z) - t. */
+int ff_poisson_loss_f32(double *loss, float *dpred /* (N,K) or NULL */, const float *pred /* (N,K) */,
+                        const float *target /* (N,K) */, const float *weight /* (N) or NULL */,
+                        int64_t n, int64_t k);
+int ff_poisson_loss_f64(double *loss, double *dpred /* (N,K) or NULL */, const double *pred /* (N,K) */,
+                        const double *target /* (N,K) */, const double *weight /* (N) or NULL */,
+                        int64_t n, int64_t k);
+
 /* ---- optimizer updates over one flat buffer of P parameters ------------------------- */
 /* SGD as torch.optim.SGD (dampening 0): g = grad + weight_decay*param;
  * if momentum: buf = momentum*buf + g; g = nesterov ? g + momentum*buf : buf;
@@ -366,7 +376,8 @@ enum ff_loss_kind {
     FF_LOSS_MSE = 0,
     FF_LOSS_HUBER = 1,          /* delta */
     FF_LOSS_BCE_LOGITS = 2,     /* targets (N,K) in [0,1] */
-    FF_LOSS_SOFTMAX_CE = 3      /* integer labels (N) */
+    FF_LOSS_SOFTMAX_CE = 3,     /* integer labels (N) */
+    FF_LOSS_POISSON = 4         /* log link: pred is log(mean), targets (N,K) >= 0 */
 };
 
 enum ff_optimizer_kind {

@@ -69,7 +69,7 @@ class Trainer:
     ----------
     model : fastfit.nn.Sequential
     loss : Loss or str, default="cross_entropy"
-        "mse", "huber", "bce" or "cross_entropy", or a ``fastfit.losses`` instance.
+        "mse", "huber", "bce", "cross_entropy" or "poisson", or a ``fastfit.losses`` instance.
     optimizer : Optimizer or str, default="adam"
         "sgd", "rmsprop", "adam", "adamw", or a ``fastfit.optim`` instance (with its
         learning rate, penalties, clipping and schedule).
@@ -407,6 +407,9 @@ class Trainer:
                     "val_accuracy": float(np.mean((out > 0) == (target > 0.5)))}
         if loss.kind == lib.FF_LOSS_HUBER:
             value, _ = ops.huber_loss(out, target, delta=loss.delta, sample_weight=w)
+        elif loss.kind == lib.FF_LOSS_POISSON:
+            value, _ = ops.poisson_loss(out, target, sample_weight=w)
+            out = np.exp(out)   # r2 of the predicted means
         else:
             value, _ = ops.mse_loss(out, target, sample_weight=w)
         from sklearn.metrics import r2_score  # uniform average over outputs, as score()

@@ -266,6 +266,15 @@ def softmax_cross_entropy_ref(logits, labels, weight=None):
     w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
     return loss, g * (w / np.sum(w))[:, None]
 
+def poisson_loss_ref(logmean, target, weight=None):
+    """Half Poisson deviance of mu = exp(z) (scikit-learn's poisson_loss per element)."""
+    from scipy.special import xlogy
+
+    z = np.asarray(logmean, np.float64)
+    t = np.asarray(target, np.float64)
+    mu = np.exp(z)
+    return _weighted_mean(xlogy(t, t / mu) - t + mu, mu - t, weight)
+
 # ==== end losses ===============================================================
 
 

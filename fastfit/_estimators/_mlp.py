@@ -7,8 +7,8 @@ conventions map onto the engine:
 
 * Loss and gradient scale. scikit-learn's gradient of the last layer is ``p - y`` divided
   by the batch's weight sum for every loss; the engine's is that times ``s`` (MSE ``2/k``,
-  binary cross-entropy ``1/k``, softmax cross-entropy 1, k outputs), and its loss is
-  scikit-learn's times ``r`` (MSE 2, BCE ``1/k``, CE 1). SGD therefore runs at
+  binary cross-entropy and Poisson ``1/k``, softmax cross-entropy 1, k outputs), and its
+  loss is scikit-learn's times ``r`` (MSE 2, BCE and Poisson ``1/k``, CE 1). SGD therefore runs at
   ``lr / s`` with L2 coefficient ``s * alpha``, Adam with ``eps * s`` (Adam is otherwise
   invariant to the scale): the same steps, up to rounding. Reported losses are divided
   by ``r``.
@@ -335,6 +335,8 @@ class _BaseMLP(BaseEstimator):
         """(engine loss, gradient scale s, loss scale r) for this fit's outputs."""
         k = self.n_outputs_
         if not self._is_clf:
+            if self.loss == "poisson":   # scikit-learn sums the half deviance over outputs
+                return _losses.Poisson(), 1.0 / k, 1.0 / k
             return _losses.MSE(), 2.0 / k, 2.0
         if self.out_activation_ == "softmax":
             return _losses.CrossEntropy(), 1.0, 1.0
@@ -466,7 +468,7 @@ class _BaseMLP(BaseEstimator):
             self._model, self._linears, self._dtype = model, linears, X.dtype
             self.n_layers_ = len(hls) + 2
             if not self._is_clf:
-                self.out_activation_ = "identity"
+                self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
             self.n_iter_ = 0
             self.t_ = 0
             self._trainer = None
@@ -700,7 +702,10 @@ class _BaseMLP(BaseEstimator):
         # by r as the training loss is
         tw = None if w is None else np.ascontiguousarray(w, out.dtype)
         tt = None if target is None else np.ascontiguousarray(target, out.dtype).reshape(out.shape)
-        if not self._is_clf:
+        if not self._is_clf and self.loss == "poisson":
+            loss = ops.poisson_loss(out, tt, tw)[0]   # on the log-means, before exp
+            score = r2_score(target, np.exp(out, out=out), sample_weight=w)
+        elif not self._is_clf:
             score = r2_score(target, out, sample_weight=w)
             loss = ops.mse_loss(out, tt, tw)[0]
         elif labels is not None:
@@ -959,8 +964,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` on fastfit.
 
-    loss : {"squared_error"}, default="squared_error"
-        scikit-learn's "poisson" loss is not available (the engine has no Poisson loss).
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        As scikit-learn's: half squared error, or half Poisson deviance on a log link
+        (the output layer gives log-means, ``predict`` returns their exp; y must be >= 0).
     """ + _COMMON_DOC + """
     Attributes
     ----------
@@ -1008,13 +1014,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.device = device
 
     def _check_params(self):
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' is not supported by fastfit's MLPRegressor (the "
-                             "engine has no Poisson loss); use loss='squared_error'.")
-        _option("loss", self.loss, ("squared_error",))
+        _option("loss", self.loss, ("squared_error", "poisson"))
         return super()._check_params()
 
     def _encode_targets(self, y, first_pass, incremental, classes):
+        if self.loss == "poisson" and y.size and np.min(y) < 0:
+            # scikit-learn 1.9's MLPRegressor documents y >= 0 but does not check it (its
+            # loss_ comes out NaN); fastfit refuses, with its PoissonRegressor's message
+            raise ValueError("Some value(s) of y are negative which is not allowed for "
+                             "Poisson regression.")
         target = y.reshape(-1, 1) if y.ndim == 1 else y
         return np.ascontiguousarray(target), None, {}
 
@@ -1029,6 +1037,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._partial(X, y, sample_weight)
 
     def predict(self, X):
-        """Predicted values in the training dtype, shape (n_samples,) for one output."""
+        """Predicted values in the training dtype, shape (n_samples,) for one output
+        (with loss="poisson", the means: exp of the output layer)."""
         out = self._forward(X)
+        if self.out_activation_ == "exp":
+            np.exp(out, out=out)
         return out[:, 0] if out.shape[1] == 1 else out
