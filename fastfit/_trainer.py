@@ -38,7 +38,21 @@ _SERIAL_WORK = 1 << 20
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; the model keeps its last good weights."""
+    """The training loss became NaN or infinite; the model keeps its last good weights.
+
+    Attributes
+    ----------
+    loss : float
+        The non-finite batch loss.
+    epoch, batch : int
+        Where it happened (0-based), when raised by ``fit``; None from ``train_step``.
+    last_batch : bool
+        Whether that batch was the last of its epoch.
+    """
+
+    def __init__(self, message, *, loss=math.nan, epoch=None, batch=None, last_batch=False):
+        super().__init__(message)
+        self.loss, self.epoch, self.batch, self.last_batch = loss, epoch, batch, last_batch
 
 
 class _Data:
@@ -358,7 +372,7 @@ class Trainer:
             dt = time.perf_counter() - t0
             self.step_ = int(native.struct.step)
             if status != lib.FF_OK:
-                self._fail(native, status, epoch, good)
+                self._fail(native, status, epoch, good, n_batches)
             last_lr = float(lrs[-1])
             first += count
             for cb in batch_hooks:
@@ -372,7 +386,7 @@ class Trainer:
                 block = self._block = max(1, min(n_batches, fits))
         return last_lr
 
-    def _fail(self, native, status, epoch, good):
+    def _fail(self, native, status, epoch, good, n_batches):
         if status == lib.FF_ENONFINITE:
             batch = int(native.struct.failed_batch)
             loss = float(native.struct.last_loss)
@@ -380,7 +394,8 @@ class Trainer:
             raise NonFiniteLossError(
                 f"the training loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; "
                 f"training stopped and the model keeps its weights from the end of epoch "
-                f"{epoch}. Try a lower learning rate, standardised inputs or clip_norm=.")
+                f"{epoch}. Try a lower learning rate, standardised inputs or clip_norm=.",
+                loss=loss, epoch=epoch, batch=batch, last_batch=batch == n_batches - 1)
         self._restore(good)
         lib_status(status, "training")
 
@@ -459,7 +474,7 @@ class Trainer:
         status = native.run_one(data.x, data.target, data.labels, data.weight, float(lr), flags)
         loss = float(native.struct.last_loss)
         if status == lib.FF_ENONFINITE:
-            raise NonFiniteLossError(f"the batch loss is {loss}")
+            raise NonFiniteLossError(f"the batch loss is {loss}", loss=loss)
         lib_status(status, "train_step")
         self.step_ = int(native.struct.step)
         return loss

@@ -208,9 +208,12 @@ def test_non_finite_from_data_scale():
     model = nn.Sequential(nn.Linear(2, 1), dtype=np.float64, random_state=0)
     t = Trainer(model, loss="mse", optimizer="sgd", batch_size=4)
     start = model.params.copy()
-    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1"):
+    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1") as info:
         t.fit(X, np.zeros(8))
     np.testing.assert_array_equal(model.params, start)
+    # where it happened, as attributes: batch 0 of 2, epoch 0, an infinite loss
+    err = info.value
+    assert (err.epoch, err.batch, err.last_batch, err.loss) == (0, 0, False, np.inf)
     with pytest.raises(NonFiniteLossError):
         t.train_step(X, np.zeros(8))
     np.testing.assert_array_equal(model.params, start)

@@ -22,6 +22,10 @@ conventions map onto the engine:
 * lbfgs: ``scipy.optimize.minimize(L-BFGS-B)`` on the flat parameter buffer; each
   evaluation is one engine call (``Trainer.train_step(update=False)``) plus the L2 term.
   It runs on the CPU only: ``device="cuda"`` with lbfgs is a ValueError.
+* A non-finite loss: without early stopping, scikit-learn's "non-finite parameter
+  weights" ValueError (at once; scikit-learn reaches it after max_iter epochs of NaN).
+  With early stopping, scikit-learn trains on with NaN weights and keeps the best
+  epoch; the engine stops at the failing batch and ``_diverged`` plays the rest out.
 * ``device="cuda"``: the stochastic solvers train through ``Trainer(device="cuda")``,
   whose GPU trainer implements the same scikit-learn mode (fastfit/cuda/_train.py);
   prediction runs on the CPU with the weights copied back after every epoch.
@@ -564,8 +568,11 @@ class _BaseMLP(BaseEstimator):
         try:
             trainer.fit(X, y_fit, sample_weight=sw, epochs=1 if incremental else self.max_iter)
         except NonFiniteLossError as err:
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             f"contain large values and need to be preprocessed. ({err})") from None
+            if val is None:   # scikit-learn's end: non-finite weights, the error below
+                raise ValueError("Solver produced non-finite parameter weights. The input data "
+                                 "may contain large values and need to be preprocessed. "
+                                 f"({err})") from None
+            self._diverged(trainer, rule, err)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
         finally:
@@ -583,6 +590,32 @@ class _BaseMLP(BaseEstimator):
             setattr(self, key, value)
         self._trainer = trainer
         self.history_ = trainer.history
+
+    def _diverged(self, trainer, rule, err):
+        """A non-finite loss with early stopping, as scikit-learn handles it.
+
+        scikit-learn trains on through a non-finite loss: its weights are NaN from that
+        step, every later epoch's loss is NaN, and its stopping rule keeps running on the
+        validation scores of the NaN model (NaN for a regressor, so no epoch counts as
+        "no improvement" and it runs to max_iter; the accuracy of always predicting
+        classes_[0] for a classifier). At the end it restores the best epoch's weights,
+        raising only if the NaN model itself scored best. The engine stops at that batch
+        instead (err: the trainer is back at the end of the last finite epoch); the epochs
+        scikit-learn would run on are played out here with NaN weights -- the same
+        counters, scores, curves and outcome, without computing NaN batches.
+        """
+        model = trainer.model
+        model.params.fill(np.nan)
+        model.stats.fill(np.nan)
+        # the diverging epoch's mean loss: the failed batch's if it closed the epoch, else
+        # NaN from the batches after it; later epochs NaN (engine units: the rule divides)
+        loss = err.loss if err.last_batch else math.nan
+        while rule.state["n_iter_"] < self.max_iter and not rule.stopped:
+            logs = {"loss": loss * rule.r, "lr": trainer.optimizer.lr}
+            trainer.history.append(dict(logs))
+            rule.on_epoch_end(trainer, trainer.epoch_, logs)
+            trainer.epoch_ += 1
+            loss = math.nan
 
     def _fit_lbfgs(self, X, target, labels, sw):
         from scipy.optimize import minimize
@@ -696,24 +729,40 @@ class _BaseMLP(BaseEstimator):
         out = np.empty((Xv.shape[0], self.n_outputs_), model.dtype)
         threads = self.n_threads or default_threads(Xv.shape[0], model.plan.n_params)
         model._native.predict_into(out, Xv, None, threads)
-        if not np.isfinite(out).all():
-            return np.nan, np.nan
+        finite = bool(np.isfinite(out).all())
+        if self._is_clf:
+            # predictions are labels even from non-finite outputs, as scikit-learn's (a NaN
+            # row argmaxes to 0 and is not > 0: classes_[0]); only the loss is then NaN
+            if labels is not None:
+                score = accuracy_score(labels, out.argmax(1), sample_weight=w)
+            else:
+                score = accuracy_score(target > 0.5, out > 0, sample_weight=w)
+            if not finite:
+                return float(score), np.nan
+        elif not finite:
+            return np.nan, np.nan    # scikit-learn's _score of non-finite predictions
         # the loss: the engine's fused loss of this fit (in the outputs' dtype), divided
         # by r as the training loss is
         tw = None if w is None else np.ascontiguousarray(w, out.dtype)
         tt = None if target is None else np.ascontiguousarray(target, out.dtype).reshape(out.shape)
         if not self._is_clf and self.loss == "poisson":
-            loss = ops.poisson_loss(out, tt, tw)[0]   # on the log-means, before exp
-            score = r2_score(target, np.exp(out, out=out), sample_weight=w)
+            mean = np.exp(out)
+            if not np.isfinite(mean).all():   # exp overflowed: non-finite predictions
+                return np.nan, np.nan
+            score = r2_score(target, mean, sample_weight=w)
         elif not self._is_clf:
             score = r2_score(target, out, sample_weight=w)
-            loss = ops.mse_loss(out, tt, tw)[0]
-        elif labels is not None:
-            score = accuracy_score(labels, out.argmax(1), sample_weight=w)
-            loss = ops.softmax_cross_entropy(out, labels, tw)[0]
-        else:
-            score = accuracy_score(target > 0.5, out > 0, sample_weight=w)
-            loss = ops.bce_with_logits(out, tt, tw)[0]
+        try:   # finite outputs of a diverging model can still overflow the loss
+            if not self._is_clf and self.loss == "poisson":
+                loss = ops.poisson_loss(out, tt, tw)[0]   # on the log-means
+            elif not self._is_clf:
+                loss = ops.mse_loss(out, tt, tw)[0]
+            elif labels is not None:
+                loss = ops.softmax_cross_entropy(out, labels, tw)[0]
+            else:
+                loss = ops.bce_with_logits(out, tt, tw)[0]
+        except FloatingPointError:
+            loss = math.nan
         return float(score), float(loss) / self._loss_kind()[2]
 
     # ---- pickling: coefs_/intercepts_ are views into the model's flat buffer ----------
