@@ -22,6 +22,7 @@ from fastfit._engine import NativeTrainer, lib_status
 from fastfit._lib import lib
 from fastfit._random import seeds_from
 from fastfit._runtime import get_num_threads
+from fastfit._sparse_input import as_sparse_input, check_sparse_model, is_sparse
 from fastfit._validation import as_float_matrix, as_sample_weight, positive_int
 from fastfit.callbacks import Callback, ProgressBar, wants_batch_hooks
 from fastfit.history import History
@@ -203,7 +204,11 @@ class Trainer:
     # ---- data -----------------------------------------------------------------------
     def _prepare(self, X, y, sample_weight, name="X"):
         model = self.model
-        x = as_float_matrix(X, model.dtype, name=name, n_features=model.n_features)
+        if is_sparse(X):   # the first layer reads the CSR rows in place
+            check_sparse_model(model)
+            x = as_sparse_input(X, model.dtype, name=name, n_features=model.n_features)
+        else:
+            x = as_float_matrix(X, model.dtype, name=name, n_features=model.n_features)
         target, labels = self.loss.prepare(y, x.shape[0], model.n_outputs, model.dtype)
         sw = as_sample_weight(sample_weight, x.shape[0], model.dtype)
         w = self.loss.sample_weights(target, labels, sw)
@@ -236,10 +241,14 @@ class Trainer:
             return self.n_threads
         return default_threads(self.batch_size, self.model.n_params)
 
-    def _make_native(self, capacity_batch, device="cpu"):
+    def _make_native(self, capacity_batch, device="cpu", sparse_input=False):
         self._ensure_state()
         cls = NativeTrainer
+        extra = {"sparse_input": True} if sparse_input else {}
         if device == "cuda":
+            if sparse_input:
+                raise ValueError("sparse input trains on the CPU only: use device='cpu', or "
+                                 "dense X with device='cuda'")
             from fastfit.cuda._train import CudaTrainer as cls
         return cls(
             self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
@@ -247,7 +256,7 @@ class Trainer:
             slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
             merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(),
             shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
-            step=self.step_)
+            step=self.step_, **extra)
 
     # ---- fit ------------------------------------------------------------------------
     def _n_batches(self, n):
@@ -302,7 +311,8 @@ class Trainer:
                                 validation_data[2] if len(validation_data) == 3 else None,
                                 name="X_val")
 
-        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")))
+        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")),
+                                   sparse_input=not isinstance(data.x, np.ndarray))
         native.set_data(data.x, data.target, data.labels, data.weight, data.rows)
         self._native = native
         callbacks = list(self.callbacks)
@@ -402,7 +412,14 @@ class Trainer:
     # ---- evaluation -----------------------------------------------------------------
     def _outputs(self, data):
         out = np.empty((data.n, self.model.n_outputs), self.model.dtype)
-        self.model._native.predict_into(out, data.x, data.rows, self._threads())
+        if isinstance(data.x, np.ndarray):
+            self.model._native.predict_into(out, data.x, data.rows, self._threads())
+        else:   # CSR: the selected rows copied once (evaluation reads them every epoch)
+            if data.rows is not None:
+                data.x, data.target, data.labels, data.weight, data.rows = (
+                    as_sparse_input(data.x.to_scipy()[data.rows], self.model.dtype,
+                                    check_finite=False), *data.selected(), None)
+            self.model._native.predict_csr_into(out, data.x, self._threads())
         return out
 
     def _evaluate(self, data) -> dict:
@@ -461,9 +478,12 @@ class Trainer:
         data = self._prepare(X, y, sample_weight)
         n = data.n
         native = self._native
+        sparse_input = not isinstance(data.x, np.ndarray)
         if (native is None or native.struct.capacity < n   # a GPU trainer has n_threads -1
-                or native.struct.n_threads != self._threads()):
-            native = self._native = self._make_native(max(n, self.batch_size))
+                or native.struct.n_threads != self._threads()
+                or getattr(native, "sparse_input", False) != sparse_input):
+            native = self._native = self._make_native(max(n, self.batch_size),
+                                                      sparse_input=sparse_input)
         native.struct.step = self.step_
         if lr is None:
             steps = np.array([self.step_], dtype=np.int64)

@@ -685,6 +685,18 @@ def csr_tmatmul_ref(x, g):
     return np.asarray(x.astype(np.float64).T @ np.asarray(g, np.float64))
 
 
+def csr_rows_matmul_ref(x, rows, w, b=None):
+    """X[rows] @ w + b in float64 (rows None: every row)."""
+    xs = x.tocsr() if rows is None else x.tocsr()[np.asarray(rows)]
+    return csr_matmul_ref(xs, w, b)
+
+
+def csr_rows_tmatmul_ref(x, rows, g):
+    """X[rows]^T @ g in float64: a repeated row counts once per occurrence."""
+    xs = x.tocsr() if rows is None else x.tocsr()[np.asarray(rows)]
+    return csr_tmatmul_ref(xs, g)
+
+
 def csr_logistic_loss_grad_ref(x, labels, coef, intercept=None, weight=None, scale=1.0):
     """:func:`logistic_loss_grad_ref` for a scipy.sparse X (same formulas, sparse products)."""
     coef = np.asarray(coef, np.float64)

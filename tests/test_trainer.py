@@ -372,7 +372,10 @@ def _bad_fit_calls(X, y):
         "x_strings": ((X.astype(str).astype(object) + "a", y), {}, ValueError, "non-numeric"),
         "x_complex": ((X + 1j, y), {}, TypeError, "complex"),
         "x_empty": ((X[:0], y[:0]), {}, ValueError, "0 samples"),
-        "x_sparse": ((sparse.csr_matrix(X), y), {}, TypeError, "sparse"),
+        # sparse X is taken (the first layer reads CSR rows): bad sparse X is refused
+        "x_sparse_nan": ((sparse.csr_matrix(nan_x), y), {}, ValueError, "NaN or infinity"),
+        "x_sparse_features": ((sparse.csr_matrix(X[:, :3]), y), {}, ValueError,
+                              "3 features, but the model expects 4"),
         "lengths": ((X, y[:-1]), {}, ValueError, "40 samples but y has 39"),
         "label_high": ((X, np.where(y == 0, 3, y)), {}, ValueError, r"labels must lie in \[0, 3\)"),
         "label_negative": ((X, np.where(y == 0, -1, y)), {}, ValueError, "labels must lie"),

@@ -49,9 +49,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastfit import losses as _losses
 from fastfit import nn, ops
+from fastfit.ops import as_csr
 from fastfit import optim as _optim
 from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
+from fastfit._estimators._sparse import (check_sparse_fit_data, check_sparse_predict_data,
+                                         is_sparse)
 from fastfit._threads import blas_single_threaded
 from fastfit._lib import _CTYPE, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
@@ -380,8 +383,10 @@ class _BaseMLP(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            float32 input trains in float32, anything else in float64.
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            float32 input trains in float32, anything else in float64. Sparse X (CSR,
+            CSC, COO; matrix or array) is converted to CSR once and never densified: the
+            first layer runs on its rows, the rest of the network dense.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classification) or real targets (regression).
         sample_weight : array-like of shape (n_samples,), optional
@@ -448,12 +453,13 @@ class _BaseMLP(BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None")
-        X, y = check_fit_data(self, X, y, multi_output=True, y_numeric=not self._is_clf,
-                              reset=first_pass)
+        check = check_sparse_fit_data if is_sparse(X) else check_fit_data
+        X, y = check(self, X, y, multi_output=True, y_numeric=not self._is_clf,
+                     reset=first_pass)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not first_pass and X.dtype != self._dtype:
-            X = X.astype(self._dtype)
+            X = X.astype(self._dtype) if isinstance(X, np.ndarray) else as_csr(X, self._dtype)
         n_samples, n_features = X.shape
         target, labels, cls_state = self._encode_targets(y, first_pass, incremental, classes)
         n_outputs = target.shape[1] if target is not None else len(cls_state["classes_"])
@@ -538,8 +544,13 @@ class _BaseMLP(BaseEstimator):
                                  "'validation_fraction' or the size of your dataset.")
             take = (lambda a: None if a is None else a[tr])
             vtake = (lambda a: None if a is None else a[va])
-            val = (X[va], vtake(target), vtake(labels), vtake(sw))
-            X, target, labels, sw = X[tr], take(target), take(labels), take(sw)
+            if isinstance(X, np.ndarray):
+                Xv, Xt = X[va], X[tr]
+            else:   # CSR: the two parts' rows copied once (scipy's row indexing)
+                Xs = X.to_scipy()
+                Xv, Xt = (as_csr(Xs[part], X.dtype, check_finite=False) for part in (va, tr))
+            val = (Xv, vtake(target), vtake(labels), vtake(sw))
+            X, target, labels, sw = Xt, take(target), take(labels), take(sw)
         n = X.shape[0]
         if self.batch_size == "auto":
             bs = min(200, n)
@@ -691,6 +702,15 @@ class _BaseMLP(BaseEstimator):
         """
         d = self.__dict__
         fast = d.get("_predictor")
+        if is_sparse(X):   # the first layer reads the CSR rows in place
+            if d.get("_model") is None:
+                check_is_fitted(self, "coefs_")
+            X = check_sparse_predict_data(self, X, self._dtype)
+            out = np.empty((X.shape[0], self.n_outputs_), self._dtype)
+            n = X.shape[0]
+            threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
+            self._model._native.predict_csr_into(out, X, threads)
+            return (out, _from_buffer(_CTYPE[out.dtype], out)) if pointer else out
         if (fast is not None and type(X) is np.ndarray and X.dtype is fast[0] and X.ndim == 2
                 and X.shape[1] == fast[1] and X.flags.c_contiguous and X.shape[0]):
             check = 1
@@ -728,7 +748,10 @@ class _BaseMLP(BaseEstimator):
         fastfit.diagnostics.diagnose_fit), from one forward pass."""
         out = np.empty((Xv.shape[0], self.n_outputs_), model.dtype)
         threads = self.n_threads or default_threads(Xv.shape[0], model.plan.n_params)
-        model._native.predict_into(out, Xv, None, threads)
+        if isinstance(Xv, np.ndarray):
+            model._native.predict_into(out, Xv, None, threads)
+        else:
+            model._native.predict_csr_into(out, Xv, threads)
         finite = bool(np.isfinite(out).all())
         if self._is_clf:
             # predictions are labels even from non-finite outputs, as scikit-learn's (a NaN
@@ -783,7 +806,7 @@ class _BaseMLP(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
