@@ -56,7 +56,6 @@ class NativeModel:
                 raise ValueError("X contains NaN or infinite values")
             lib_status(status, "predict")
 
-
     def predict_csr_into(self, out: np.ndarray, x, n_threads: int) -> None:
         """Evaluation-mode forward of a checked ``fastfit.ops.CSR`` (finite values) into
         out; the first layer reads the sparse rows in place."""

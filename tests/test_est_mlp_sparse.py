@@ -189,12 +189,15 @@ def test_sparse_y_wrong_width_and_models_that_cannot_take_sparse_input():
     res = fastfit.MLPClassifier(hidden_layer_sizes=(X.shape[1],), residual=True, max_iter=2)
     with pytest.raises(ValueError, match="first layer is nn.Linear"):
         res.fit(X, y)
+    Xd = np.zeros(X.shape)
+    Xd[X.nonzero()] = X.data
+    res.fit(Xd, y)   # dense is fine; sparse prediction from it is the same clear error
+    with pytest.raises(ValueError, match="first layer is nn.Linear"):
+        res.predict(X)
     # fastfit.Trainer / nn.Sequential take sparse X as well
     model = fastfit.nn.Sequential(fastfit.nn.Linear(X.shape[1], 5), fastfit.nn.ReLU(),
                                   fastfit.nn.Linear(5, 3), dtype="float64", random_state=0)
     t = fastfit.Trainer(model, "cross_entropy", epochs=2, batch_size=32, random_state=0)
     h = t.fit(X, y, validation_fraction=0.2)
     assert np.isfinite(h["val_loss"]).all()
-    Xd = np.zeros(X.shape)
-    Xd[X.nonzero()] = X.data
     np.testing.assert_allclose(model.predict(X), model.predict(Xd), rtol=1e-12, atol=1e-12)

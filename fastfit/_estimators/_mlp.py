@@ -55,6 +55,7 @@ from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
 from fastfit._estimators._sparse import (check_sparse_fit_data, check_sparse_predict_data,
                                          is_sparse)
+from fastfit._sparse_input import check_sparse_model
 from fastfit._threads import blas_single_threaded
 from fastfit._lib import _CTYPE, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
@@ -706,6 +707,7 @@ class _BaseMLP(BaseEstimator):
             if d.get("_model") is None:
                 check_is_fitted(self, "coefs_")
             X = check_sparse_predict_data(self, X, self._dtype)
+            check_sparse_model(self._model)   # fitted densely with a residual input block?
             out = np.empty((X.shape[0], self.n_outputs_), self._dtype)
             n = X.shape[0]
             threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
