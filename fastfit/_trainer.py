@@ -184,9 +184,21 @@ class Trainer:
         np.copyto(self.model.params, params)
         np.copyto(self.model.stats, stats)
 
-    def _snapshot(self):
-        """Everything an epoch changes: restored after Ctrl-C or a non-finite loss."""
-        return (self.get_weights(), [s.copy() for s in self._slots], self.step_, self.epoch_,
+    def _snapshot(self, into=None):
+        """Everything an epoch changes: restored after Ctrl-C or a non-finite loss.
+
+        ``into``: a previous snapshot no longer needed, whose arrays are overwritten
+        instead of new ones allocated (fresh copies of a large model's weights and
+        optimizer moments are page-fault bound: 0.29 s an epoch for 26 M parameters)."""
+        arrays = (self.model.params, self.model.stats, *self._slots)
+        if into is None:
+            copies = [a.copy() for a in arrays]
+        else:
+            (params, stats), slots = into[0], into[1]
+            copies = [params, stats, *slots]
+            for dst, src in zip(copies, arrays, strict=True):
+                np.copyto(dst, src)
+        return ((copies[0], copies[1]), copies[2:], self.step_, self.epoch_,
                 self.optimizer.lr, copy.deepcopy(self.optimizer.schedule.__dict__))
 
     def _restore(self, snap):
@@ -354,7 +366,7 @@ class Trainer:
                 monitor = getattr(schedule, "monitor", None)
                 if monitor is not None:  # without validation, val_loss falls back to loss
                     schedule.epoch_end(logs.get(monitor, logs.get(monitor.replace("val_", ""))))
-                good = self._snapshot()
+                good = self._snapshot(into=good)
                 for cb in callbacks:
                     cb.on_epoch_end(self, epoch, logs)
             for cb in callbacks:
