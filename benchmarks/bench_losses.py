@@ -36,6 +36,23 @@ def test_loss_vs_torch(benchmark, kind):
     compare(benchmark, ours, baseline, baseline_name="torch")
 
 
+def test_poisson_loss_vs_numpy(benchmark):
+    # no torch twin with scikit-learn's half deviance and the same gradient: NumPy's
+    # vectorised formula (what scikit-learn's MLP computes per batch) is the baseline
+    from scipy.special import xlogy
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((N, K)).astype(np.float32)
+    t = rng.poisson(1.5, (N, K)).astype(np.float32)
+
+    def baseline():
+        mu = np.exp(z)
+        loss = float(np.mean(xlogy(t, t) - t * z - t + mu))
+        return loss, (mu - t) / np.float32(N * K)
+
+    compare(benchmark, lambda: F.poisson_loss(z, t), baseline, baseline_name="numpy")
+
+
 def test_gather_vs_numpy_take(benchmark):
     x = np.random.default_rng(0).standard_normal((200_000, 64)).astype(np.float32)
     idx = F.shuffle(200_000, 1)[:65536]

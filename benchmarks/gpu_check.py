@@ -80,7 +80,7 @@ def checks(small: bool):
         yc, mask_c = ops.dropout_forward(x, 0.3, 7, 5)
         out.append((f"dropout mask (bitwise) {tag}", np.array_equal(mask_g, mask_c) and _close(yg, yc, dtype)))
         t = rng.uniform(0, 1, x.shape).astype(dtype)
-        for name in ("mse_loss", "huber_loss", "bce_with_logits"):
+        for name in ("mse_loss", "huber_loss", "bce_with_logits", "poisson_loss"):
             (lg, dg), (lc, dc) = getattr(G, name)(x, t), getattr(ops, name)(x, t)
             out.append((f"{name} {tag}", abs(lg - lc) <= 1e-6 * abs(lc) and _close(dg, dc, dtype, 8)))
         labels = rng.integers(0, c, n)

@@ -241,6 +241,16 @@ int ff_softmax_cross_entropy_f64(double *loss, double *dlogits /* (N,C) or NULL 
                                  const double *logits /* (N,C) */, const int64_t *labels /* (N) */,
                                  const double *weight /* (N) or NULL */, int64_t n, int64_t c);
 
+/* Half Poisson deviance on the log link (scikit-learn's MLPRegressor(loss="poisson")):
+ * pred z is log(mu), targets t >= 0 (a negative one gives a NaN loss, FF_ENONFINITE):
+ * l = t*log(t) - t*z - t + exp(z)  (t*log(t) = 0 at t = 0),  dl/dz = exp(z) - t. */
+int ff_poisson_loss_f32(double *loss, float *dpred /* (N,K) or NULL */, const float *pred /* (N,K) */,
+                        const float *target /* (N,K) */, const float *weight /* (N) or NULL */,
+                        int64_t n, int64_t k);
+int ff_poisson_loss_f64(double *loss, double *dpred /* (N,K) or NULL */, const double *pred /* (N,K) */,
+                        const double *target /* (N,K) */, const double *weight /* (N) or NULL */,
+                        int64_t n, int64_t k);
+
 /* ---- optimizer updates over one flat buffer of P parameters ------------------------- */
 /* SGD as torch.optim.SGD (dampening 0): g = grad + weight_decay*param;
  * if momentum: buf = momentum*buf + g; g = nesterov ? g + momentum*buf : buf;
@@ -366,7 +376,8 @@ enum ff_loss_kind {
     FF_LOSS_MSE = 0,
     FF_LOSS_HUBER = 1,          /* delta */
     FF_LOSS_BCE_LOGITS = 2,     /* targets (N,K) in [0,1] */
-    FF_LOSS_SOFTMAX_CE = 3      /* integer labels (N) */
+    FF_LOSS_SOFTMAX_CE = 3,     /* integer labels (N) */
+    FF_LOSS_POISSON = 4         /* log link: pred is log(mean), targets (N,K) >= 0 */
 };
 
 enum ff_optimizer_kind {
@@ -452,6 +463,14 @@ typedef struct ff_train_f32 {
     double l2_loss;             /* > 0: each batch's loss gains l2_loss/2 * ||params[0,
                                    n_decay)||^2 / (batch weight sum), weights taken before
                                    the step (scikit-learn's MLP penalty) */
+    /* CSR input, used when x_indptr is not NULL (x is then NULL): X (N0, n_in) as
+     * x_data/x_indices (x_nnz stored values) and x_indptr (N0+1). The model's first op
+     * must be a Linear layer and the only reader of the input (FF_EBADARG otherwise);
+     * slot 0 is then never formed, so act and dact hold the slots from n_in on:
+     * capacity * (width - n_in) values each. */
+    const float *x_data;
+    const int64_t *x_indptr, *x_indices;
+    int64_t x_nnz;
 } ff_train_f32;
 typedef struct ff_train_f64 {
     const double *x;
@@ -481,6 +500,9 @@ typedef struct ff_train_f64 {
     int64_t failed_batch;
     double last_loss;
     double l2_loss;
+    const double *x_data;
+    const int64_t *x_indptr, *x_indices;
+    int64_t x_nnz;
 } ff_train_f64;
 
 /* Batches [first_batch, first_batch + n_batches) of one epoch: gather, forward, loss and
@@ -493,7 +515,8 @@ int ff_train_epoch_f32(ff_train_f32 *t, const ff_model_f32 *m, int64_t epoch,
                        int64_t first_batch, int64_t n_batches, const double *lr);
 int ff_train_epoch_f64(ff_train_f64 *t, const ff_model_f64 *m, int64_t epoch,
                        int64_t first_batch, int64_t n_batches, const double *lr);
-/* One given batch, no gather: x (n, n_in), target/labels/weight as in ff_train_*. Zeroes
+/* One given batch, no gather: x (n, n_in) -- or, with x NULL, rows 0..n-1 of the CSR
+ * input in t (x_indptr; n <= n_total) --, target/labels/weight as in ff_train_*. Zeroes
  * the gradients, runs forward (training mode), loss, backward; flags FF_BATCH_UPDATE
  * takes the optimizer step with lr, FF_BATCH_STATS updates running statistics. The
  * loss lands in t->last_loss; n <= capacity. */
@@ -514,6 +537,17 @@ int ff_model_predict_f32(float *out, const ff_model_f32 *m, const float *x,
 int ff_model_predict_f64(double *out, const ff_model_f64 *m, const double *x,
                          const int64_t *idx, int64_t n, int64_t n_x, int n_threads,
                          int check_finite);
+
+/* ff_model_predict for a CSR X (N, n_in) (data/indices of nnz stored values, indptr
+ * (N+1)), its stored values finite (checked by the caller): the first op (a Linear
+ * layer, the only reader of the input, else FF_EBADARG) runs on the sparse rows, the
+ * rest of the plan as usual; the workspace holds no dense input slot. */
+int ff_model_predict_csr_f32(float *out, const ff_model_f32 *m, const float *data,
+                             const int64_t *indptr, const int64_t *indices, int64_t n,
+                             int64_t nnz, int n_threads);
+int ff_model_predict_csr_f64(double *out, const ff_model_f64 *m, const double *data,
+                             const int64_t *indptr, const int64_t *indices, int64_t n,
+                             int64_t nnz, int n_threads);
 
 /* ---- SGD linear models: scikit-learn's per-sample SGD (SGDClassifier/Regressor) ---- */
 /* The loss of one binary problem or regression, exactly as scikit-learn's _sgd_fast. y is
@@ -654,6 +688,31 @@ int ff_csr_tmatmul_f32(float *dw /* (I,O) */, const float *cdata /* (NNZ) */,
 int ff_csr_tmatmul_f64(double *dw /* (I,O) */, const double *cdata /* (NNZ) */,
                        const int64_t *cptr /* (I+1) */, const int64_t *crow /* (NNZ) */,
                        const double *g /* (N,O) */, int64_t n, int64_t in, int64_t out, int64_t nnz);
+/* The sparse first layer of an MLP on a batch of rows of X (N_ROWS,I): the rows rows[r]
+ * (each in [0, N_ROWS)), or rows 0..N-1 when rows is NULL (N <= N_ROWS).
+ * ff_csr_rows_matmul:  y = X[rows] @ w + b (b NULL: no bias), written; rows in parallel.
+ * ff_csr_rows_tmatmul: dw += X[rows]^T @ g, accumulated; each element sums its terms
+ *   in batch order, a row's non-zeros in stored order, with threads owning spans of
+ *   the O columns: the same bits for any thread count, and no CSC copy of the batch.
+ * A bad row number, row range or index returns FF_EBADARG (outputs may be partly written). */
+int ff_csr_rows_matmul_f32(float *y /* (N,O) */, const float *data /* (NNZ) */,
+                           const int64_t *indptr /* (N_ROWS+1) */, const int64_t *indices /* (NNZ) */,
+                           const int64_t *rows /* (N) or NULL */, const float *w /* (I,O) */,
+                           const float *b /* (O) or NULL */, int64_t n, int64_t n_rows, int64_t in,
+                           int64_t out, int64_t nnz);
+int ff_csr_rows_matmul_f64(double *y /* (N,O) */, const double *data /* (NNZ) */,
+                           const int64_t *indptr /* (N_ROWS+1) */, const int64_t *indices /* (NNZ) */,
+                           const int64_t *rows /* (N) or NULL */, const double *w /* (I,O) */,
+                           const double *b /* (O) or NULL */, int64_t n, int64_t n_rows, int64_t in,
+                           int64_t out, int64_t nnz);
+int ff_csr_rows_tmatmul_f32(float *dw /* (I,O) */, const float *data /* (NNZ) */,
+                            const int64_t *indptr /* (N_ROWS+1) */, const int64_t *indices /* (NNZ) */,
+                            const int64_t *rows /* (N) or NULL */, const float *g /* (N,O) */,
+                            int64_t n, int64_t n_rows, int64_t in, int64_t out, int64_t nnz);
+int ff_csr_rows_tmatmul_f64(double *dw /* (I,O) */, const double *data /* (NNZ) */,
+                            const int64_t *indptr /* (N_ROWS+1) */, const int64_t *indices /* (NNZ) */,
+                            const int64_t *rows /* (N) or NULL */, const double *g /* (N,O) */,
+                            int64_t n, int64_t n_rows, int64_t in, int64_t out, int64_t nnz);
 /* The loss and gradient of ff_logistic_loss_grad (same semantics, outputs and errors) with
  * X given as CSR (the logits, rows in parallel) and, when dw is not NULL, as CSC too (the
  * gradient, columns in parallel). The gradient is formed in double. */

@@ -42,6 +42,7 @@ class NativeModel:
         self.struct = s
         self.n_in, self.n_out = plan.n_in, plan.n_out
         self._predict = kernel("model_predict", dtype)
+        self._predict_csr = kernel("model_predict_csr", dtype)
 
     def predict_into(self, out: np.ndarray, x: np.ndarray, rows: np.ndarray | None,
                      n_threads: int, check_finite: bool = False) -> None:
@@ -53,6 +54,14 @@ class NativeModel:
         if status:
             if status == lib.FF_ENONFINITE and check_finite:
                 raise ValueError("X contains NaN or infinite values")
+            lib_status(status, "predict")
+
+    def predict_csr_into(self, out: np.ndarray, x, n_threads: int) -> None:
+        """Evaluation-mode forward of a checked ``fastfit.ops.CSR`` (finite values) into
+        out; the first layer reads the sparse rows in place."""
+        status = self._predict_csr(ptr(out), self.struct, ptr(x.data), ptr(x.indptr),
+                                   ptr(x.indices), x.shape[0], x.nnz, n_threads)
+        if status:
             lib_status(status, "predict")
 
 
@@ -72,7 +81,8 @@ class NativeTrainer:
 
     def __init__(self, model, *, loss_kind: int, delta: float, optimizer: dict,
                  grads: np.ndarray, slots: tuple, batch_size: int, merge_single: bool,
-                 n_threads: int, shuffle: bool, shuffle_seed: int, dropout_seed: int, step: int):
+                 n_threads: int, shuffle: bool, shuffle_seed: int, dropout_seed: int, step: int,
+                 sparse_input: bool = False):
         native = model._native
         self.native_model = native
         sfx = native.suffix
@@ -82,9 +92,12 @@ class NativeTrainer:
         self._keep = {}
         cap = batch_size + (1 if merge_single else 0)
         dtype = native.dtype
+        # a CSR input is read in place by the first layer: no dense input slot (ff_train)
+        self.sparse_input = bool(sparse_input)
+        width = plan.width - (plan.n_in if sparse_input else 0)
         ws = {
-            "act": np.empty(cap * plan.width, dtype),
-            "dact": np.empty(cap * plan.width, dtype),
+            "act": np.empty(cap * width, dtype),
+            "dact": np.empty(cap * width, dtype),
             "save": np.empty(max(plan.save_size, 1), dtype),
             "mask": np.empty(cap * plan.mask_width, np.uint8),
             "weight_b": np.empty(cap, dtype),
@@ -126,10 +139,26 @@ class NativeTrainer:
         self._keep[field] = array
         setattr(self.struct, field, ptr(array))
 
+    def _set_x(self, x) -> None:
+        """x: a dense array, or a checked ``fastfit.ops.CSR`` (trainers built with
+        sparse_input)."""
+        if self.sparse_input != (not isinstance(x, np.ndarray)):
+            raise RuntimeError("fastfit: a trainer's workspace was sized for "
+                               f"{'sparse' if self.sparse_input else 'dense'} input")
+        t = self.struct
+        if self.sparse_input:
+            self._set("x", None)
+            self._set("x_data", x.data)
+            self._set("x_indptr", x.indptr)
+            self._set("x_indices", x.indices)
+            t.x_nnz = x.nnz
+        else:
+            self._set("x", x)
+
     def set_data(self, x, target, labels, weight, rows) -> None:
         """Point the struct at one fit's data (validated arrays, kept alive here)."""
         t = self.struct
-        self._set("x", x)
+        self._set_x(x)
         self._set("target", target)
         self._set("labels", labels)
         self._set("weight", weight)
@@ -144,5 +173,10 @@ class NativeTrainer:
                            ffi.from_buffer("double[]", lr))
 
     def run_one(self, x, target, labels, weight, lr: float, flags: int) -> int:
+        if self.sparse_input:   # rows 0..n-1 of the CSR, read in place (x NULL)
+            self._set_x(x)
+            self.struct.n_total = x.shape[0]
+            return self._batch(self.struct, self.native_model.struct, ffi.NULL, ptr(target),
+                               ptr(labels), ptr(weight), x.shape[0], lr, flags)
         return self._batch(self.struct, self.native_model.struct, ptr(x), ptr(target),
                            ptr(labels), ptr(weight), x.shape[0], lr, flags)

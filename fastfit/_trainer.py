@@ -22,6 +22,7 @@ from fastfit._engine import NativeTrainer, lib_status
 from fastfit._lib import lib
 from fastfit._random import seeds_from
 from fastfit._runtime import get_num_threads
+from fastfit._sparse_input import as_sparse_input, check_sparse_model, is_sparse
 from fastfit._validation import as_float_matrix, as_sample_weight, positive_int
 from fastfit.callbacks import Callback, ProgressBar, wants_batch_hooks
 from fastfit.history import History
@@ -44,7 +45,21 @@ _SMALL_CALL_WORK = 1 << 25
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; the model keeps its last good weights."""
+    """The training loss became NaN or infinite; the model keeps its last good weights.
+
+    Attributes
+    ----------
+    loss : float
+        The non-finite batch loss.
+    epoch, batch : int
+        Where it happened (0-based), when raised by ``fit``; None from ``train_step``.
+    last_batch : bool
+        Whether that batch was the last of its epoch.
+    """
+
+    def __init__(self, message, *, loss=math.nan, epoch=None, batch=None, last_batch=False):
+        super().__init__(message)
+        self.loss, self.epoch, self.batch, self.last_batch = loss, epoch, batch, last_batch
 
 
 class _Data:
@@ -75,7 +90,7 @@ class Trainer:
     ----------
     model : fastfit.nn.Sequential
     loss : Loss or str, default="cross_entropy"
-        "mse", "huber", "bce" or "cross_entropy", or a ``fastfit.losses`` instance.
+        "mse", "huber", "bce", "cross_entropy" or "poisson", or a ``fastfit.losses`` instance.
     optimizer : Optimizer or str, default="adam"
         "sgd", "rmsprop", "adam", "adamw", or a ``fastfit.optim`` instance (with its
         learning rate, penalties, clipping and schedule).
@@ -214,7 +229,11 @@ class Trainer:
     # ---- data -----------------------------------------------------------------------
     def _prepare(self, X, y, sample_weight, name="X"):
         model = self.model
-        x = as_float_matrix(X, model.dtype, name=name, n_features=model.n_features)
+        if is_sparse(X):   # the first layer reads the CSR rows in place
+            check_sparse_model(model)
+            x = as_sparse_input(X, model.dtype, name=name, n_features=model.n_features)
+        else:
+            x = as_float_matrix(X, model.dtype, name=name, n_features=model.n_features)
         target, labels = self.loss.prepare(y, x.shape[0], model.n_outputs, model.dtype)
         sw = as_sample_weight(sample_weight, x.shape[0], model.dtype)
         w = self.loss.sample_weights(target, labels, sw)
@@ -249,10 +268,14 @@ class Trainer:
             return 1
         return default_threads(self.batch_size, self.model.n_params)
 
-    def _make_native(self, capacity_batch, device="cpu", call_work=None):
+    def _make_native(self, capacity_batch, device="cpu", call_work=None, sparse_input=False):
         self._ensure_state()
         cls = NativeTrainer
+        extra = {"sparse_input": True} if sparse_input else {}
         if device == "cuda":
+            if sparse_input:
+                raise ValueError("sparse input trains on the CPU only: use device='cpu', or "
+                                 "dense X with device='cuda'")
             from fastfit.cuda._train import CudaTrainer as cls
         return cls(
             self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
@@ -260,7 +283,7 @@ class Trainer:
             slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
             merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(call_work),
             shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
-            step=self.step_)
+            step=self.step_, **extra)
 
     # ---- fit ------------------------------------------------------------------------
     def _n_batches(self, n):
@@ -316,7 +339,8 @@ class Trainer:
                                 name="X_val")
 
         native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")),
-                                   call_work=data.n * epochs * self.model.n_params)
+                                   call_work=data.n * epochs * self.model.n_params,
+                                   sparse_input=not isinstance(data.x, np.ndarray))
         native.set_data(data.x, data.target, data.labels, data.weight, data.rows)
         self._native = native
         callbacks = list(self.callbacks)
@@ -386,7 +410,7 @@ class Trainer:
             dt = time.perf_counter() - t0
             self.step_ = int(native.struct.step)
             if status != lib.FF_OK:
-                self._fail(native, status, epoch, good)
+                self._fail(native, status, epoch, good, n_batches)
             last_lr = float(lrs[-1])
             first += count
             for cb in batch_hooks:
@@ -400,7 +424,7 @@ class Trainer:
                 block = self._block = max(1, min(n_batches, fits))
         return last_lr
 
-    def _fail(self, native, status, epoch, good):
+    def _fail(self, native, status, epoch, good, n_batches):
         if status == lib.FF_ENONFINITE:
             batch = int(native.struct.failed_batch)
             loss = float(native.struct.last_loss)
@@ -408,14 +432,22 @@ class Trainer:
             raise NonFiniteLossError(
                 f"the training loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; "
                 f"training stopped and the model keeps its weights from the end of epoch "
-                f"{epoch}. Try a lower learning rate, standardised inputs or clip_norm=.")
+                f"{epoch}. Try a lower learning rate, standardised inputs or clip_norm=.",
+                loss=loss, epoch=epoch, batch=batch, last_batch=batch == n_batches - 1)
         self._restore(good)
         lib_status(status, "training")
 
     # ---- evaluation -----------------------------------------------------------------
     def _outputs(self, data):
         out = np.empty((data.n, self.model.n_outputs), self.model.dtype)
-        self.model._native.predict_into(out, data.x, data.rows, self._threads())
+        if isinstance(data.x, np.ndarray):
+            self.model._native.predict_into(out, data.x, data.rows, self._threads())
+        else:   # CSR: the selected rows copied once (evaluation reads them every epoch)
+            if data.rows is not None:
+                data.x, data.target, data.labels, data.weight, data.rows = (
+                    as_sparse_input(data.x.to_scipy()[data.rows], self.model.dtype,
+                                    check_finite=False), *data.selected(), None)
+            self.model._native.predict_csr_into(out, data.x, self._threads())
         return out
 
     def _evaluate(self, data) -> dict:
@@ -435,6 +467,9 @@ class Trainer:
                     "val_accuracy": float(np.mean((out > 0) == (target > 0.5)))}
         if loss.kind == lib.FF_LOSS_HUBER:
             value, _ = ops.huber_loss(out, target, delta=loss.delta, sample_weight=w)
+        elif loss.kind == lib.FF_LOSS_POISSON:
+            value, _ = ops.poisson_loss(out, target, sample_weight=w)
+            out = np.exp(out)   # r2 of the predicted means
         else:
             value, _ = ops.mse_loss(out, target, sample_weight=w)
         from sklearn.metrics import r2_score  # uniform average over outputs, as score()
@@ -471,9 +506,12 @@ class Trainer:
         data = self._prepare(X, y, sample_weight)
         n = data.n
         native = self._native
+        sparse_input = not isinstance(data.x, np.ndarray)
         if (native is None or native.struct.capacity < n   # a GPU trainer has n_threads -1
-                or native.struct.n_threads != self._threads()):
-            native = self._native = self._make_native(max(n, self.batch_size))
+                or native.struct.n_threads != self._threads()
+                or getattr(native, "sparse_input", False) != sparse_input):
+            native = self._native = self._make_native(max(n, self.batch_size),
+                                                      sparse_input=sparse_input)
         native.struct.step = self.step_
         if lr is None:
             steps = np.array([self.step_], dtype=np.int64)
@@ -484,7 +522,7 @@ class Trainer:
         status = native.run_one(data.x, data.target, data.labels, data.weight, float(lr), flags)
         loss = float(native.struct.last_loss)
         if status == lib.FF_ENONFINITE:
-            raise NonFiniteLossError(f"the batch loss is {loss}")
+            raise NonFiniteLossError(f"the batch loss is {loss}", loss=loss)
         lib_status(status, "train_step")
         self.step_ = int(native.struct.step)
         return loss

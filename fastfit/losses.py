@@ -12,6 +12,7 @@ loss                  targets                              prediction link
 ``Huber(delta)``      (n,) or (n, k) real                  identity
 ``BinaryCrossEntropy``(n,) or (n, k) in [0, 1]             sigmoid (model gives logits)
 ``CrossEntropy``      (n,) integer labels in [0, k)        softmax (model gives logits)
+``Poisson``           (n,) or (n, k) real >= 0             exp (model gives log-means)
 ====================  ===================================  ===========================
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 from fastfit._lib import lib
 from fastfit._validation import check_finite
 
-__all__ = ["Loss", "MSE", "Huber", "BinaryCrossEntropy", "CrossEntropy", "get"]
+__all__ = ["Loss", "MSE", "Huber", "BinaryCrossEntropy", "CrossEntropy", "Poisson", "get"]
 
 
 class Loss:
@@ -82,6 +83,23 @@ class Huber(Loss):
 
     def __repr__(self):
         return f"Huber(delta={self.delta})"
+
+
+class Poisson(Loss):
+    """Half Poisson deviance on the log link, as scikit-learn's ``MLPRegressor(loss="poisson")``.
+
+    The model's outputs are log-means ``z``; ``l = t log(t / exp(z)) - t + exp(z)``. Targets
+    must be >= 0; predictions of the mean are ``exp`` of the outputs.
+    """
+
+    kind = lib.FF_LOSS_POISSON
+
+    def prepare(self, y, n, n_outputs, dtype):
+        target, _ = super().prepare(y, n, n_outputs, dtype)
+        if target.size and target.min() < 0:
+            raise ValueError("Poisson targets must be >= 0 (counts or rates), got a minimum "
+                             f"of {target.min()}")
+        return target, None
 
 
 class _Classification(Loss):
@@ -200,11 +218,11 @@ def _as_numeric(y):
 
 _NAMES = {"mse": MSE, "squared_error": MSE, "huber": Huber, "bce": BinaryCrossEntropy,
           "binary_cross_entropy": BinaryCrossEntropy, "cross_entropy": CrossEntropy,
-          "softmax_cross_entropy": CrossEntropy}
+          "softmax_cross_entropy": CrossEntropy, "poisson": Poisson}
 
 
 def get(loss) -> Loss:
-    """A Loss from an instance or a name ("mse", "huber", "bce", "cross_entropy")."""
+    """A Loss from an instance or a name ("mse", "huber", "bce", "cross_entropy", "poisson")."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss in _NAMES:

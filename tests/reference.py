@@ -266,6 +266,15 @@ def softmax_cross_entropy_ref(logits, labels, weight=None):
     w = np.ones(n) if weight is None else np.asarray(weight, np.float64)
     return loss, g * (w / np.sum(w))[:, None]
 
+def poisson_loss_ref(logmean, target, weight=None):
+    """Half Poisson deviance of mu = exp(z) (scikit-learn's poisson_loss per element)."""
+    from scipy.special import xlogy
+
+    z = np.asarray(logmean, np.float64)
+    t = np.asarray(target, np.float64)
+    mu = np.exp(z)
+    return _weighted_mean(xlogy(t, t / mu) - t + mu, mu - t, weight)
+
 # ==== end losses ===============================================================
 
 
@@ -674,6 +683,18 @@ def csr_matmul_ref(x, w, b=None):
 def csr_tmatmul_ref(x, g):
     """X^T @ g in float64 for a scipy.sparse X."""
     return np.asarray(x.astype(np.float64).T @ np.asarray(g, np.float64))
+
+
+def csr_rows_matmul_ref(x, rows, w, b=None):
+    """X[rows] @ w + b in float64 (rows None: every row)."""
+    xs = x.tocsr() if rows is None else x.tocsr()[np.asarray(rows)]
+    return csr_matmul_ref(xs, w, b)
+
+
+def csr_rows_tmatmul_ref(x, rows, g):
+    """X[rows]^T @ g in float64: a repeated row counts once per occurrence."""
+    xs = x.tocsr() if rows is None else x.tocsr()[np.asarray(rows)]
+    return csr_tmatmul_ref(xs, g)
 
 
 def csr_logistic_loss_grad_ref(x, labels, coef, intercept=None, weight=None, scale=1.0):

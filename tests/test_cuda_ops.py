@@ -152,7 +152,7 @@ def test_residual(dtype, rng):
 # ---- losses -----------------------------------------------------------------------------------
 
 LOSSES = [("mse_loss", ref.mse_loss_ref), ("huber_loss", ref.huber_loss_ref),
-          ("bce_with_logits", ref.bce_logits_loss_ref)]
+          ("bce_with_logits", ref.bce_logits_loss_ref), ("poisson_loss", ref.poisson_loss_ref)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -162,6 +162,8 @@ LOSSES = [("mse_loss", ref.mse_loss_ref), ("huber_loss", ref.huber_loss_ref),
 def test_elementwise_losses(name, reference, shape, weighted, dtype, rng):
     pred = (rng.standard_normal(shape) * 2).astype(dtype)
     target = rng.uniform(0, 1, shape).astype(dtype)
+    if name == "poisson_loss":   # counts, zeros included
+        target = rng.poisson(1.5, shape).astype(dtype)
     w = rng.uniform(0.1, 2, shape[0]).astype(dtype) if weighted else None
     loss_g, d_g = getattr(G, name)(pred, target, sample_weight=w)
     loss_c, d_c = getattr(ops, name)(pred, target, sample_weight=w)

@@ -142,6 +142,17 @@ def test_bce_adamw_clipping_sample_weight_float64():
     _assert_same(out, tol=1e-10, keys=("loss", "accuracy"))
 
 
+def test_poisson_adam_sample_weight_with_validation():
+    # the log link: the model's outputs are log-means, the targets counts (zeros included)
+    X, _ = _data(10, 2, "mse")
+    y = np.random.default_rng(5).poisson(1.5, (10, 2)).astype(np.float32)
+    w = np.linspace(0.5, 2.0, 10).astype(np.float32)
+    out = _fit_both(lambda: _plain_model(2), "poisson", lambda: optim.Adam(lr=1e-2), X, y,
+                    epochs=2, batch_size=4,
+                    fit_kwargs={"sample_weight": w, "validation_fraction": 0.3})
+    _assert_same(out, keys=("loss", "val_loss", "val_r2"))
+
+
 def test_zero_weight_batch_is_skipped_rmsprop_l1():
     # no shuffle, batch 3: rows 3..5 weigh zero, so the second batch of every epoch is
     # skipped by both engines (no step), the others train

@@ -1,4 +1,4 @@
-"""Fused losses (MSE, Huber, BCE on logits, softmax cross-entropy) against their float64
+"""Fused losses (MSE, Huber, BCE on logits, softmax cross-entropy, Poisson) against their float64
 references, PyTorch, finite differences, and across thread counts."""
 
 import numpy as np
@@ -12,7 +12,7 @@ import reference as R
 
 DTYPES = [np.float32, np.float64]
 SIZES = [1, 3, 7, 13, 15, 17, 31, 33, 63, 65]
-ELEMENTWISE = ["mse", "huber", "bce"]
+ELEMENTWISE = ["mse", "huber", "bce", "poisson"]
 SUFFIX = {np.float32: "f32", np.float64: "f64"}
 
 
@@ -25,6 +25,9 @@ def _data(kind, n, k, dtype, seed=0, weighted=False):
         pred = (4 * rng.standard_normal((n, k))).astype(dtype)
         target = rng.random((n, k)).astype(dtype)
         target[: n // 2] = np.round(target[: n // 2])  # hard 0/1 labels and soft targets
+    elif kind == "poisson":   # log-means and counts, zeros included
+        pred = (1.5 * rng.standard_normal((n, k))).astype(dtype)
+        target = rng.poisson(2.0, (n, k)).astype(dtype)
     else:
         pred = (2 * rng.standard_normal((n, k))).astype(dtype)
         target = rng.standard_normal((n, k)).astype(dtype)
@@ -39,6 +42,8 @@ def _ours(kind, pred, target, w, delta=1.0):
         return F.huber_loss(pred, target, delta=delta, sample_weight=w)
     if kind == "bce":
         return F.bce_with_logits(pred, target, sample_weight=w)
+    if kind == "poisson":
+        return F.poisson_loss(pred, target, sample_weight=w)
     return F.softmax_cross_entropy(pred, target, sample_weight=w)
 
 
@@ -49,6 +54,8 @@ def _ref(kind, pred, target, w, delta=1.0):
         return R.huber_loss_ref(pred, target, delta, w)
     if kind == "bce":
         return R.bce_logits_loss_ref(pred, target, w)
+    if kind == "poisson":
+        return R.poisson_loss_ref(pred, target, w)
     return R.softmax_cross_entropy_ref(pred, target, w)
 
 
@@ -181,7 +188,7 @@ def test_nonfinite_loss_raises_floating_point_error(kind):
         _ours(kind, pred, target, None)
     # The C status is FF_ENONFINITE with the (NaN) loss still written.
     loss = ffi.new("double *")
-    fn = getattr(lib, f"ff_{ {'mse': 'mse_loss', 'huber': 'huber_loss', 'bce': 'bce_logits_loss', 'ce': 'softmax_cross_entropy'}[kind]}_f32")
+    fn = getattr(lib, f"ff_{ {'mse': 'mse_loss', 'huber': 'huber_loss', 'bce': 'bce_logits_loss', 'poisson': 'poisson_loss', 'ce': 'softmax_cross_entropy'}[kind]}_f32")
     target_arr = np.asarray(target, np.int64) if kind == "ce" else target
     args = (loss, ffi.NULL, ptr(pred), ptr(target_arr), ffi.NULL, 5, 2) + ((1.0,) if kind == "huber" else ())
     assert fn(*args) == lib.FF_ENONFINITE
@@ -287,7 +294,39 @@ def test_softmax_wrapper_rejects_bad_dtypes_and_shapes():
 # ---- PyTorch parity (autograd) ------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kind", ELEMENTWISE + ["ce"])
+def test_poisson_overflow_negative_targets_and_zero_counts(dtype):
+    # exp(z) past the dtype's range: a non-finite loss, not a finite loss with an inf gradient
+    big = 89.0 if dtype == np.float32 else 710.0
+    z = np.array([[0.5], [big]], dtype)
+    t = np.array([[1.0], [2.0]], dtype)
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        F.poisson_loss(z, t)
+    with pytest.raises(ValueError, match=">= 0"):
+        F.poisson_loss(z[:1], -t[:1])
+    # the C kernel itself: a negative target is a NaN loss, never a crash
+    loss = ffi.new("double *")
+    neg = np.array([[-1.0]], dtype)
+    fn = getattr(lib, f"ff_poisson_loss_{SUFFIX[dtype]}")
+    assert fn(loss, ffi.NULL, ptr(z[:1]), ptr(neg), ffi.NULL, 1, 1) == lib.FF_ENONFINITE
+    # zero counts: l = exp(z), the t*log(t) term is 0
+    zz = np.array([[-3.0, 0.0, 2.0]], dtype)
+    loss, grad = F.poisson_loss(zz, np.zeros_like(zz))
+    np.testing.assert_allclose(loss, np.exp(zz.astype(np.float64)).mean(), rtol=1e-6)
+    np.testing.assert_allclose(grad, np.exp(zz) / 3, rtol=1e-6)
+
+
+def test_poisson_matches_scikit_learn_half_deviance():
+    from sklearn.metrics import mean_poisson_deviance
+
+    pred, target, w = _data("poisson", 41, 1, np.float64, seed=4, weighted=True)
+    loss, _ = F.poisson_loss(pred[:, 0], target[:, 0], sample_weight=w)
+    mu = np.exp(pred[:, 0])
+    np.testing.assert_allclose(loss, 0.5 * mean_poisson_deviance(target[:, 0], mu, sample_weight=w),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["mse", "huber", "bce", "ce"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_torch_parity(kind, dtype, weighted):
     torch = pytest.importorskip("torch")

@@ -54,6 +54,9 @@ CASES = {
     "mlpreg-2out": lambda X: (fastfit.MLPRegressor(hidden_layer_sizes=(8,), random_state=0,
                                                    max_iter=20, activation="identity"),
                               np.c_[YR, -YR]),
+    "mlpreg-poisson": lambda X: (fastfit.MLPRegressor("poisson", hidden_layer_sizes=(8,),
+                                                      random_state=0, max_iter=20),
+                                 np.abs(YR)),
 }
 
 

@@ -208,9 +208,12 @@ def test_non_finite_from_data_scale():
     model = nn.Sequential(nn.Linear(2, 1), dtype=np.float64, random_state=0)
     t = Trainer(model, loss="mse", optimizer="sgd", batch_size=4)
     start = model.params.copy()
-    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1"):
+    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1") as info:
         t.fit(X, np.zeros(8))
     np.testing.assert_array_equal(model.params, start)
+    # where it happened, as attributes: batch 0 of 2, epoch 0, an infinite loss
+    err = info.value
+    assert (err.epoch, err.batch, err.last_batch, err.loss) == (0, 0, False, np.inf)
     with pytest.raises(NonFiniteLossError):
         t.train_step(X, np.zeros(8))
     np.testing.assert_array_equal(model.params, start)
@@ -369,7 +372,10 @@ def _bad_fit_calls(X, y):
         "x_strings": ((X.astype(str).astype(object) + "a", y), {}, ValueError, "non-numeric"),
         "x_complex": ((X + 1j, y), {}, TypeError, "complex"),
         "x_empty": ((X[:0], y[:0]), {}, ValueError, "0 samples"),
-        "x_sparse": ((sparse.csr_matrix(X), y), {}, TypeError, "sparse"),
+        # sparse X is taken (the first layer reads CSR rows): bad sparse X is refused
+        "x_sparse_nan": ((sparse.csr_matrix(nan_x), y), {}, ValueError, "NaN or infinity"),
+        "x_sparse_features": ((sparse.csr_matrix(X[:, :3]), y), {}, ValueError,
+                              "3 features, but the model expects 4"),
         "lengths": ((X, y[:-1]), {}, ValueError, "40 samples but y has 39"),
         "label_high": ((X, np.where(y == 0, 3, y)), {}, ValueError, r"labels must lie in \[0, 3\)"),
         "label_negative": ((X, np.where(y == 0, -1, y)), {}, ValueError, "labels must lie"),

@@ -7,8 +7,8 @@ conventions map onto the engine:
 
 * Loss and gradient scale. scikit-learn's gradient of the last layer is ``p - y`` divided
   by the batch's weight sum for every loss; the engine's is that times ``s`` (MSE ``2/k``,
-  binary cross-entropy ``1/k``, softmax cross-entropy 1, k outputs), and its loss is
-  scikit-learn's times ``r`` (MSE 2, BCE ``1/k``, CE 1). SGD therefore runs at
+  binary cross-entropy and Poisson ``1/k``, softmax cross-entropy 1, k outputs), and its
+  loss is scikit-learn's times ``r`` (MSE 2, BCE and Poisson ``1/k``, CE 1). SGD therefore runs at
   ``lr / s`` with L2 coefficient ``s * alpha``, Adam with ``eps * s`` (Adam is otherwise
   invariant to the scale): the same steps, up to rounding. Reported losses are divided
   by ``r``.
@@ -22,6 +22,10 @@ conventions map onto the engine:
 * lbfgs: ``scipy.optimize.minimize(L-BFGS-B)`` on the flat parameter buffer; each
   evaluation is one engine call (``Trainer.train_step(update=False)``) plus the L2 term.
   It runs on the CPU only: ``device="cuda"`` with lbfgs is a ValueError.
+* A non-finite loss: without early stopping, scikit-learn's "non-finite parameter
+  weights" ValueError (at once; scikit-learn reaches it after max_iter epochs of NaN).
+  With early stopping, scikit-learn trains on with NaN weights and keeps the best
+  epoch; the engine stops at the failing batch and ``_diverged`` plays the rest out.
 * ``device="cuda"``: the stochastic solvers train through ``Trainer(device="cuda")``,
   whose GPU trainer implements the same scikit-learn mode (fastfit/cuda/_train.py);
   prediction runs on the CPU with the weights copied back after every epoch.
@@ -45,9 +49,13 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastfit import losses as _losses
 from fastfit import nn, ops
+from fastfit.ops import as_csr
 from fastfit import optim as _optim
 from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
+from fastfit._estimators._sparse import (check_sparse_fit_data, check_sparse_predict_data,
+                                         is_sparse)
+from fastfit._sparse_input import check_sparse_model
 from fastfit._threads import blas_single_threaded
 from fastfit._lib import _CTYPE, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
@@ -335,6 +343,8 @@ class _BaseMLP(BaseEstimator):
         """(engine loss, gradient scale s, loss scale r) for this fit's outputs."""
         k = self.n_outputs_
         if not self._is_clf:
+            if self.loss == "poisson":   # scikit-learn sums the half deviance over outputs
+                return _losses.Poisson(), 1.0 / k, 1.0 / k
             return _losses.MSE(), 2.0 / k, 2.0
         if self.out_activation_ == "softmax":
             return _losses.CrossEntropy(), 1.0, 1.0
@@ -374,8 +384,10 @@ class _BaseMLP(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            float32 input trains in float32, anything else in float64.
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            float32 input trains in float32, anything else in float64. Sparse X (CSR,
+            CSC, COO; matrix or array) is converted to CSR once and never densified: the
+            first layer runs on its rows, the rest of the network dense.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classification) or real targets (regression).
         sample_weight : array-like of shape (n_samples,), optional
@@ -445,12 +457,13 @@ class _BaseMLP(BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None")
-        X, y = check_fit_data(self, X, y, multi_output=True, y_numeric=not self._is_clf,
-                              reset=first_pass)
+        check = check_sparse_fit_data if is_sparse(X) else check_fit_data
+        X, y = check(self, X, y, multi_output=True, y_numeric=not self._is_clf,
+                     reset=first_pass)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not first_pass and X.dtype != self._dtype:
-            X = X.astype(self._dtype)
+            X = X.astype(self._dtype) if isinstance(X, np.ndarray) else as_csr(X, self._dtype)
         n_samples, n_features = X.shape
         target, labels, cls_state = self._encode_targets(y, first_pass, incremental, classes)
         n_outputs = target.shape[1] if target is not None else len(cls_state["classes_"])
@@ -469,7 +482,7 @@ class _BaseMLP(BaseEstimator):
             self._model, self._linears, self._dtype = model, linears, X.dtype
             self.n_layers_ = len(hls) + 2
             if not self._is_clf:
-                self.out_activation_ = "identity"
+                self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
             self.n_iter_ = 0
             self.t_ = 0
             self._trainer = None
@@ -535,8 +548,13 @@ class _BaseMLP(BaseEstimator):
                                  "'validation_fraction' or the size of your dataset.")
             take = (lambda a: None if a is None else a[tr])
             vtake = (lambda a: None if a is None else a[va])
-            val = (X[va], vtake(target), vtake(labels), vtake(sw))
-            X, target, labels, sw = X[tr], take(target), take(labels), take(sw)
+            if isinstance(X, np.ndarray):
+                Xv, Xt = X[va], X[tr]
+            else:   # CSR: the two parts' rows copied once (scipy's row indexing)
+                Xs = X.to_scipy()
+                Xv, Xt = (as_csr(Xs[part], X.dtype, check_finite=False) for part in (va, tr))
+            val = (Xv, vtake(target), vtake(labels), vtake(sw))
+            X, target, labels, sw = Xt, take(target), take(labels), take(sw)
         n = X.shape[0]
         if self.batch_size == "auto":
             bs = min(200, n)
@@ -565,8 +583,11 @@ class _BaseMLP(BaseEstimator):
         try:
             trainer.fit(X, y_fit, sample_weight=sw, epochs=1 if incremental else self.max_iter)
         except NonFiniteLossError as err:
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             f"contain large values and need to be preprocessed. ({err})") from None
+            if val is None:   # scikit-learn's end: non-finite weights, the error below
+                raise ValueError("Solver produced non-finite parameter weights. The input data "
+                                 "may contain large values and need to be preprocessed. "
+                                 f"({err})") from None
+            self._diverged(trainer, rule, err)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
         finally:
@@ -584,6 +605,32 @@ class _BaseMLP(BaseEstimator):
             setattr(self, key, value)
         self._trainer = trainer
         self.history_ = trainer.history
+
+    def _diverged(self, trainer, rule, err):
+        """A non-finite loss with early stopping, as scikit-learn handles it.
+
+        scikit-learn trains on through a non-finite loss: its weights are NaN from that
+        step, every later epoch's loss is NaN, and its stopping rule keeps running on the
+        validation scores of the NaN model (NaN for a regressor, so no epoch counts as
+        "no improvement" and it runs to max_iter; the accuracy of always predicting
+        classes_[0] for a classifier). At the end it restores the best epoch's weights,
+        raising only if the NaN model itself scored best. The engine stops at that batch
+        instead (err: the trainer is back at the end of the last finite epoch); the epochs
+        scikit-learn would run on are played out here with NaN weights -- the same
+        counters, scores, curves and outcome, without computing NaN batches.
+        """
+        model = trainer.model
+        model.params.fill(np.nan)
+        model.stats.fill(np.nan)
+        # the diverging epoch's mean loss: the failed batch's if it closed the epoch, else
+        # NaN from the batches after it; later epochs NaN (engine units: the rule divides)
+        loss = err.loss if err.last_batch else math.nan
+        while rule.state["n_iter_"] < self.max_iter and not rule.stopped:
+            logs = {"loss": loss * rule.r, "lr": trainer.optimizer.lr}
+            trainer.history.append(dict(logs))
+            rule.on_epoch_end(trainer, trainer.epoch_, logs)
+            trainer.epoch_ += 1
+            loss = math.nan
 
     def _fit_lbfgs(self, X, target, labels, sw):
         from scipy.optimize import minimize
@@ -659,6 +706,16 @@ class _BaseMLP(BaseEstimator):
         """
         d = self.__dict__
         fast = d.get("_predictor")
+        if is_sparse(X):   # the first layer reads the CSR rows in place
+            if d.get("_model") is None:
+                check_is_fitted(self, "coefs_")
+            X = check_sparse_predict_data(self, X, self._dtype)
+            check_sparse_model(self._model)   # fitted densely with a residual input block?
+            out = np.empty((X.shape[0], self.n_outputs_), self._dtype)
+            n = X.shape[0]
+            threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
+            self._model._native.predict_csr_into(out, X, threads)
+            return (out, _from_buffer(_CTYPE[out.dtype], out)) if pointer else out
         if (fast is not None and type(X) is np.ndarray and X.dtype is fast[0] and X.ndim == 2
                 and X.shape[1] == fast[1] and X.flags.c_contiguous and X.shape[0]):
             check = 1
@@ -696,22 +753,44 @@ class _BaseMLP(BaseEstimator):
         fastfit.diagnostics.diagnose_fit), from one forward pass."""
         out = np.empty((Xv.shape[0], self.n_outputs_), model.dtype)
         threads = self.n_threads or default_threads(Xv.shape[0], model.plan.n_params)
-        model._native.predict_into(out, Xv, None, threads)
-        if not np.isfinite(out).all():
-            return np.nan, np.nan
+        if isinstance(Xv, np.ndarray):
+            model._native.predict_into(out, Xv, None, threads)
+        else:
+            model._native.predict_csr_into(out, Xv, threads)
+        finite = bool(np.isfinite(out).all())
+        if self._is_clf:
+            # predictions are labels even from non-finite outputs, as scikit-learn's (a NaN
+            # row argmaxes to 0 and is not > 0: classes_[0]); only the loss is then NaN
+            if labels is not None:
+                score = accuracy_score(labels, out.argmax(1), sample_weight=w)
+            else:
+                score = accuracy_score(target > 0.5, out > 0, sample_weight=w)
+            if not finite:
+                return float(score), np.nan
+        elif not finite:
+            return np.nan, np.nan    # scikit-learn's _score of non-finite predictions
         # the loss: the engine's fused loss of this fit (in the outputs' dtype), divided
         # by r as the training loss is
         tw = None if w is None else np.ascontiguousarray(w, out.dtype)
         tt = None if target is None else np.ascontiguousarray(target, out.dtype).reshape(out.shape)
-        if not self._is_clf:
+        if not self._is_clf and self.loss == "poisson":
+            mean = np.exp(out)
+            if not np.isfinite(mean).all():   # exp overflowed: non-finite predictions
+                return np.nan, np.nan
+            score = r2_score(target, mean, sample_weight=w)
+        elif not self._is_clf:
             score = r2_score(target, out, sample_weight=w)
-            loss = ops.mse_loss(out, tt, tw)[0]
-        elif labels is not None:
-            score = accuracy_score(labels, out.argmax(1), sample_weight=w)
-            loss = ops.softmax_cross_entropy(out, labels, tw)[0]
-        else:
-            score = accuracy_score(target > 0.5, out > 0, sample_weight=w)
-            loss = ops.bce_with_logits(out, tt, tw)[0]
+        try:   # finite outputs of a diverging model can still overflow the loss
+            if not self._is_clf and self.loss == "poisson":
+                loss = ops.poisson_loss(out, tt, tw)[0]   # on the log-means
+            elif not self._is_clf:
+                loss = ops.mse_loss(out, tt, tw)[0]
+            elif labels is not None:
+                loss = ops.softmax_cross_entropy(out, labels, tw)[0]
+            else:
+                loss = ops.bce_with_logits(out, tt, tw)[0]
+        except FloatingPointError:
+            loss = math.nan
         return float(score), float(loss) / self._loss_kind()[2]
 
     # ---- pickling: coefs_/intercepts_ are views into the model's flat buffer ----------
@@ -732,7 +811,7 @@ class _BaseMLP(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -962,8 +1041,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` on fastfit.
 
-    loss : {"squared_error"}, default="squared_error"
-        scikit-learn's "poisson" loss is not available (the engine has no Poisson loss).
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        As scikit-learn's: half squared error, or half Poisson deviance on a log link
+        (the output layer gives log-means, ``predict`` returns their exp; y must be >= 0).
     """ + _COMMON_DOC + """
     Attributes
     ----------
@@ -1011,13 +1091,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.device = device
 
     def _check_params(self):
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' is not supported by fastfit's MLPRegressor (the "
-                             "engine has no Poisson loss); use loss='squared_error'.")
-        _option("loss", self.loss, ("squared_error",))
+        _option("loss", self.loss, ("squared_error", "poisson"))
         return super()._check_params()
 
     def _encode_targets(self, y, first_pass, incremental, classes):
+        if self.loss == "poisson" and y.size and np.min(y) < 0:
+            # scikit-learn 1.9's MLPRegressor documents y >= 0 but does not check it (its
+            # loss_ comes out NaN); fastfit refuses, with its PoissonRegressor's message
+            raise ValueError("Some value(s) of y are negative which is not allowed for "
+                             "Poisson regression.")
         target = y.reshape(-1, 1) if y.ndim == 1 else y
         return np.ascontiguousarray(target), None, {}
 
@@ -1032,6 +1114,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._partial(X, y, sample_weight)
 
     def predict(self, X):
-        """Predicted values in the training dtype, shape (n_samples,) for one output."""
+        """Predicted values in the training dtype, shape (n_samples,) for one output
+        (with loss="poisson", the means: exp of the output layer)."""
         out = self._forward(X)
+        if self.out_activation_ == "exp":
+            np.exp(out, out=out)
         return out[:, 0] if out.shape[1] == 1 else out

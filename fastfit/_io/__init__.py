@@ -174,6 +174,10 @@ def _rebuild(kind, description, dec):
                                               for k in state):
         raise ValueError(f"fastfit file: {kind} state must map attribute names to values")
     _check_state(kind, cls, state)
+    if kind == "MLPRegressor" and "out_activation_" in state and state["out_activation_"] != (
+            "exp" if params.get("loss") == "poisson" else "identity"):
+        raise ValueError(f"fastfit file: out_activation_ {state['out_activation_']!r} does not "
+                         f"fit loss={params.get('loss')!r}")
     try:
         est = cls(**params)
     except (TypeError, ValueError) as err:
@@ -267,7 +271,8 @@ def _check_mlp(kind, state, need, n_features, classes):
         raise ValueError("fastfit file: _trainer must be None or a Trainer of _model")
     act = need("out_activation_")
     if kind == "MLPRegressor":
-        if act != "identity":
+        # exp: the Poisson loss's log link (checked against the loss parameter by load)
+        if act not in ("identity", "exp"):
             raise ValueError(f"fastfit file: out_activation_ {act!r} for a regressor")
         return
     lb = need("_label_binarizer")

@@ -272,6 +272,7 @@ def _loss_handlers():
 
     return [
         Handler("losses.MSE", _losses.MSE, (), lambda v: _losses.MSE()),
+        Handler("losses.Poisson", _losses.Poisson, (), lambda v: _losses.Poisson()),
         Handler("losses.Huber", _losses.Huber, ("delta",),
                 lambda v: _losses.Huber(_real("delta", v["delta"]))),
         Handler("losses.BinaryCrossEntropy", _losses.BinaryCrossEntropy, ("class_weight",),

@@ -1,5 +1,5 @@
-"""Losses fused with their gradient (csrc/loss.inc): mse, huber, bce on logits and
-softmax cross-entropy, each a weighted mean over rows of the per-row mean over K outputs.
+"""Losses fused with their gradient (csrc/loss.inc): mse, huber, bce on logits, Poisson
+on the log link and softmax cross-entropy, each a weighted mean over rows of the per-row mean over K outputs.
 
 Launches, none waiting for the host: the weight sum (when weighted) into a device
 scalar; the fused loss + gradient pass, whose chunks write double partial sums (the
@@ -27,6 +27,7 @@ MSE = lib.FF_LOSS_MSE
 HUBER = lib.FF_LOSS_HUBER
 BCE = lib.FF_LOSS_BCE_LOGITS
 SOFTMAX_CE = lib.FF_LOSS_SOFTMAX_CE
+POISSON = lib.FF_LOSS_POISSON
 
 
 @cuda.jit(device=True, inline=True)
@@ -41,6 +42,13 @@ def _elem(kind, p, t, delta):
         lo = -delta if r < -delta else r
         gr = delta if lo > delta else lo
         return gr, float64(gr) * (float64(r) - 0.5 * float64(gr))
+    if kind == POISSON:
+        # half Poisson deviance of mu = exp(p) in the input's dtype (inf where it
+        # overflows, as C): t log t - t p - t + mu, t log t = 0 at t = 0
+        mu = fm.exp(p)
+        tt = float64(t)
+        tlogt = tt * fm.log(tt) if tt != 0.0 else 0.0
+        return mu - t, tlogt - tt * float64(p) - tt + float64(mu)
     # BCE on logit p, target t: e = exp(-|z|) never overflows
     e = fm.exp(-abs(p))
     inv1pe = float32(1) / (float32(1) + e)
@@ -184,3 +192,7 @@ def ff_bce_logits_loss(loss, dlogits, logits, target, weight, n, k):
 
 def ff_softmax_cross_entropy(loss, dlogits, logits, labels, weight, n, c):
     return _run(loss, dlogits, logits, None, labels, weight, n, c, SOFTMAX_CE, 0.0)
+
+
+def ff_poisson_loss(loss, dpred, pred, target, weight, n, k):
+    return _run(loss, dpred, pred, target, None, weight, n, k, POISSON, 0.0)

@@ -24,7 +24,7 @@ from fastfit.cuda._k_elementwise import (ff_activation_backward, ff_activation_f
                                          ff_softmax_forward)
 from fastfit.cuda._k_gemm import ff_gemm, ff_linear_backward, ff_linear_forward
 from fastfit.cuda._k_losses import (ff_bce_logits_loss, ff_huber_loss, ff_mse_loss,
-                                    ff_softmax_cross_entropy)
+                                    ff_poisson_loss, ff_softmax_cross_entropy)
 from fastfit.cuda._k_optim import (ff_adam_update, ff_clip_grad_norm, ff_grad_norm, ff_l1_update,
                                    ff_rmsprop_update, ff_sgd_update)
 from fastfit.cuda._status import FF_EBADARG, FF_ENOMEM, FF_ENONFINITE, FF_OK
@@ -36,6 +36,7 @@ __all__ = [
     "ff_batchnorm_forward", "ff_batchnorm_inference", "ff_batchnorm_backward",
     "ff_dropout_forward", "ff_dropout_backward", "ff_residual_forward", "ff_residual_backward",
     "ff_mse_loss", "ff_huber_loss", "ff_bce_logits_loss", "ff_softmax_cross_entropy",
+    "ff_poisson_loss",
     "ff_sgd_update", "ff_rmsprop_update", "ff_adam_update", "ff_l1_update", "ff_grad_norm",
     "ff_clip_grad_norm",
     "ff_gather_rows", "ff_gather_i64", "ff_shuffle_i64", "ff_init", "ff_philox_u32",

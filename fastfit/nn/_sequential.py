@@ -8,6 +8,7 @@ import numpy as np
 
 from fastfit._engine import NativeModel
 from fastfit._random import seeds_from
+from fastfit._sparse_input import as_sparse_input, check_sparse_model, is_sparse
 from fastfit._validation import as_float_matrix
 from fastfit.nn._layers import BatchNorm, Layer, Linear, Residual
 from fastfit.nn._plan import Builder
@@ -190,7 +191,9 @@ class Sequential:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Sparse X (any format) is read as CSR by the first layer, which must then be
+            the model's only reader of the input (a Linear layer).
         n_threads : int, optional
             Threads for this call; default: the calling thread's setting.
 
@@ -199,6 +202,12 @@ class Sequential:
         out : ndarray of shape (n_samples, n_outputs), the model's dtype
             Raw outputs (logits for classification models).
         """
+        if is_sparse(X):   # the first layer reads the CSR rows in place
+            check_sparse_model(self)
+            X = as_sparse_input(X, self.dtype, n_features=self.n_features)
+            out = np.empty((X.shape[0], self.n_outputs), self.dtype)
+            self._native.predict_csr_into(out, X, 0 if n_threads is None else int(n_threads))
+            return out
         # the fast path (a ready array) leaves the finiteness check to the C call
         fast = (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
                 and X.shape[1] == self.n_features and X.flags.c_contiguous and X.shape[0])

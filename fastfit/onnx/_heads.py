@@ -101,6 +101,8 @@ def build(sink, est, x: str) -> dict:
 def _mlp(sink, est, x, dtype):
     raw = sequential(sink, est._model, x)
     if type(est).__name__ == "MLPRegressor":
+        if est.out_activation_ == "exp":   # loss="poisson": the log link's mean
+            raw = sink.node("Exp", [raw])
         return {"variable": raw}
     if est.out_activation_ == "softmax":
         return {"label": labels_from(sink, est.classes_, raw, dtype, False, sink.name("label")),

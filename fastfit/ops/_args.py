@@ -319,6 +319,18 @@ def elementwise_loss_args(name, pred, target, sample_weight, arr=float_array):
     return pred, target, weights(sample_weight, pred.dtype, n, arr), n, k
 
 
+def poisson_target(target) -> None:
+    """The Poisson loss needs targets >= 0; checked for host arrays (the kernel would
+    only see a NaN loss). A device array is not copied back for this: there a negative
+    target is the kernel's non-finite loss."""
+    if hasattr(target, "__cuda_array_interface__"):
+        return
+    t = np.asarray(target)
+    if t.dtype.kind in "fiu" and t.size and np.min(t) < 0:
+        raise ValueError("poisson_loss: target must be >= 0 (counts or rates), got a "
+                         f"minimum of {np.min(t)}")
+
+
 def elementwise_loss_status(status: int, name: str) -> None:
     bad_arg(status, name, f"{name}: sample_weight must sum to a positive value")
 

@@ -13,9 +13,10 @@ import numpy as np
 
 from fastfit._lib import ffi, kernel, ptr
 from fastfit.ops._args import (elementwise_loss_args, elementwise_loss_status, huber_delta,
-                               softmax_cross_entropy_args, softmax_cross_entropy_status)
+                               poisson_target, softmax_cross_entropy_args,
+                               softmax_cross_entropy_status)
 
-__all__ = ["mse_loss", "huber_loss", "bce_with_logits", "softmax_cross_entropy"]
+__all__ = ["mse_loss", "huber_loss", "bce_with_logits", "softmax_cross_entropy", "poisson_loss"]
 
 
 def _elementwise(name: str, pred, target, sample_weight, extra=()):
@@ -139,3 +140,34 @@ def softmax_cross_entropy(logits, y, sample_weight=None):
                                                          ptr(weight), n, c)
     softmax_cross_entropy_status(status, c)
     return float(loss[0]), dlogits
+
+
+def poisson_loss(logmean, target, sample_weight=None):
+    """Half Poisson deviance on the log link and its gradient (scikit-learn's
+    ``MLPRegressor(loss="poisson")``).
+
+    ``l = t*log(t) - t*z - t + exp(z)`` (``t*log(t) = 0`` at ``t = 0``), the half deviance
+    ``t*log(t/mu) - t + mu`` of the mean ``mu = exp(z)``; ``dl/dz = exp(z) - t``.
+
+    Parameters
+    ----------
+    logmean : ndarray of shape (N,) or (N, K), float32 or float64
+        The model's raw outputs ``z``, the log of the predicted mean.
+    target : ndarray of the same shape and dtype
+        Non-negative targets (counts, rates).
+    sample_weight : ndarray of shape (N,), optional
+
+    Returns
+    -------
+    loss : float
+    dlogmean : ndarray like ``logmean``
+
+    Raises
+    ------
+    ValueError
+        If a target is negative.
+    FloatingPointError
+        If the loss is NaN or infinite (``exp(z)`` overflows).
+    """
+    poisson_target(target)
+    return _elementwise("poisson_loss", logmean, target, sample_weight)

@@ -23,8 +23,8 @@ from fastfit._lib import (FLOAT_DTYPES, check_status, ffi, float_array, index_ar
                           inplace_dtype, kernel, lib, out_array, ptr)
 from fastfit.ops._args import logistic_args
 
-__all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_logistic_loss_grad",
-           "csr_sgd_epoch", "csr_sgd_runner", "SPARSE_INTERCEPT_DECAY"]
+__all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_rows_matmul", "csr_rows_tmatmul",
+           "csr_logistic_loss_grad", "csr_sgd_epoch", "csr_sgd_runner", "SPARSE_INTERCEPT_DECAY"]
 
 #: scikit-learn's intercept decay for sparse input (sklearn/linear_model/_stochastic_gradient.py):
 #: a sparse SGD step moves the intercept by 0.01 of the coefficients' update.
@@ -228,6 +228,89 @@ def csr_tmatmul(x, g, out=None):
     t = x.transpose()
     _bad(kernel("csr_tmatmul", dtype)(ptr(out), ptr(t.data), ptr(t.indptr), ptr(t.indices),
                                       ptr(g), n, i, o, t.nnz), "csr_tmatmul")
+    return out
+
+
+def _rows_arg(rows, n_rows):
+    """A batch's row numbers as int64 (None: every row), each in [0, n_rows)."""
+    if rows is None:
+        return None, n_rows
+    rows = index_array("rows", rows)
+    if rows.ndim != 1:
+        raise ValueError(f"rows must be 1-D, got shape {rows.shape}")
+    if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
+        raise ValueError(f"rows must hold row numbers in [0, {n_rows})")
+    return rows, rows.shape[0]
+
+
+def csr_rows_matmul(x, rows, w, b=None):
+    """``y = X[rows] @ w + b``, the rows read in place: the forward of an MLP's sparse
+    first layer on a batch (``rows`` None: every row).
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix/array or :class:`CSR` of shape (n_rows, i)
+    rows : 1-D integer array of row numbers, or None
+    w : ndarray of shape (i, o), x's dtype
+    b : ndarray of shape (o,) or None
+
+    Returns
+    -------
+    y : ndarray of shape (len(rows), o)
+    """
+    x = as_csr(x)
+    dtype = x.dtype
+    n_rows, i = x.shape
+    rows, n = _rows_arg(rows, n_rows)
+    w = float_array("w", w, dtype=dtype, ndim=2)
+    if w.shape[0] != i:
+        raise ValueError(f"w must have shape ({i}, o), got {w.shape}")
+    o = w.shape[1]
+    if b is not None:
+        b = float_array("b", b, dtype=dtype, shape=(o,))
+    y = np.empty((n, o), dtype)
+    if n == 0 or o == 0:
+        return y
+    _bad(kernel("csr_rows_matmul", dtype)(ptr(y), ptr(x.data), ptr(x.indptr), ptr(x.indices),
+                                          ptr(rows), ptr(w), ptr(b), n, n_rows, i, o, x.nnz),
+         "csr_rows_matmul")
+    return y
+
+
+def csr_rows_tmatmul(x, rows, g, out=None):
+    """``X[rows]^T @ g`` with the rows read in place, no CSC copy: the weight gradient of
+    an MLP's sparse first layer on a batch. Threads own spans of the output columns and
+    every element sums its terms in batch order: the same bits for any thread count.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix/array or :class:`CSR` of shape (n_rows, i)
+    rows : 1-D integer array of row numbers, or None (every row)
+    g : ndarray of shape (len(rows), o), x's dtype
+    out : ndarray of shape (i, o) or None
+        Accumulated into (``out += X[rows]^T g``) when given.
+
+    Returns
+    -------
+    dw : ndarray of shape (i, o)
+    """
+    x = as_csr(x)
+    dtype = x.dtype
+    n_rows, i = x.shape
+    rows, n = _rows_arg(rows, n_rows)
+    g = float_array("g", g, dtype=dtype, ndim=2)
+    if g.shape[0] != n:
+        raise ValueError(f"g must have {n} rows (one per row of the batch), got shape {g.shape}")
+    o = g.shape[1]
+    if out is None:
+        out = np.zeros((i, o), dtype)
+    else:
+        out_array("out", out, dtype, (i, o))
+    if n == 0 or o == 0 or i == 0:
+        return out
+    _bad(kernel("csr_rows_tmatmul", dtype)(ptr(out), ptr(x.data), ptr(x.indptr), ptr(x.indices),
+                                           ptr(rows), ptr(g), n, n_rows, i, o, x.nnz),
+         "csr_rows_tmatmul")
     return out
 
 

@@ -8,7 +8,8 @@ import numpy as np
 from fastfit.cuda import kernels as K
 from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import (elementwise_loss_args, elementwise_loss_status, huber_delta,
-                               softmax_cross_entropy_args, softmax_cross_entropy_status)
+                               poisson_target, softmax_cross_entropy_args,
+                               softmax_cross_entropy_status)
 
 from fastfit.ops._losses import __all__ as _CPU_ALL  # the same names as the CPU module
 
@@ -115,3 +116,29 @@ def softmax_cross_entropy(logits, y, sample_weight=None):
     status = K.ff_softmax_cross_entropy(loss, dlogits, logits, labels, weight, n, c)
     softmax_cross_entropy_status(status, c)
     return float(loss[0]), call.out(dlogits)
+
+
+def poisson_loss(logmean, target, sample_weight=None):
+    """Half Poisson deviance on the log link and its gradient on the GPU; see
+    :func:`fastfit.ops.poisson_loss`.
+
+    Parameters
+    ----------
+    logmean : array of shape (N,) or (N, K), float32 or float64
+    target : array of the same shape and dtype, values >= 0
+    sample_weight : array of shape (N,), optional
+
+    Returns
+    -------
+    loss : float
+    dlogmean : array like ``logmean``
+
+    Raises
+    ------
+    ValueError
+        If a target is negative.
+    FloatingPointError
+        If the loss is NaN or infinite.
+    """
+    poisson_target(target)
+    return _elementwise("poisson_loss", K.ff_poisson_loss, logmean, target, sample_weight)
