@@ -363,7 +363,8 @@ class Trainer:
         if dist.sharded:
             n_total = sum(counts)
             n_batches = self._n_batches(n_total)
-            cap = sum(-(-c // n_batches) for c in counts)
+            # at least one process's range: one global batch is then keyed as there
+            cap = max(self.batch_size + has_bn, sum(-(-c // n_batches) for c in counts))
             local = -(-data.n // n_batches)
         else:
             n_total = data.n
