@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip("mpi4py")
@@ -96,3 +97,40 @@ def test_comm_argument_checked():
         Trainer(model, comm=object())
     with pytest.raises(ValueError, match="replicated"):
         Trainer(model, data="scattered")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, batch, width, threads", [
+    (203, 32, 16, 1),        # odd sizes, a short last batch
+    (33, 32, 5, 1),          # batch norm merges the single last row
+    (7, 1, 3, 1),            # batch size 1 (no batch norm: one row has no variance)
+    (3000, 1024, 256, 2),    # large: batch norm's parallel passes, two threads
+])
+def test_one_rank_equals_one_process(dtype, n, batch, width, threads):
+    """The data-parallel engine path (synchronised batch norm, global scalars, gradient
+    allreduce) on MPI.COMM_SELF: one process's fit to rounding (batch norm's sums are
+    centred on the running mean there, on the batch's first row here)."""
+    from mpi4py import MPI
+
+    from fastfit import Trainer, nn, optim
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 6)) + 3.0
+    y = rng.integers(0, 4, n)
+    bn = [nn.BatchNorm(width)] if batch > 1 else []
+
+    def fit(comm):
+        model = nn.Sequential(nn.Linear(6, width), *bn, nn.ReLU(), nn.Dropout(0.2),
+                              nn.Linear(width, 4), dtype=dtype, random_state=0)
+        t = Trainer(model, optimizer=optim.SGD(lr=0.05, momentum=0.9), batch_size=batch,
+                    epochs=2, random_state=1, n_threads=threads, comm=comm)
+        t.fit(X, y)
+        return model, t
+
+    (m1, t1), (m2, t2) = fit(None), fit(MPI.COMM_SELF)
+    tol = 1e-9 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(m2.params, m1.params, rtol=tol, atol=tol)
+    np.testing.assert_allclose(m2.stats, m1.stats, rtol=tol, atol=tol)
+    np.testing.assert_allclose(t2.history["loss"], t1.history["loss"], rtol=tol)
+    # the step's collectives: scalars, two per batch-norm layer, the gradient buffer
+    assert t2._dist.comm_calls == t2.step_ * (2 + 2 * len(bn))
