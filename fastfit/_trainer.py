@@ -578,6 +578,14 @@ class Trainer:
         return self._grads
 
     @property
+    def comm_stats(self) -> dict | None:
+        """Of the last data-parallel fit (None before one): ``calls`` to the engine's
+        collectives and ``seconds`` spent in them (waits for other ranks included)."""
+        dist = getattr(self, "_dist", None)
+        return None if dist is None else {"calls": dist.comm_calls,
+                                          "seconds": dist.comm_seconds}
+
+    @property
     def rank(self) -> int:
         """This process's rank in ``comm`` (0 without one)."""
         comm = getattr(self, "comm", None)
