@@ -54,7 +54,8 @@ def test_w1_two_ranks(benchmark, tmp_path):
     print(f"step {got['step_ms_1x1']:.2f} ms (1x1) / {got['step_ms_2x1']:.2f} ms (2x1); "
           f"in collectives {100 * got['inside_collectives_share']:.1f}% of the 2-rank fit "
           f"(waits included), bare collectives {got['bare_collectives_us_per_step']:.0f} us "
-          f"= {100 * got['bare_collectives_share']:.1f}% of a step")
+          f"= {100 * got['bare_collectives_share']:.1f}% of a step; the hook's own overhead "
+          f"(COMM_SELF vs no comm) {got['hook_overhead_us_per_step']:.0f} us per step")
     for key, p in got["projection"].items():
         print(f"ring model {key} ranks: collectives {p['comm_us']:.0f} us/step, strong "
               f"scaling (batch 512) {p['strong_speedup']:.2f}x, weak (256/rank) "

@@ -8,7 +8,10 @@ in this one job (so load from other processes hits all three; medians reported):
 
 - "2x1": both ranks, one thread each, ``Trainer(comm=COMM_WORLD)`` (replicated data);
 - "1x1": rank 0 alone, one thread (rank 1 sleeps in a non-blocking barrier, no spinning);
-- "1x2": rank 0 alone, two OpenMP threads.
+- "1x2": rank 0 alone, two OpenMP threads;
+- "self": rank 0 alone, one thread, ``comm=COMM_SELF``: the data-parallel engine path with
+  one rank, so its extra time over "1x1" is the per-step overhead of the hook itself (the
+  cffi callbacks into mpi4py, the global scalars, batch norm's split passes).
 
 Also measured: the time the 2-rank fit spends inside the engine's collectives (waits for
 the other rank included), and the bare cost of the step's collectives (the gradient
@@ -95,15 +98,16 @@ def main():
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     x, y = data(rows)
     steps = rows // BATCH
-    runs = {"2x1": [], "1x1": [], "1x2": []}
+    runs = {"2x1": [], "1x1": [], "1x2": [], "self": []}
     inside = []
     n_params = None
     for _ in range(rounds):
         seconds, comm_s, n_params = epoch_seconds(x, y, 1, COMM)
         runs["2x1"].append(COMM.bcast(seconds, root=0))
         inside.append(COMM.bcast(comm_s, root=0))
-        for key, threads in (("1x1", 1), ("1x2", 2)):
-            got = alone(lambda threads=threads: epoch_seconds(x, y, threads, None)[0])
+        for key, threads, comm in (("1x1", 1, None), ("1x2", 2, None),
+                                   ("self", 1, MPI.COMM_SELF)):
+            got = alone(lambda threads=threads, comm=comm: epoch_seconds(x, y, threads, comm)[0])
             runs[key].append(COMM.bcast(got, root=0))
     med = {k: statistics.median(v) for k, v in runs.items()}
     grad_bytes = 4 * n_params
@@ -138,6 +142,7 @@ def main():
         "speedup_2x1_vs_1x2": med["1x2"] / med["2x1"],
         "step_ms_1x1": step_1 * 1e3,
         "step_ms_2x1": med["2x1"] / steps * 1e3,
+        "hook_overhead_us_per_step": (med["self"] - med["1x1"]) / steps * 1e6,
         "inside_collectives_share": statistics.median(inside) / med["2x1"],
         "bare_collectives_us_per_step": comm_step * 1e6,
         "bare_collectives_share": comm_step / (med["2x1"] / steps),

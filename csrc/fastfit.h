@@ -412,8 +412,8 @@ typedef struct ff_model_f64 {
  * sums buffers over the ranks. allreduce replaces buf's count values (itemsize 4: float,
  * 8: double) by their sum over every rank, in place, the same bits on every rank; it
  * returns FF_OK or FF_ECOMM. fastfit's Python side binds it to mpi4py's Allreduce. Every
- * rank makes the same calls in the same order: per step one of the step's scalars (6
- * doubles: weight sum, weighted loss, hits, counted, non-finite flag, rows), two per
+ * rank makes the same calls in the same order: per step one of the step's scalars (7
+ * doubles: weight sum, weighted loss, hits, counted, non-finite and error flags, rows), two per
  * batch-norm layer (per-channel sums, 2C + 1 doubles, forward and backward) and one of
  * the whole flat gradient buffer (P values), before clipping and the update. */
 typedef int (*ff_allreduce_fn)(void *ctx, void *buf, int64_t count, int32_t itemsize);

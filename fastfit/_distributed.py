@@ -115,13 +115,12 @@ class Dist:
 
 
 def fingerprint(data) -> float:
-    """A cheap checksum of a fit's rows (every 64th row of X, all targets): replicated
-    data must be the same on every rank."""
-    rows = data.rows if data.rows is not None else slice(None)
-    x = data.x[rows]
-    step = max(1, x.shape[0] // 64)
-    total = float(np.sum(x[::step], dtype=np.float64))
+    """A cheap checksum of a fit's rows (about 64 of them, and their targets and weights):
+    replicated data must be the same on every rank. Reads only the sampled rows."""
+    step = max(1, data.n // 64)
+    take = slice(None, None, step) if data.rows is None else data.rows[::step]
+    total = float(np.sum(data.x[take], dtype=np.float64))
     for a in (data.target, data.labels, data.weight):
         if a is not None:
-            total += float(np.sum(a[rows], dtype=np.float64))
+            total += float(np.sum(a[take], dtype=np.float64))
     return total
