@@ -107,7 +107,8 @@ class Trainer:
         validation) is global; callbacks run on every rank and ``stop_training`` stops all
         of them if any sets it; only rank 0 shows the progress bar and writes checkpoints.
         An error on one rank (invalid input, a non-finite loss, a failing callback)
-        raises the same exception on every rank.
+        raises the same exception on every rank. ``train_step``, ``evaluate`` and
+        ``predict`` stay local to the calling process.
     data : {"replicated", "sharded"}, default="replicated"
         With ``comm``: "replicated" -- every rank passes the same X, y; the epoch's order
         is the same everywhere and each rank computes its share of every global batch,

@@ -216,6 +216,15 @@ def case_estimators():
         assert np.allclose(one.loss_curve_, many.loss_curve_, rtol=1e-9)
         assert same_on_every_rank(*many.coefs_, *many.intercepts_)
         out[cls.__name__] = diff
+    # partial_fit: each call one distributed epoch
+    kw = {"hidden_layer_sizes": (12,), "batch_size": 32, "random_state": 1, "n_threads": 1}
+    one, many = MLPClassifier(**kw), MLPClassifier(distributed=True, **kw)
+    for _ in range(2):
+        one.partial_fit(X, y, classes=[0, 1, 2])
+        many.partial_fit(X, y, classes=[0, 1, 2])
+    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(one.coefs_, many.coefs_))
+    assert diff <= 1e-9 and same_on_every_rank(*many.coefs_), diff
+    out["partial_fit"] = diff
     # random_state=None: the ranks still draw one model and one batch order
     free = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, distributed=True,
                          n_threads=1).fit(X, y)
