@@ -41,6 +41,7 @@
 #define FF_EBADARG 1      /* a NULL pointer, a negative size, a bad enum, an out-of-range index */
 #define FF_ENOMEM 2       /* an internal scratch allocation failed */
 #define FF_ENONFINITE 3   /* a loss or norm came out NaN or infinite */
+#define FF_ECOMM 4        /* a data-parallel collective (ff_dist.allreduce) failed */
 
 /* ---- enums ------------------------------------------------------------------- */
 enum ff_activation {
@@ -418,6 +419,30 @@ typedef struct ff_model_f64 {
     double *stats;
 } ff_model_f64;
 
+/* Data-parallel training: the hook through which the engine, which knows nothing of MPI,
+ * sums buffers over the ranks. allreduce replaces buf's count values (itemsize 4: float,
+ * 8: double) by their sum over every rank, in place, the same bits on every rank; it
+ * returns FF_OK or FF_ECOMM. fastfit's Python side binds it to mpi4py's Allreduce. Every
+ * rank makes the same calls in the same order: per step one of the step's scalars (7
+ * doubles: weight sum, weighted loss, hits, counted, non-finite and error flags, rows), two per
+ * batch-norm layer (per-channel sums, 2C + 1 doubles, forward and backward) and one of
+ * the whole flat gradient buffer (P values), before clipping and the update. */
+typedef int (*ff_allreduce_fn)(void *ctx, void *buf, int64_t count, int32_t itemsize);
+typedef struct ff_dist {
+    ff_allreduce_fn allreduce;
+    void *ctx;
+    int32_t rank, n_ranks;
+    int32_t sharded;            /* 0: every rank holds the same rows and takes its slice
+                                   of every global batch (batch_size is the global
+                                   batch); 1: each rank holds its own rows, shuffled
+                                   locally, every global batch takes 1/n_batches of them */
+    int64_t n_batches;          /* sharded: batches per epoch (the same on every rank) */
+    const int64_t *counts;      /* sharded: rows per epoch of every rank (n_ranks) */
+    int64_t cap;                /* rows of a global batch's dropout counter range (the
+                                   single-process workspace capacity, so masks are keyed
+                                   by the global row exactly as in one process) */
+} ff_dist;
+
 /* Everything training adds to a model: data, loss, optimizer, workspace, epoch totals.
  * The epoch visits the rows order[0..n) (reset from `rows` -- or 0..n-1 when rows is
  * NULL -- and shuffled at the start of every epoch), in batches of batch_size; with
@@ -471,6 +496,9 @@ typedef struct ff_train_f32 {
     const float *x_data;
     const int64_t *x_indptr, *x_indices;
     int64_t x_nnz;
+    const ff_dist *dist;        /* NULL: one process; else a data-parallel fit whose
+                                   totals (loss_sum, weight_sum, correct, counted, last_loss)
+                                   are those of the global batches */
 } ff_train_f32;
 typedef struct ff_train_f64 {
     const double *x;
@@ -503,6 +531,7 @@ typedef struct ff_train_f64 {
     const double *x_data;
     const int64_t *x_indptr, *x_indices;
     int64_t x_nnz;
+    const ff_dist *dist;
 } ff_train_f64;
 
 /* Batches [first_batch, first_batch + n_batches) of one epoch: gather, forward, loss and

@@ -121,6 +121,22 @@ static inline void ff_span(int64_t n, int t, int nt, int64_t *begin, int64_t *en
 enum { FF_SCRATCH_BATCHNORM, FF_SCRATCH_GEMM, FF_SCRATCH_SLOTS };
 void *ff_thread_scratch(int slot, size_t need);
 
+/* ---- data-parallel batch norm (batchnorm.inc; called by the engine) -----------------
+ * ff_batchnorm_forward/backward over the global batch of a data-parallel fit: the
+ * per-channel sums go through d->allreduce (see ff_dist). n may be 0 (this rank holds
+ * no row of the batch; it still takes part in the collective). */
+#define FF_BN_DIST_DECL(T, S)                                                                \
+    int ff_batchnorm_forward_dist_##S(T *y, T *mean, T *rstd, T *running_mean,               \
+                                      T *running_var, const T *x, const T *gamma,            \
+                                      const T *beta, const T *shift, int64_t n, int64_t c,    \
+                                      T eps, T momentum, const ff_dist *d);                  \
+    int ff_batchnorm_backward_dist_##S(T *dx, T *dgamma, T *dbeta, const T *dy, const T *x,  \
+                                       const T *gamma, const T *mean, const T *rstd,          \
+                                       int64_t n, int64_t c, const ff_dist *d);
+FF_BN_DIST_DECL(float, f32)
+FF_BN_DIST_DECL(double, f64)
+#undef FF_BN_DIST_DECL
+
 /* ---- argument checks --------------------------------------------------------------- */
 #define FF_CHECK(cond) \
     do {                    \

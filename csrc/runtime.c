@@ -71,6 +71,7 @@ const char *ff_status_string(int status) {
         case FF_EBADARG: return "invalid argument";
         case FF_ENOMEM: return "out of memory";
         case FF_ENONFINITE: return "non-finite value";
+        case FF_ECOMM: return "a data-parallel collective failed";
         default: return "unknown status";
     }
 }

@@ -82,7 +82,7 @@ class NativeTrainer:
     def __init__(self, model, *, loss_kind: int, delta: float, optimizer: dict,
                  grads: np.ndarray, slots: tuple, batch_size: int, merge_single: bool,
                  n_threads: int, shuffle: bool, shuffle_seed: int, dropout_seed: int, step: int,
-                 sparse_input: bool = False):
+                 sparse_input: bool = False, capacity: int | None = None, dist=None):
         native = model._native
         self.native_model = native
         sfx = native.suffix
@@ -90,7 +90,9 @@ class NativeTrainer:
         t = ffi.new(f"ff_train_{sfx} *")
         self.struct = t
         self._keep = {}
-        cap = batch_size + (1 if merge_single else 0)
+        # a data-parallel fit (dist: fastfit._distributed.Dist) holds this rank's share
+        # of a global batch of batch_size rows
+        cap = capacity or batch_size + (1 if merge_single else 0)
         dtype = native.dtype
         # a CSR input is read in place by the first layer: no dense input slot (ff_train)
         self.sparse_input = bool(sparse_input)
@@ -132,6 +134,8 @@ class NativeTrainer:
         t.n_decay = plan.n_params if optimizer["decay_all"] else plan.n_decay
         t.step = step
         t.failed_batch = -1
+        self.dist = dist
+        t.dist = dist.struct if dist is not None else ffi.NULL
         self._epoch = kernel("train_epoch", native.dtype)
         self._batch = kernel("train_batch", native.dtype)
 

@@ -172,4 +172,6 @@ def check_status(status: int, what: str) -> None:
         raise FloatingPointError(f"{what}: {reason} (NaN or inf in the result; check the inputs' scale)")
     if status == lib.FF_ENOMEM:
         raise MemoryError(f"{what}: {reason}")
+    if status == lib.FF_ECOMM:
+        raise RuntimeError(f"{what}: {reason}")
     raise ValueError(f"{what}: {reason} (status {status})")

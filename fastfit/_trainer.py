@@ -117,6 +117,27 @@ class Trainer:
         the CPU path's epoch order and dropout masks; results agree to floating-point
         tolerance (the reductions are summed in a different order). Validation,
         ``evaluate``, ``predict`` and ``train_step`` run on the CPU.
+    comm : mpi4py communicator, optional
+        Train data-parallel over its ranks (needs ``pip install 'fastfit[mpi]'``; start
+        every rank with the same script: ``mpiexec -n 4 python -m mpi4py train.py``).
+        Every rank calls ``fit``; ``batch_size`` is the global batch; each step sums the
+        flat gradient buffer over the ranks with one in-place Allreduce before clipping
+        and the update, and batch norm normalises with the global batch's statistics.
+        Rank 0's parameters, statistics and optimizer state are broadcast at the start of
+        every ``fit``; the ranks end with the same weights. The history (losses, metrics,
+        validation) is global; callbacks run on every rank and ``stop_training`` stops all
+        of them if any sets it; only rank 0 shows the progress bar and writes checkpoints.
+        An error on one rank (invalid input, a non-finite loss, a failing callback)
+        raises the same exception on every rank. ``train_step``, ``evaluate`` and
+        ``predict`` stay local to the calling process.
+    data : {"replicated", "sharded"}, default="replicated"
+        With ``comm``: "replicated" -- every rank passes the same X, y; the epoch's order
+        is the same everywhere and each rank computes its share of every global batch,
+        so the result is that of one process with the same ``batch_size`` (to rounding;
+        dropout masks are keyed by the row of the global batch). "sharded" -- each rank
+        passes its own rows (their numbers may differ); each rank shuffles its own rows
+        and every step takes the same fraction of each rank's rows, losses and gradients
+        weighted by rows. Validation data is then also per rank and its scores global.
 
     Attributes
     ----------
@@ -136,7 +157,7 @@ class Trainer:
 
     def __init__(self, model, loss="cross_entropy", optimizer="adam", *, epochs=10,
                  batch_size=32, shuffle=True, random_state=None, n_threads=None,
-                 callbacks=None, verbose=False, device="cpu"):
+                 callbacks=None, verbose=False, device="cpu", comm=None, data="replicated"):
         if not isinstance(model, Sequential):
             raise TypeError(f"model must be a fastfit.nn.Sequential, got {type(model).__name__}")
         self.model = model
@@ -157,6 +178,14 @@ class Trainer:
         self.callbacks = callbacks
         self.verbose = bool(verbose)
         self.device = _check_device(device)
+        from fastfit._distributed import check_comm
+
+        self.comm = check_comm(comm)
+        if data not in ("replicated", "sharded"):
+            raise ValueError(f"data must be 'replicated' or 'sharded', got {data!r}")
+        self.data = data
+        if self.comm is not None and self.device != "cpu":
+            raise ValueError("data-parallel training (comm=) runs on the CPU only")
         self.history = History()
         self.epoch_ = 0
         self.step_ = 0
@@ -165,6 +194,7 @@ class Trainer:
         self._slots = None
         self._grads = None
         self._native = None
+        self._dist = None
         self._block = 0
         self._good = None   # the fit loop's rollback point, buffers reused across epochs/fits
 
@@ -268,7 +298,8 @@ class Trainer:
             return 1
         return default_threads(self.batch_size, self.model.n_params)
 
-    def _make_native(self, capacity_batch, device="cpu", call_work=None, sparse_input=False):
+    def _make_native(self, capacity_batch, device="cpu", call_work=None, sparse_input=False,
+                     capacity=None, dist=None):
         self._ensure_state()
         cls = NativeTrainer
         extra = {"sparse_input": True} if sparse_input else {}
@@ -283,7 +314,8 @@ class Trainer:
             slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
             merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(call_work),
             shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
-            step=self.step_, **extra)
+            step=self.step_, **extra,
+            **({} if dist is None else {"capacity": capacity, "dist": dist}))
 
     # ---- fit ------------------------------------------------------------------------
     def _n_batches(self, n):
@@ -323,10 +355,22 @@ class Trainer:
         KeyboardInterrupt
             Re-raised after putting back the state of the last completed epoch.
         """
+        comm = getattr(self, "comm", None)
+        if comm is not None:
+            return self._fit_dist(X, y, sample_weight, validation_data, validation_fraction,
+                                  epochs)
         epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
+        self._ensure_state()
+        data, val = self._fit_data(X, y, sample_weight, validation_data, validation_fraction)
+        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")),
+                                   call_work=data.n * epochs * self.model.n_params,
+                                   sparse_input=not isinstance(data.x, np.ndarray))
+        return self._train(native, data, val, epochs, self._n_batches(data.n), data.n, None)
+
+    def _fit_data(self, X, y, sample_weight, validation_data, validation_fraction):
+        """The validated training rows and validation rows (or None) of one fit."""
         if validation_data is not None and validation_fraction is not None:
             raise ValueError("pass validation_data or validation_fraction, not both")
-        self._ensure_state()
         data = self._prepare(X, y, sample_weight)
         val = None
         if validation_fraction is not None:
@@ -337,66 +381,130 @@ class Trainer:
             val = self._prepare(*validation_data[:2],
                                 validation_data[2] if len(validation_data) == 3 else None,
                                 name="X_val")
+        return data, val
 
-        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")),
-                                   call_work=data.n * epochs * self.model.n_params,
-                                   sparse_input=not isinstance(data.x, np.ndarray))
+    def _fit_dist(self, X, y, sample_weight, validation_data, validation_fraction, epochs):
+        """``fit`` over the ranks of ``self.comm`` (see the class docstring)."""
+        from fastfit._distributed import Dist, fingerprint
+
+        dist = Dist(self.comm, getattr(self, "data", "replicated") == "sharded")
+        # one epoch order and one validation split everywhere, even with random_state=None
+        if self._seeds is None:
+            self._seeds = seeds_from(self.random_state, 3)
+        self._seeds = self.comm.bcast(self._seeds, root=0)
+        meta, data, val = None, None, None
+        try:
+            epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
+            self._ensure_state()
+            data, val = self._fit_data(X, y, sample_weight, validation_data,
+                                       validation_fraction)
+            if data.n < 1:
+                raise ValueError("every rank needs at least one training row")
+            if not isinstance(data.x, np.ndarray):
+                raise ValueError("data-parallel training (comm=) needs dense X; sparse X "
+                                 "trains in one process")
+            meta = {"n": data.n, "epochs": epochs, "batch_size": self.batch_size,
+                    "shape": (self.model.n_params, self.model.n_features, str(self.model.dtype)),
+                    "val": val is not None, "step": self.step_, "epoch": self.epoch_,
+                    "rows": None if dist.sharded else fingerprint(data)}
+            error = None
+        except Exception as err:   # every rank learns of it; nothing waits forever
+            error = err
+        metas = dist.agree(error, meta)
+        _check_ranks(metas, dist.sharded)
+        # the starting state is rank 0's (same seeds give the same state anyway, but a
+        # model built or loaded differently on one rank must not diverge silently)
+        dist.broadcast([self.model.params, self.model.stats, *self._slots])
+        self.step_, self.epoch_ = metas[0]["step"], metas[0]["epoch"]
+        counts = [m["n"] for m in metas]
+        has_bn = self.model.plan.has_batchnorm
+        if dist.sharded:
+            n_total = sum(counts)
+            n_batches = self._n_batches(n_total)
+            # at least one process's range: one global batch is then keyed as there
+            cap = max(self.batch_size + has_bn, sum(-(-c // n_batches) for c in counts))
+            local = -(-data.n // n_batches)
+        else:
+            n_total = data.n
+            n_batches = self._n_batches(n_total)
+            cap = self.batch_size + (1 if has_bn else 0)
+            local = -(-cap // dist.size)
+        dist.set_layout(counts, n_batches, cap)
+        native = self._make_native(self.batch_size, capacity=local, dist=dist)
+        self._dist = dist
+        return self._train(native, data, val, epochs, n_batches, n_total, dist)
+
+    def _train(self, native, data, val, epochs, n_batches, n_samples, dist):
+        """The epochs of one fit (``dist``: a data-parallel fit, else None)."""
         native.set_data(data.x, data.target, data.labels, data.weight, data.rows)
         self._native = native
         callbacks = list(self.callbacks)
         if self.verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
             callbacks.append(ProgressBar())
+        if dist is not None and dist.rank != 0:   # rank 0 alone reports
+            callbacks = [cb for cb in callbacks if not isinstance(cb, ProgressBar)]
         self._fit_epochs, self._first_epoch = epochs, self.epoch_
-        self._samples_per_epoch = data.n
-        n_batches = self._n_batches(data.n)
-        ctx = {"steps_per_epoch": n_batches, "samples_per_epoch": data.n,
+        self._samples_per_epoch = n_samples
+        ctx = {"steps_per_epoch": n_batches, "samples_per_epoch": n_samples,
                "total_steps": (self.epoch_ + epochs) * n_batches}
         batch_hooks = [cb for cb in callbacks if wants_batch_hooks(cb)]
         self.stop_training = False
         good = self._checkpoint()
+        sharded_val = dist if dist is not None and dist.sharded else None
         try:
-            for cb in callbacks:
-                cb.on_train_begin(self)
+            _guarded(dist, lambda: [cb.on_train_begin(self) for cb in callbacks])
             for _ in range(epochs):
                 if self.stop_training:
                     break
                 epoch = self.epoch_
-                for cb in callbacks:
-                    cb.on_epoch_begin(self, epoch)
+                _guarded(dist, lambda: [cb.on_epoch_begin(self, epoch) for cb in callbacks])
                 t0 = time.perf_counter()
-                last_lr = self._run_epoch(native, epoch, n_batches, data.n, ctx, callbacks,
-                                          batch_hooks, good)
+                last_lr = self._run_epoch(native, epoch, n_batches, n_samples, ctx, callbacks,
+                                          batch_hooks, good, dist)
                 seconds = time.perf_counter() - t0
                 t = native.struct
                 logs = {"loss": t.loss_sum / t.weight_sum if t.weight_sum > 0 else math.nan}
                 if self.loss.is_classifier and t.counted:
                     logs["accuracy"] = t.correct / t.counted
                 if val is not None:
-                    logs.update(self._evaluate(val))
+                    logs.update(self._evaluate(val, sharded_val))
+                if dist is not None:   # the history is the same on every rank: rank 0's time
+                    seconds = dist.agree(None, seconds)[0]
                 logs["lr"] = last_lr
                 logs["seconds"] = seconds
-                logs["samples_per_second"] = data.n / seconds if seconds > 0 else float("inf")
+                logs["samples_per_second"] = n_samples / seconds if seconds > 0 else float("inf")
                 self.epoch_ += 1
                 self.history.append(logs)
-                schedule = self.optimizer.schedule
-                monitor = getattr(schedule, "monitor", None)
-                if monitor is not None:  # without validation, val_loss falls back to loss
-                    schedule.epoch_end(logs.get(monitor, logs.get(monitor.replace("val_", ""))))
-                good = self._checkpoint()
-                for cb in callbacks:
-                    cb.on_epoch_end(self, epoch, logs)
-            for cb in callbacks:
-                cb.on_train_end(self)
+                rollback = {}
+
+                def end_of_epoch():
+                    schedule = self.optimizer.schedule
+                    monitor = getattr(schedule, "monitor", None)
+                    if monitor is not None:  # without validation, val_loss falls back to loss
+                        schedule.epoch_end(logs.get(monitor,
+                                                    logs.get(monitor.replace("val_", ""))))
+                    rollback["good"] = self._checkpoint()
+                    for cb in callbacks:
+                        cb.on_epoch_end(self, epoch, logs)
+
+                stops = _guarded(dist, end_of_epoch, lambda: self.stop_training)
+                good = rollback.get("good", good)
+                if stops is not None:   # one rank's early stopping stops them all
+                    self.stop_training = any(stops)
+            _guarded(dist, lambda: [cb.on_train_end(self) for cb in callbacks])
         except KeyboardInterrupt:
             self._restore(good)
             raise
         return self.history
 
-    def _run_epoch(self, native, epoch, n_batches, n_samples, ctx, callbacks, batch_hooks, good):
+    def _run_epoch(self, native, epoch, n_batches, n_samples, ctx, callbacks, batch_hooks, good,
+                   dist=None):
         # batch hooks: one batch per call; else start small and size blocks by speed
         # (on the GPU: the whole epoch, one device sync)
         whole = getattr(native, "whole_epochs", False)
         block = 1 if batch_hooks else n_batches if whole else min(n_batches, self._block or 4)
+        if dist is not None:   # every rank runs the same blocks: rank 0 sizes them
+            block = 1 if batch_hooks else min(n_batches, 4)
         first, last_lr = 0, self.optimizer.lr
         while first < n_batches:
             count = min(block, n_batches - first)
@@ -413,15 +521,22 @@ class Trainer:
                 self._fail(native, status, epoch, good, n_batches)
             last_lr = float(lrs[-1])
             first += count
-            for cb in batch_hooks:
-                cb.on_batch_end(self, first - 1, {"loss": native.struct.last_loss, "lr": last_lr})
-            for cb in callbacks:
-                done = n_samples if first == n_batches else first * self.batch_size
-                cb.on_progress(self, epoch, done, n_samples)
+
+            def hooks():
+                for cb in batch_hooks:
+                    cb.on_batch_end(self, first - 1,
+                                    {"loss": native.struct.last_loss, "lr": last_lr})
+                for cb in callbacks:
+                    done = n_samples if first == n_batches else first * self.batch_size
+                    cb.on_progress(self, epoch, done, n_samples)
+
             if not batch_hooks and not whole:
                 per_batch = dt / count
                 fits = int(_BLOCK_SECONDS / per_batch) if per_batch > 0 else n_batches
                 block = self._block = max(1, min(n_batches, fits))
+            sizes = _guarded(dist, hooks, lambda: block)
+            if sizes is not None:
+                block = sizes[0]
         return last_lr
 
     def _fail(self, native, status, epoch, good, n_batches):
@@ -450,12 +565,15 @@ class Trainer:
             self.model._native.predict_csr_into(out, data.x, self._threads())
         return out
 
-    def _evaluate(self, data) -> dict:
-        """Loss and metric of the model on ``data`` (its selected rows), eval mode."""
+    def _evaluate(self, data, dist=None) -> dict:
+        """Loss and metric of the model on ``data`` (its selected rows), eval mode;
+        with ``dist`` (sharded data-parallel fits), over every rank's rows."""
         from fastfit import ops
 
         out = self._outputs(data)
         target, labels, w = data.selected()
+        if dist is not None:
+            return _global_scores(self.loss, out, target, labels, w, dist)
         loss = self.loss
         if loss.kind == lib.FF_LOSS_SOFTMAX_CE:
             value, _ = ops.softmax_cross_entropy(out, labels, sample_weight=w)
@@ -533,11 +651,27 @@ class Trainer:
         self._ensure_state()
         return self._grads
 
+    @property
+    def comm_stats(self) -> dict | None:
+        """Of the last data-parallel fit (None before one): ``calls`` to the engine's
+        collectives and ``seconds`` spent in them (waits for other ranks included)."""
+        dist = getattr(self, "_dist", None)
+        return None if dist is None else {"calls": dist.comm_calls,
+                                          "seconds": dist.comm_seconds}
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in ``comm`` (0 without one)."""
+        comm = getattr(self, "comm", None)
+        return 0 if comm is None else comm.Get_rank()
+
     # ---- pickling ---------------------------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_native"] = None   # workspace and data pointers: rebuilt by the next fit
         state["_good"] = None     # scratch copies of the buffers
+        state["comm"] = None      # a communicator belongs to the processes of one job
+        state["_dist"] = None
         return state
 
 
@@ -575,3 +709,67 @@ def _spare_cores(threads: int) -> int:
         return threads
     cores = os.cpu_count() or threads
     return 1 if os.getloadavg()[0] >= cores + 1 else threads
+
+
+def _guarded(dist, work, value=lambda: None):
+    """Run ``work()``; in a data-parallel fit, follow it by one collective so that an
+    exception on any rank is raised on every rank (and none waits forever in the next
+    collective). Returns every rank's ``value()`` (None without ``dist``)."""
+    if dist is None:
+        work()
+        return None
+    error = None
+    try:
+        work()
+    except Exception as err:
+        error = err
+    return dist.agree(error, None if error is not None else value())
+
+
+def _check_ranks(metas, sharded):
+    """The same fit on every rank: raises the same ValueError on each when not."""
+    first = metas[0]
+    for rank, m in enumerate(metas):
+        for key in ("epochs", "batch_size", "shape", "val"):
+            if m[key] != first[key]:
+                raise ValueError(f"data-parallel fit: rank {rank} has {key}={m[key]!r}, "
+                                 f"rank 0 has {first[key]!r}")
+        if not sharded and (m["n"], m["rows"]) != (first["n"], first["rows"]):
+            raise ValueError(f"data='replicated' needs the same rows on every rank; rank "
+                             f"{rank}'s differ from rank 0's (use data='sharded' for "
+                             "per-rank rows)")
+
+
+def _global_scores(loss, out, target, labels, w, dist) -> dict:
+    """Validation loss and metric over the rows of every rank (sharded fits)."""
+    from fastfit import ops
+
+    n = out.shape[0]
+    wsum = float(n if w is None else np.sum(w, dtype=np.float64))
+    if loss.kind == lib.FF_LOSS_SOFTMAX_CE:
+        value, _ = ops.softmax_cross_entropy(out, labels, sample_weight=w)
+        hits = float(np.sum(out.argmax(1) == labels))
+        count = n
+    elif loss.kind == lib.FF_LOSS_BCE_LOGITS:
+        value, _ = ops.bce_with_logits(out, target, sample_weight=w)
+        hits = float(np.sum((out > 0) == (target > 0.5)))
+        count = out.size
+    else:
+        if loss.kind == lib.FF_LOSS_HUBER:
+            value, _ = ops.huber_loss(out, target, delta=loss.delta, sample_weight=w)
+        else:
+            value, _ = ops.mse_loss(out, target, sample_weight=w)
+        y = target.astype(np.float64).reshape(n, -1)
+        p = out.astype(np.float64).reshape(n, -1)
+        k = y.shape[1]
+        # r2 from global sums: residual and total sums of squares per output
+        tot = dist.sum(np.concatenate([[float(value) * wsum, wsum, n],
+                                       np.sum((y - p) ** 2, 0), np.sum(y, 0), np.sum(y * y, 0)]))
+        rows = tot[2]
+        ss_res, s1, s2 = tot[3:3 + k], tot[3 + k:3 + 2 * k], tot[3 + 2 * k:]
+        ss_tot = s2 - s1 * s1 / rows
+        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                      np.where(ss_res == 0, 1.0, 0.0))
+        return {"val_loss": tot[0] / tot[1], "val_r2": float(np.mean(r2))}
+    tot = dist.sum([float(value) * wsum, wsum, hits, count])
+    return {"val_loss": tot[0] / tot[1], "val_accuracy": tot[2] / tot[3]}

@@ -167,7 +167,8 @@ class ModelCheckpoint(Callback):
         A loaded trainer resumes training with ``fit``; a model only predicts.
 
     Files are written to a temporary name and renamed, so a crash never leaves half a
-    checkpoint. They hold data only (no pickle): loading one never runs code.
+    checkpoint. They hold data only (no pickle): loading one never runs code. In a
+    data-parallel fit (``Trainer(comm=...)``) only rank 0 writes.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto",
@@ -187,6 +188,8 @@ class ModelCheckpoint(Callback):
             if not self._tracker.improved(value):
                 return
             self._tracker.best = value
+        if getattr(trainer, "rank", 0) != 0:   # data-parallel fits: rank 0 writes
+            return
         path = self.path.replace("{epoch}", str(epoch + 1))
         obj = trainer if self.what == "trainer" else trainer.model
         from fastfit._io import save   # atomic: temporary file + rename

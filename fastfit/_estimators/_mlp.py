@@ -143,7 +143,8 @@ class _Rule(Callback):
         st["t_"] += self.n_train
         st["loss_"] = loss
         st["loss_curve_"].append(loss)
-        if est.verbose:
+        verbose = est.verbose and trainer.rank == 0   # data-parallel: rank 0 reports
+        if verbose:
             print("Iteration %d, loss = %.8f" % (st["n_iter_"], loss))
         if self.val is not None:
             score, val_loss = est._validation_score(trainer.model, *self.val)
@@ -151,7 +152,7 @@ class _Rule(Callback):
             row = trainer.history.rows[-1]
             logs["val_score"] = row["val_score"] = score
             logs["val_loss"] = row["val_loss"] = val_loss
-            if est.verbose:
+            if verbose:
                 print("Validation score: %f" % score)
             if score < st["best_validation_score_"] + est.tol:
                 st["_no_improvement_count"] += 1
@@ -178,10 +179,10 @@ class _Rule(Callback):
             if sgd and est.learning_rate == "adaptive" and st["_lr"] > 1e-6:
                 self._set_lr(trainer, st["_lr"] / 5.0)
                 st["_no_improvement_count"] = 0
-                if est.verbose:
+                if verbose:
                     print(msg + " Setting learning rate to %f" % st["_lr"])
             else:
-                if est.verbose:
+                if verbose:
                     print(msg + (" Learning rate too small. Stopping." if sgd and
                                  est.learning_rate == "adaptive" else " Stopping."))
                 self.stopped = True
@@ -304,6 +305,15 @@ class _BaseMLP(BaseEstimator):
             _check_device(self.device)
         if self.early_stopping and self.validation_fraction <= 0:
             raise ValueError("validation_fraction must be > 0 with early_stopping=True.")
+        if _bool("distributed", self.distributed):
+            if self.solver == "lbfgs" or self.device != "cpu":
+                raise ValueError("distributed=True trains the stochastic solvers on the CPU; "
+                                 "solver='lbfgs' and device='cuda' do not distribute.")
+            try:
+                import mpi4py  # noqa: F401
+            except ImportError as err:
+                raise ImportError("distributed=True needs mpi4py: pip install "
+                                  "'fastfit[mpi]'") from err
         return hls
 
     # ---- model --------------------------------------------------------------------
@@ -473,6 +483,10 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"y has {n_outputs} output(s) but the fitted model has "
                              f"{self.n_outputs_}; fit again without warm_start")
         rs = check_random_state(self.random_state)
+        if self.distributed and not isinstance(self.random_state, numbers.Integral):
+            from mpi4py import MPI   # the ranks must draw the same model and split
+
+            rs = check_random_state(MPI.COMM_WORLD.bcast(int(rs.randint(2**31 - 1)), root=0))
         for key, value in cls_state.items():
             setattr(self, key, value)
         self._random_state = rs
@@ -570,6 +584,12 @@ class _BaseMLP(BaseEstimator):
                               optimizer=self._make_optimizer(s, r, self._schedule()),
                               epochs=1, batch_size=bs, shuffle=self.shuffle, random_state=seed,
                               n_threads=self.n_threads, device=self.device)
+        if self.distributed:   # every rank passed the same X, y: replicated data
+            from mpi4py import MPI
+
+            trainer.comm = MPI.COMM_WORLD
+        else:
+            trainer.comm = None
             state["_lr"] = float(self.learning_rate_init)
         trainer.batch_size = bs
         trainer.device = self.device   # partial_fit after set_params(device=...)
@@ -842,6 +862,13 @@ _COMMON_DOC = """
         on an NVIDIA GPU (needs ``pip install 'fastfit[cuda]'``) and gives the CPU's
         results to float32 rounding for the same random_state. Prediction runs on the
         CPU with the fitted weights. solver="lbfgs" is CPU-only (ValueError with "cuda").
+    distributed : bool, default=False
+        Train data-parallel over ``mpi4py.MPI.COMM_WORLD`` (``pip install
+        'fastfit[mpi]'``; run the script on every rank: ``mpiexec -n 4 python -m mpi4py
+        train.py``). Every rank passes the same X, y; each computes its share of every
+        batch (``batch_size`` is the global batch), so the fit is that of one process to
+        rounding and every rank ends with the same weights (see ``fastfit.Trainer``'s
+        ``comm``). Stochastic solvers on the CPU only.
 """
 
 
@@ -873,7 +900,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  batch_norm=False, dropout=0.0, residual=False, lr_schedule=None,
-                 class_weight=None, callbacks=None, n_threads=None, device="cpu"):
+                 class_weight=None, callbacks=None, n_threads=None, device="cpu",
+                 distributed=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -905,6 +933,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.callbacks = callbacks
         self.n_threads = n_threads
         self.device = device
+        self.distributed = distributed
 
     def _encode_targets(self, y, first_pass, incremental, classes):
         """(target, labels, fitted label state) without touching the estimator."""
@@ -1057,7 +1086,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  batch_norm=False, dropout=0.0, residual=False, lr_schedule=None,
-                 callbacks=None, n_threads=None, device="cpu"):
+                 callbacks=None, n_threads=None, device="cpu", distributed=False):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1089,6 +1118,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.callbacks = callbacks
         self.n_threads = n_threads
         self.device = device
+        self.distributed = distributed
 
     def _check_params(self):
         _option("loss", self.loss, ("squared_error", "poisson"))
