@@ -475,20 +475,15 @@ class Trainer:
                 logs["samples_per_second"] = n_samples / seconds if seconds > 0 else float("inf")
                 self.epoch_ += 1
                 self.history.append(logs)
-                rollback = {}
-
-                def end_of_epoch():
-                    schedule = self.optimizer.schedule
-                    monitor = getattr(schedule, "monitor", None)
-                    if monitor is not None:  # without validation, val_loss falls back to loss
-                        schedule.epoch_end(logs.get(monitor,
-                                                    logs.get(monitor.replace("val_", ""))))
-                    rollback["good"] = self._checkpoint()
-                    for cb in callbacks:
-                        cb.on_epoch_end(self, epoch, logs)
-
-                stops = _guarded(dist, end_of_epoch, lambda: self.stop_training)
-                good = rollback.get("good", good)
+                schedule = self.optimizer.schedule
+                monitor = getattr(schedule, "monitor", None)
+                if monitor is not None:  # without validation, val_loss falls back to loss
+                    # (the same global logs on every rank: the same decision everywhere)
+                    schedule.epoch_end(logs.get(monitor, logs.get(monitor.replace("val_", ""))))
+                good = self._checkpoint()   # the epoch is complete: callbacks come after
+                stops = _guarded(dist, lambda: [cb.on_epoch_end(self, epoch, logs)
+                                                for cb in callbacks],
+                                 lambda: self.stop_training)
                 if stops is not None:   # one rank's early stopping stops them all
                     self.stop_training = any(stops)
             _guarded(dist, lambda: [cb.on_train_end(self) for cb in callbacks])
