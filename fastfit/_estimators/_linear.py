@@ -22,8 +22,8 @@ centered in memory (that would densify it); the centering is algebra, as scikit-
 - up to _SPARSE_GRAM_MAX features: the Gram X^T S X (scipy's sparse product) minus the
   mean correction s x_off x_off^T, X^T S y from the CSR kernels, then the dense solves
   above -- the dense fit's solution;
-- wider X: an iterative solve on a centering LinearOperator whose products are the CSR
-  kernels (csr_matmul, csr_tmatmul): Ridge by conjugate gradients to ``tol`` (scikit-learn's
+- wider X: an iterative solve on a centering LinearOperator (scipy's sparse products, one
+  vector at a time): Ridge by conjugate gradients to ``tol`` (scikit-learn's
   sparse_cg, primal or dual as it chooses), LinearRegression by LSQR to ``tol``
   (scikit-learn's sparse method). LinearRegression falls back to LSQR too where the Gram
   is ill-conditioned. rank_ and singular_ are not set for sparse X (as scikit-learn).
@@ -46,7 +46,7 @@ from fastfit._estimators._base import (check_fit_data, check_predict_data, linea
 from fastfit._runtime import num_threads
 from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
-from fastfit.ops._sparse import CSR, as_csr, csr_matmul, csr_tmatmul
+from fastfit.ops._sparse import CSR, as_csr, csr_tmatmul
 
 __all__ = ["LinearRegression", "Ridge"]
 
@@ -145,14 +145,20 @@ class _SparseData(_Data):
 
     sparse = True
 
+    def _x64(self):
+        """X in float64 for the Gram route (the same object when X is float64), made once."""
+        if getattr(self, "_X64", None) is None:
+            self._X64 = as_csr(self.X, np.float64)
+        return self._X64
+
     def _x_mean(self):
         w = np.ones(self.X.shape[0]) if self.sw is None else self.sw
-        return csr_tmatmul(as_csr(self.X, np.float64), w[:, None])[:, 0] / w.sum()
+        return csr_tmatmul(self._x64(), w[:, None])[:, 0] / w.sum()
 
     def gram(self):
         """(Xc^T S Xc, Xc^T S yc) in float64: X^T S X by scipy's sparse product, then
         - s x_off x_off^T (with s = sum of the weights, as x_off = X^T w / s)."""
-        X64 = as_csr(self.X, np.float64)
+        X64 = self._x64()
         n, p = X64.shape
         w = np.ones(n) if self.sw is None else self.sw
         xs = X64.to_scipy()
@@ -163,25 +169,37 @@ class _SparseData(_Data):
         return (gram + gram.T) * 0.5, xty
 
     def operator(self):
-        """sqrt(S) (X - 1 x_off^T) as a LinearOperator in X's dtype, and sqrt(S) yc:
-        each product is one CSR kernel call."""
-        X = self.X
+        """sqrt(S) (X - 1 x_off^T) as a LinearOperator in X's dtype, and sqrt(S) yc.
+
+        The products are scipy's, on the same arrays: for one vector at a time its serial
+        CSR loops (a gather for X v, a scatter for X^T u that needs no column copy) beat
+        the CSR kernels, which are built for blocks of columns (K classes' logits, a
+        layer): 4.8 / 4.2 ms against 6.8 / 8.5 ms for X v / X^T u on 50k text rows."""
+        X = self.X.to_scipy()
         dt = X.dtype
         n, p = X.shape
         off = self.x_off.astype(dt)
-        root = np.ones(n, dt) if self.root is None else self.root.astype(dt)
+        root = None if self.root is None else self.root.astype(dt)
 
         def matvec(v):
             v = np.ascontiguousarray(np.ravel(v), dtype=dt)
-            return (csr_matmul(X, v[:, None])[:, 0] - off @ v) * root
+            out = X @ v
+            out -= off @ v
+            return out if root is None else out * root
 
         def rmatvec(u):
-            u = np.ravel(u).astype(dt) * root
-            return csr_tmatmul(X, u[:, None])[:, 0] - off * u.sum()
+            u = np.ravel(u).astype(dt)
+            if root is not None:
+                u = u * root
+            out = X.T @ u
+            out -= off * u.sum()
+            return out
 
         op = scipy.sparse.linalg.LinearOperator((n, p), matvec=matvec, rmatvec=rmatvec,
                                                 dtype=dt)
-        yc = (self.y2 - self.y_off) * root[:, None]
+        yc = self.y2 - self.y_off
+        if root is not None:
+            yc = yc * root[:, None]
         return op, yc.astype(dt)
 
 

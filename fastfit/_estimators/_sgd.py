@@ -240,7 +240,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         k = coef.shape[0]
         penalty = self.penalty
         l1 = penalty in ("l1", "elasticnet")
-        objective = bool(self.verbose) or not self.early_stopping
+        # the summed loss feeds only the tol rule and verbose output: a log/exp per
+        # sample saved when neither asks for it (tol=None runs a fixed number of epochs)
+        objective = bool(self.verbose) or (not self.early_stopping and self.tol is not None)
         cfg = sgd_config(self.loss, loss_param=self._loss_param(), penalty=penalty,
                          alpha=self.alpha,
                          l1_ratio=0.0 if self.l1_ratio is None else self.l1_ratio,
