@@ -152,8 +152,9 @@ class _SparseData(_Data):
         return self._X64
 
     def _x_mean(self):
+        # scipy's X^T w (a scatter over the rows): no column copy of X for one vector
         w = np.ones(self.X.shape[0]) if self.sw is None else self.sw
-        return csr_tmatmul(self._x64(), w[:, None])[:, 0] / w.sum()
+        return np.asarray(self.X.to_scipy().T @ w, dtype=np.float64) / w.sum()
 
     def gram(self):
         """(Xc^T S Xc, Xc^T S yc) in float64: X^T S X by scipy's sparse product, then
