@@ -355,7 +355,9 @@ class Ridge(_LinearPredict):
 
     Every ``solver`` value gives the exact solution (the Cholesky solve described in the
     module docstring; ``positive=True`` uses NNLS); ``max_iter``, ``tol`` and
-    ``random_state`` are accepted for compatibility and unused.
+    ``random_state`` are accepted for compatibility and unused -- except for sparse X
+    wider than 2048 features, solved by conjugate gradients to ``tol`` as scikit-learn's
+    sparse_cg (``max_iter`` caps the primal form's iterations, as there).
 
     Attributes
     ----------
