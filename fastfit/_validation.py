@@ -3,6 +3,12 @@
 Arrays are converted to C-contiguous in the model's dtype only when they are not
 already, and finiteness is counted by a C kernel, so an array that is already right
 costs no copy and no temporary.
+
+Sparse input (scipy.sparse, any format, ``*_matrix`` or ``*_array``) is checked here too,
+in :func:`as_sparse_matrix` and :func:`check_sparse_y`: X becomes the kernels' CSR
+(``fastfit.ops.as_csr``: one conversion, never densified; duplicate entries summed and
+indices sorted, which is what scikit-learn's sparse products compute with them) and a
+sparse y is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import numbers
 import numpy as np
 
 from fastfit.ops._data import count_nonfinite
+from fastfit.ops._sparse import CSR, as_csr
 
 
 def positive_int(name: str, value) -> int:
@@ -83,3 +90,72 @@ def as_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:
     if not w.any():
         raise ValueError("sample_weight sums to zero")
     return w
+
+
+def is_sparse(X) -> bool:
+    """Whether ``X`` is a scipy.sparse matrix/array or an already converted CSR."""
+    if isinstance(X, CSR):
+        return True
+    return hasattr(X, "nnz") and hasattr(X, "tocsr")
+
+
+def as_sparse_matrix(X, dtype=None, *, name="X", n_features=None) -> CSR:
+    """A scipy.sparse ``X`` as the kernels' :class:`~fastfit.ops.CSR`, checked.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix or array (any format), or a CSR
+    dtype : float32, float64 or None
+        None keeps float32/float64 and makes other real dtypes float64 (scikit-learn's rule).
+    n_features : int or None
+        The width the model expects (predict, partial_fit).
+
+    Raises
+    ------
+    TypeError
+        Complex or non-numeric stored values.
+    ValueError
+        No rows or no columns, a wrong width, a broken structure (index out of range,
+        indptr not monotone) or NaN/inf among the stored values.
+    """
+    if not isinstance(X, CSR):
+        kind = np.dtype(X.dtype).kind
+        if kind == "c":
+            raise TypeError(f"{name} is complex ({X.dtype}); fastfit works on real numbers")
+        if kind not in "fiub":
+            raise TypeError(f"{name} holds non-numeric values ({X.dtype})")
+        if len(X.shape) != 2:
+            raise ValueError(f"{name} must be a 2-D sparse matrix, got shape {X.shape}")
+    n, p = X.shape
+    if n == 0:
+        raise ValueError(f"{name} has 0 samples; at least one is needed")
+    if p == 0:
+        raise ValueError(f"{name} has 0 features")
+    if n_features is not None and p != n_features:
+        raise ValueError(f"{name} has {p} features, but the model expects {n_features}")
+    try:
+        return as_csr(X, dtype)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def check_sparse_y(y, n: int, *, multi_output=False, y_numeric=False) -> np.ndarray:
+    """The target of a fit on sparse X: dense, finite, ``n`` long (1-D, or 2-D when
+    ``multi_output``), with scikit-learn's checks. A sparse y raises TypeError."""
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    if is_sparse(y):
+        raise TypeError("y is a sparse matrix; fastfit needs a dense target "
+                        "(use y.toarray().ravel())")
+    if multi_output:
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+    else:
+        y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "fc" and not np.isfinite(y).all():
+            raise ValueError("Input y contains NaN or infinity.")
+    if y_numeric and y.dtype.kind == "O":
+        y = y.astype(np.float64)
+    if y.shape[0] != n:
+        raise ValueError("Found input variables with inconsistent numbers of samples: "
+                         f"[{n}, {y.shape[0]}]")
+    return y

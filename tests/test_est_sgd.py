@@ -69,6 +69,8 @@ def _both(cls_ff, cls_sk, X, y, rtol=1e-10, fit_kw=None, **kw):
     # same as repeating it for per-sample SGD.
     "check_sample_weight_equivalence_on_dense_data":
         "sample_weight is not equivalent to removing/repeating samples.",
+    "check_sample_weight_equivalence_on_sparse_data":
+        "sample_weight is not equivalent to removing/repeating samples.",
     # A seed lottery on a 50-sample noisy blob problem: the check forces random_state=0
     # and asks for > 87% of class 0 after the tol rule stops. scikit-learn's own
     # SGDClassifier(loss="log_loss", average=True) fails it for random_state 13, 21, 22

@@ -6,11 +6,17 @@ float64. ``predict`` has a fast path for the embedding case, a C-contiguous ndar
 the model's dtype with the right width: it costs a few attribute reads and one C
 finiteness count instead of ``validate_data``'s ~20 µs, and falls back to the full
 check for anything else (DataFrames, lists, other dtypes, wrong widths).
+
+Sparse X (scipy.sparse, any format) is accepted where the estimator says so
+(``accept_sparse=True``) and becomes the kernels' CSR once, through
+``fastfit._validation.as_sparse_matrix``; ``n_features_in_`` and feature names are kept
+as ``validate_data`` keeps them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -18,22 +24,27 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from fastfit._lib import check_status, kernel, ptr
-from fastfit._validation import check_finite
+from fastfit._validation import (as_sparse_matrix, check_finite, check_sparse_y, is_sparse)
 from fastfit.ops._data import count_nonfinite
+from fastfit.ops._sparse import csr_matmul
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
-def check_fit_data(est, X, y=None, *, multi_output=False, y_numeric=False, reset=True):
+def check_fit_data(est, X, y=None, *, multi_output=False, y_numeric=False, reset=True,
+                   accept_sparse=False):
     """``X`` (and ``y``) validated for ``fit``: C-contiguous, float32 kept, else float64.
 
     Sets ``n_features_in_`` / ``feature_names_in_`` when ``reset``. Raises ValueError
     for NaN/inf, empty input, wrong dimensions or mismatched lengths, TypeError for
-    sparse or complex input, all with scikit-learn's messages.
+    complex input (and sparse input unless ``accept_sparse``), all with scikit-learn's
+    messages. With ``accept_sparse``, sparse X comes back as a ``fastfit.ops.CSR``.
     """
-    if hasattr(X, "toarray") and hasattr(X, "nnz"):
-        raise TypeError("fastfit estimators need dense input; got a sparse matrix "
-                        "(use X.toarray())")
+    if is_sparse(X):
+        if not accept_sparse:
+            raise TypeError("fastfit estimators need dense input; got a sparse matrix "
+                            "(use X.toarray())")
+        return _check_sparse_fit(est, X, y, multi_output, y_numeric, reset)
     if _fit_arrays_ready(est, X, y, multi_output, reset):
         return X if y is None else (X, y)
     if y is None:
@@ -76,6 +87,28 @@ def check_class_targets(y) -> None:
         check_classification_targets(y)
 
 
+def _check_sparse_fit(est, X, y, multi_output, y_numeric, reset):
+    """validate_data's bookkeeping for sparse X, without the copies scipy and
+    check_array would make of it: X is converted once, here."""
+    n_features = None if reset else getattr(est, "n_features_in_", None)
+    X = as_sparse_matrix(X, n_features=n_features)
+    if reset:
+        est.n_features_in_ = X.shape[1]
+        if hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_
+    else:
+        _warn_no_feature_names(est)
+    if y is None:
+        return X
+    return X, check_sparse_y(y, X.shape[0], multi_output=multi_output, y_numeric=y_numeric)
+
+
+def _warn_no_feature_names(est):
+    if hasattr(est, "feature_names_in_"):
+        warnings.warn(f"X does not have valid feature names, but {type(est).__name__} was "
+                      "fitted with feature names", UserWarning, stacklevel=4)
+
+
 def check_predict_data(est, X, dtype, *, check_finite_fast=True) -> np.ndarray:
     """``X`` as a finite C-contiguous ``dtype`` array of ``n_features_in_`` columns.
 
@@ -95,6 +128,12 @@ def check_predict_data(est, X, dtype, *, check_finite_fast=True) -> np.ndarray:
         if check_finite_fast:
             check_finite(X, "X")
         return X
+    if is_sparse(X):
+        if dtype is None:
+            raise TypeError("sparse input needs the model's dtype")
+        X = as_sparse_matrix(X, dtype, n_features=n_features)
+        _warn_no_feature_names(est)
+        return X
     X = validate_data(est, X, reset=False, dtype=FLOAT_DTYPES, order="C")
     return np.ascontiguousarray(X, dtype=dtype)
 
@@ -111,6 +150,8 @@ def linear_decision(est, X, coef, intercept) -> np.ndarray:
     product with it is NaN or inf, and no sum of them is finite again), so X itself is
     counted only when an output is non-finite -- to tell bad input from overflow.
     """
+    if is_sparse(coef):  # after sparsify()
+        coef = coef.toarray()
     dtype = coef.dtype
     X = check_predict_data(est, X, dtype, check_finite_fast=False)
     n, d = X.shape
@@ -119,6 +160,8 @@ def linear_decision(est, X, coef, intercept) -> np.ndarray:
     b = np.asarray(intercept, dtype=dtype).reshape(-1)
     if b.shape[0] != k:
         b = np.broadcast_to(b, (k,))
+    if is_sparse(X):  # finite: checked on conversion
+        return csr_matmul(X, np.ascontiguousarray(W.T), np.ascontiguousarray(b))
     W, b = np.ascontiguousarray(W), np.ascontiguousarray(b)
     out = np.empty((n, k), dtype=dtype)
     status = kernel("linear_decision", dtype)(ptr(out), ptr(X), ptr(W), ptr(b), n, d, k)
@@ -151,3 +194,39 @@ def restore_on_error(est):
         if restore_inplace is not None:
             restore_inplace()
         raise
+
+
+class SparseCoefMixin:
+    """``sparsify()`` / ``densify()`` as scikit-learn's mixin of that name: ``coef_`` to a
+    scipy.sparse CSR (in scikit-learn's configured sparse interface) and back; predictions
+    work either way."""
+
+    def densify(self):
+        """Convert ``coef_`` back to a dense ndarray (a no-op unless sparsified).
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.utils.validation import check_is_fitted
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before densifying.")
+        if is_sparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
+
+    def sparsify(self):
+        """Convert ``coef_`` to a scipy.sparse CSR matrix (``intercept_`` stays dense).
+
+        Returns
+        -------
+        self
+        """
+        import scipy.sparse as sp
+        from sklearn import get_config
+        from sklearn.utils.validation import check_is_fitted
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before sparsifying.")
+        coef = sp.csr_array(self.coef_)
+        if get_config().get("sparse_interface", "spmatrix") == "spmatrix":
+            coef = sp.csr_matrix(coef)
+        self.coef_ = coef
+        return self

@@ -16,6 +16,11 @@ multinomial), s_i = sample_weight * class_weight. The intercept is not penalised
   the same objective as scikit-learn's saga (penalty (1/(C sum s)) (r|W|_1 + (1-r)/2 |W|^2)).
 - solver="sgd"/"adam": mini-batch training through fastfit.Trainer on a one-layer
   nn.Sequential(nn.Linear(d, k)), the L2/L1 penalty as the optimizer's weight_decay/l1.
+
+Sparse X (scipy.sparse, any format; lbfgs and FISTA) is converted once per fit to the
+kernels' CSR (and its CSC copy, for the gradient) and each evaluation is one call of
+ff_csr_logistic_loss_grad: the same objective, so the dense fit's optimum. The Trainer
+(sgd/adam) takes dense input only.
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from fastfit import ops
-from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
-                                      restore_on_error)
+from fastfit._estimators._base import (SparseCoefMixin, check_fit_data, check_predict_data,
+                                      linear_decision, restore_on_error)
 from fastfit._estimators._linear import _require_y
 from fastfit._lib import check_status, kernel, lib, ptr
 from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
+from fastfit.ops._sparse import CSR
 
 __all__ = ["LogisticRegression"]
 
@@ -54,11 +60,19 @@ class _Objective:
         self.n, self.p = X.shape
         self.k, self.fit_intercept, self.l2 = k, fit_intercept, l2
         self.scale = 1.0 / sw_sum
-        self.fn = kernel("logistic_loss_grad", X.dtype)
+        if isinstance(X, CSR):  # rows for the logits, the CSC copy for the gradient
+            t = X.transpose()
+            self.fn = kernel("csr_logistic_loss_grad", X.dtype)
+            self._x = (ptr(X.data), ptr(X.indptr), ptr(X.indices),
+                       ptr(t.data), ptr(t.indptr), ptr(t.indices))
+            self._nnz = (X.nnz,)
+        else:
+            self.fn = kernel("logistic_loss_grad", X.dtype)
+            self._x, self._nnz = (ptr(X),), ()
         self.loss = np.zeros(1)
         self.dw = np.empty((k, self.p))
         self.db = np.empty(k)
-        self._px, self._pl, self._pw = ptr(X), ptr(labels), ptr(weight)
+        self._pl, self._pw = ptr(labels), ptr(weight)
         self.n_evals = 0
 
     def split(self, theta):
@@ -74,8 +88,8 @@ class _Objective:
         bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
         status = self.fn(ptr(self.loss), ptr(self.dw) if need_grad else ptr(None),
                          ptr(self.db) if need_grad and b is not None else ptr(None),
-                         self._px, ptr(Wc), ptr(bc), self._pl, self._pw,
-                         self.n, self.p, self.k, self.scale)
+                         *self._x, ptr(Wc), ptr(bc), self._pl, self._pw,
+                         self.n, self.p, self.k, *self._nnz, self.scale)
         if status == lib.FF_ENONFINITE:
             return (np.inf, np.zeros_like(theta)) if need_grad else np.inf
         check_status(status, "LogisticRegression")
@@ -138,7 +152,7 @@ def _fista(obj, theta, l1, max_iter, tol):
     return x, it
 
 
-class LogisticRegression(ClassifierMixin, BaseEstimator):
+class LogisticRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
     """Logistic regression (binary and multinomial) with scikit-learn's parameters.
 
     Parameters
@@ -259,7 +273,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight):
         self._check_params()
         _require_y(self, y)
-        X, y = check_fit_data(self, X, y)
+        X, y = check_fit_data(self, X, y, accept_sparse=True)
+        if isinstance(X, CSR) and self.solver != "lbfgs":
+            raise TypeError(f"solver={self.solver!r} needs dense X (fastfit's Trainer); "
+                            "sparse input trains with solver='lbfgs'")
         check_classification_targets(y)
         classes, y_enc = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -348,14 +365,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                 if self.fit_intercept else np.zeros(0)])
         return theta, trainer.epoch_
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self.solver == "lbfgs"  # the Trainer takes dense X only
+        return tags
+
     # ---- predictions -------------------------------------------------------------------
     def decision_function(self, X):
         """Logits: (n,) for two classes (the positive class's), else (n, n_classes)."""
         # check_predict_data raises NotFittedError before fit (n_features_in_ is set last)
         if getattr(self, "_dtype", None) is None:
             check_predict_data(self, X, None)
-        z = linear_decision(self, X, np.asarray(self.coef_, dtype=self._dtype),
-                            self.intercept_)
+        coef = self.coef_.toarray() if hasattr(self.coef_, "toarray") else self.coef_
+        z = linear_decision(self, X, np.asarray(coef, dtype=self._dtype), self.intercept_)
         return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X):

@@ -15,12 +15,17 @@ n_iter_no_change rule and the fitted attributes are scikit-learn 1.9's; with
   vector to the validation score, and compares log-loss labels 0/1 against predictions
   -1/1), so ``n_iter_`` with ``early_stopping=True`` can differ from scikit-learn's;
 - ``coef_`` and ``intercept_`` are in the training dtype (scikit-learn's binary
-  ``intercept_`` is float64 for float32 input);
-- sparse input is not accepted (dense only, as every fastfit estimator).
+  ``intercept_`` is float64 for float32 input).
+
+Sparse X (scipy.sparse, any format) is converted once per call to the kernels' CSR and
+trained by ``fastfit.ops.csr_sgd_runner``: scikit-learn's sparse algorithm, which moves
+the intercept by 0.01 of each update (``SPARSE_INTERCEPT_DECAY``) -- so, as in
+scikit-learn, a sparse fit differs from the dense fit of the same data.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 
@@ -33,12 +38,14 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from fastfit._estimators._base import (check_class_targets, check_fit_data, linear_decision,
+from fastfit._estimators._base import (SparseCoefMixin, check_class_targets, check_fit_data,
+                                      linear_decision,
                                       restore_on_error)
 from fastfit._threads import blas_single_threaded
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
 from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
+from fastfit.ops._sparse import CSR, as_csr, csr_matmul, csr_sgd_runner
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
@@ -75,6 +82,54 @@ def _dloss(loss: str, param: float, y: float, p: float) -> float:
     return -2 * (z - param) if z > param else (2 * (-z - param) if z < -param else 0.0)
 
 
+class SGDLoss:
+    """One of the per-sample losses of the SGD estimators, named as scikit-learn's
+    ``loss_functions`` entries; the loss itself runs in C (``fastfit.ops.sgd_config``).
+
+    Parameters
+    ----------
+    name : str
+        A key of ``fastfit.ops.SGD_LOSSES``.
+    param : float
+        Hinge threshold, Huber delta or epsilon (ignored by the others).
+    """
+
+    def __init__(self, name, param=0.0):
+        self.name, self.param = name, float(param)
+
+    def py_dloss(self, p, y):
+        """d loss / d p at prediction ``p`` and target ``y`` (scikit-learn's ``py_dloss``)."""
+        return _dloss(self.name, self.param, float(y), float(p))
+
+    def __repr__(self):
+        return f"SGDLoss({self.name!r}, {self.param!r})"
+
+
+def _loss_table(names):
+    """``{name: (callable building the loss, default parameter...)}``: the shape of
+    scikit-learn's ``loss_functions`` (its values are classes from private modules)."""
+    defaults = {"hinge": (1.0,), "squared_hinge": (1.0,), "perceptron": (0.0,),
+                "huber": (0.1,), "epsilon_insensitive": (0.1,),
+                "squared_epsilon_insensitive": (0.1,)}
+
+    return {name: (functools.partial(SGDLoss, name), *defaults.get(name, ())) for name in names}
+
+
+def _as_dtype(X, dtype):
+    return as_csr(X, dtype) if isinstance(X, CSR) else X.astype(dtype)
+
+
+def _take_rows(X, rows):
+    return as_csr(X.to_scipy()[rows]) if isinstance(X, CSR) else X[rows]
+
+
+def _scores(X, coef, intercept):
+    """X @ coef.T + intercept, for the validation scores (dense or CSR X)."""
+    if isinstance(X, CSR):
+        return csr_matmul(X, np.ascontiguousarray(coef.T), intercept)
+    return X @ coef.T + intercept
+
+
 def _is_bool(v) -> bool:
     return isinstance(v, (bool, np.bool_))
 
@@ -103,7 +158,7 @@ def _flag(name, value):
     return bool(value)
 
 
-class _BaseSGD(BaseEstimator):
+class _BaseSGD(SparseCoefMixin, BaseEstimator):
     """What both estimators share: parameter checks and the epoch loop."""
 
     _losses: tuple = ()
@@ -185,7 +240,9 @@ class _BaseSGD(BaseEstimator):
         k = coef.shape[0]
         penalty = self.penalty
         l1 = penalty in ("l1", "elasticnet")
-        objective = bool(self.verbose) or not self.early_stopping
+        # the summed loss feeds only the tol rule and verbose output: a log/exp per
+        # sample saved when neither asks for it (tol=None runs a fixed number of epochs)
+        objective = bool(self.verbose) or (not self.early_stopping and self.tol is not None)
         cfg = sgd_config(self.loss, loss_param=self._loss_param(), penalty=penalty,
                          alpha=self.alpha,
                          l1_ratio=0.0 if self.l1_ratio is None else self.l1_ratio,
@@ -196,15 +253,16 @@ class _BaseSGD(BaseEstimator):
         st = sgd_state(coef, intercept, t=t0, eta=self.eta0, weight_pos=weight_pos,
                        weight_neg=weight_neg, labels=pos_labels, avg_intercept=avg_intercept)
         q = np.zeros_like(coef) if l1 else None
-        order = np.empty_like(train_rows)
+        order = train_rows.copy()  # the sparse runner checks the rows up front
         n_train = train_rows.shape[0]
         tol = -np.inf if self.tol is None else self.tol
         best_obj = np.full(k, np.inf)
         best_score = np.full(k, -np.inf)
         no_improve = np.zeros(k, dtype=np.int64)
         n_iter = np.full(k, max_iter, dtype=np.int64)
-        run = sgd_runner(coef, st, cfg, X, order, y=y, labels=labels,
-                         sample_weight=sample_weight, aw=avg_coef, q=q, n_threads=self._threads())
+        runner = csr_sgd_runner if isinstance(X, CSR) else sgd_runner
+        run = runner(coef, st, cfg, X, order, y=y, labels=labels,
+                     sample_weight=sample_weight, aw=avg_coef, q=q, n_threads=self._threads())
         for epoch in range(max_iter):
             if self.verbose:
                 print(f"-- Epoch {epoch + 1}")
@@ -338,7 +396,7 @@ class _BaseSGD(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -365,6 +423,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     """
 
     _losses = _CLASSIFIER_LOSSES
+    #: scikit-learn's ``loss_functions``: loss name -> (loss factory, default parameter)
+    loss_functions = _loss_table(_CLASSIFIER_LOSSES)
 
     def __init__(self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
@@ -439,7 +499,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if warm:
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
-        X, y = check_fit_data(self, X, y)
+        X, y = check_fit_data(self, X, y, accept_sparse=True)
         check_class_targets(y)
         classes = np.unique(y)
         if classes.shape[0] < 2:
@@ -473,7 +533,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
                                  f"partial_fit, was: {self.classes_!r}")
-        X, y = check_fit_data(self, X, y, reset=first)
+        X, y = check_fit_data(self, X, y, reset=first, accept_sparse=True)
         check_class_targets(y)
         if first:
             self.classes_ = np.unique(classes)
@@ -487,7 +547,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             missing = np.setdiff1d(np.unique(y), self.classes_)
             raise ValueError(f"y contains classes {missing!r} not in classes {self.classes_!r}")
         if getattr(self, "coef_", None) is not None and self.coef_.dtype != X.dtype:
-            X = X.astype(self.coef_.dtype)
+            X = _as_dtype(X, self.coef_.dtype)
         self._train(X, y, sample_weight, 1, None, None, seed=self._shuffle_seed,
                     epoch0=self._epochs_done, fresh=first)
         self._epochs_done += 1
@@ -528,7 +588,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         val = None
         if val_rows is not None:
             swv = np.ones(val_rows.shape[0]) if sw is None else sw[val_rows]
-            val = (X[val_rows], labels[val_rows], swv)
+            val = (_take_rows(X, val_rows), labels[val_rows], swv)
         intercept, avg_intercept, n_iter = self._run_epochs(
             X, labels=labels, pos_labels=pos_labels, sample_weight=sw, coef=coef,
             intercept=intercept, avg_coef=avg_coef, avg_intercept=avg_intercept,
@@ -542,7 +602,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def _validation_scores(self, val, coef, intercept, pos_labels):
         Xv, lv, swv = val
-        dec = Xv @ coef.T + intercept.astype(coef.dtype)
+        dec = _scores(Xv, coef, intercept.astype(coef.dtype))
         total = swv.sum()
         out = np.empty(coef.shape[0])
         for i in range(coef.shape[0]):
@@ -614,6 +674,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     """
 
     _losses = _REGRESSOR_LOSSES
+    #: scikit-learn's ``loss_functions``: loss name -> (loss factory, default parameter)
+    loss_functions = _loss_table(_REGRESSOR_LOSSES)
 
     def __init__(self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
                  fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0,
@@ -664,7 +726,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         if self.warm_start and getattr(self, "coef_", None) is not None:
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
-        X, y = check_fit_data(self, X, y, y_numeric=True)
+        X, y = check_fit_data(self, X, y, y_numeric=True, accept_sparse=True)
         self.t_ = 1.0
         seed = self._seed_for_fit()
         self._train(X, y, sample_weight, self.max_iter, coef_init, intercept_init, seed=seed,
@@ -677,13 +739,13 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     def _partial_fit(self, X, y, sample_weight):
         first = getattr(self, "coef_", None) is None
         self._check_params(for_partial_fit=first)
-        X, y = check_fit_data(self, X, y, y_numeric=True, reset=first)
+        X, y = check_fit_data(self, X, y, y_numeric=True, reset=first, accept_sparse=True)
         if first:
             self.t_ = 1.0
             self._shuffle_seed = self._seed_for_fit()
             self._epochs_done = 0
         elif self.coef_.dtype != X.dtype:
-            X = X.astype(self.coef_.dtype)
+            X = _as_dtype(X, self.coef_.dtype)
         self._train(X, y, sample_weight, 1, None, None, seed=self._shuffle_seed,
                     epoch0=self._epochs_done, fresh=first)
         self._epochs_done += 1
@@ -713,7 +775,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         val = None
         if val_rows is not None:
             swv = np.ones(val_rows.shape[0]) if sw is None else sw[val_rows]
-            val = (X[val_rows], y[val_rows], swv)
+            val = (_take_rows(X, val_rows), y[val_rows], swv)
         intercept, avg_intercept, n_iter = self._run_epochs(
             X, y=y, sample_weight=sw, coef=coef, intercept=intercept, avg_coef=avg_coef,
             avg_intercept=avg_intercept, weight_pos=None, weight_neg=None, max_iter=max_iter,
@@ -729,7 +791,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _validation_scores(self, val, coef, intercept, _targets):
         Xv, yv, swv = val
-        pred = Xv @ coef[0] + coef.dtype.type(intercept[0])
+        pred = _scores(Xv, coef, np.full(1, intercept[0], coef.dtype))[:, 0]
         return np.array([r2_score(yv, pred, sample_weight=swv)])
 
     def predict(self, X):

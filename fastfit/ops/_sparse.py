@@ -92,6 +92,21 @@ def _structure(indptr, indices, n, i):
     return bool(canonical[0])
 
 
+def _check_before_conversion(x) -> None:
+    """scipy's CSC/COO -> CSR conversion indexes with the stored indices unchecked (an
+    index out of range writes out of bounds): check them first. Other formats (LIL, DOK,
+    DIA, BSR) hold no raw index arrays a caller could break."""
+    n, i = x.shape
+    if x.format == "csc":
+        _structure(np.ascontiguousarray(x.indptr, dtype=np.int64),
+                   np.ascontiguousarray(x.indices, dtype=np.int64), i, n)
+    elif x.format == "coo":
+        for name, idx, size in (("row", x.coords[0], n), ("column", x.coords[1], i)):
+            if idx.size and (idx.min() < 0 or idx.max() >= size):
+                raise ValueError(f"invalid sparse matrix: every {name} index must be in "
+                                 f"[0, {size})")
+
+
 def as_csr(x, dtype=None, *, check_finite=True) -> CSR:
     """Convert a scipy.sparse matrix or array to the kernels' :class:`CSR`, at most one
     conversion and one copy of each array.
@@ -130,6 +145,7 @@ def as_csr(x, dtype=None, *, check_finite=True) -> CSR:
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D sparse matrix, got {x.ndim}-D")
     if x.format != "csr":
+        _check_before_conversion(x)
         x = x.tocsr()  # sums COO duplicates; CSC -> CSR sorts
     if dtype is None:
         dtype = x.dtype if x.dtype in FLOAT_DTYPES else np.dtype(np.float64)
