@@ -269,6 +269,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.coef_ = theta[:k * p].reshape(k, p).astype(dtype)
         self.intercept_ = (theta[k * p:] if self.fit_intercept else np.zeros(k)).astype(dtype)
+        if self.solver == "liblinear" and not self.fit_intercept:
+            self.intercept_ = 0.0  # as scikit-learn's liblinear path sets it
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         self._ovr = self.solver == "liblinear" and k > 1
         self._dtype = dtype
