@@ -291,3 +291,98 @@ def test_save_load_round_trip(kw):
     back = fastfit.load(buf)
     assert back.get_params() == m.get_params()
     np.testing.assert_array_equal(back.predict_proba(X), m.predict_proba(X))
+
+
+# ---- Ridge ---------------------------------------------------------------------------------
+RIDGE_SOLVERS = ["auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"]
+
+
+def _ridge_data(n, p, targets, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) + 1.0
+    y = X @ rng.uniform(-1, 2, (p, targets)) + rng.standard_normal((n, targets))
+    return X, (y[:, 0] if targets == 1 else y), rng.uniform(0.5, 2.0, n)
+
+
+@pytest.mark.parametrize("solver", RIDGE_SOLVERS)
+@pytest.mark.parametrize("shape", [(200, 12, 1), (200, 12, 3), (30, 50, 2), (1, 3, 1)])
+@pytest.mark.parametrize("variant", ["plain", "sample_weight", "no_intercept", "alpha_per_target"])
+def test_ridge_solver_matches_sklearn(solver, shape, variant):
+    n, p, t = shape
+    X, y, sw = _ridge_data(n, p, t)
+    kw = dict(solver=solver, alpha=0.7, tol=1e-10, max_iter=100000,
+              positive=solver == "lbfgs")
+    if variant == "no_intercept":
+        kw["fit_intercept"] = False
+    if variant == "alpha_per_target":
+        kw["alpha"] = np.linspace(0.3, 3.0, t)
+    fit_kw = {"sample_weight": sw} if variant == "sample_weight" else {}
+    ours = Ridge(**kw).fit(X, y, **fit_kw)
+    # the optimum: scikit-learn's direct solve (its sag cannot take n = 1 and its saga /
+    # lsqr can blow up on the wide weighted or uncentred cases here)
+    exact = sk.Ridge(**{**kw, "solver": "lbfgs" if solver == "lbfgs" else "cholesky"})
+    exact.fit(X, y, **fit_kw)
+    scale = max(np.abs(exact.coef_).max(), 1.0)
+    np.testing.assert_allclose(ours.coef_, exact.coef_, atol=1e-7 * scale)
+    np.testing.assert_allclose(ours.intercept_, exact.intercept_, atol=1e-7 * scale)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = sk.Ridge(**kw).fit(X, y, **fit_kw)
+    except (ValueError, ZeroDivisionError):
+        return
+    assert ours.solver_ == ref.solver_
+    assert ours.coef_.shape == ref.coef_.shape
+    assert (ours.n_iter_ is None) == (ref.n_iter_ is None)
+    if ref.n_iter_ is not None:
+        assert ours.n_iter_.shape == ref.n_iter_.shape and ours.n_iter_.dtype == np.int32
+        if solver == "lsqr":  # the same SciPy solver on the same operator
+            assert np.abs(ours.n_iter_ - ref.n_iter_).max() <= 2
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_ridge_auto_and_positive(positive):
+    X, y, _ = _ridge_data(100, 8, 1, seed=4)
+    y = y - 3 * X[:, 0]  # a coefficient the constraint holds at 0
+    ours = Ridge(alpha=2.0, positive=positive).fit(X, y)
+    ref = sk.Ridge(alpha=2.0, positive=positive).fit(X, y)
+    assert ours.solver_ == ref.solver_ == ("lbfgs" if positive else "cholesky")
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-4)
+    assert not positive or (ours.coef_.min() >= 0 and ours.coef_[0] == 0)
+
+
+@pytest.mark.parametrize("kw", [{"solver": "lbfgs"}, {"solver": "svd", "positive": True},
+                                {"solver": "sag", "positive": True}])
+def test_ridge_errors_match_sklearn(kw):
+    X, y, _ = _ridge_data(50, 4, 1)
+    with pytest.raises(ValueError) as theirs:
+        sk.Ridge(**kw).fit(X, y)
+    fitted = Ridge().fit(X, y)
+    before = fitted.coef_.copy()
+    with pytest.raises(ValueError) as ours:
+        fitted.set_params(**kw).fit(X, y)
+    assert str(ours.value) == str(theirs.value)
+    np.testing.assert_array_equal(fitted.coef_, before)
+    assert fitted.solver_ == "cholesky"
+
+
+@pytest.mark.parametrize("solver", ["svd", "lsqr", "sparse_cg", "sag", "lbfgs"])
+def test_ridge_float32(solver):
+    X, y, _ = _ridge_data(300, 10, 1)
+    kw = dict(solver=solver, positive=solver == "lbfgs", tol=1e-6)
+    ours = Ridge(**kw).fit(X.astype(np.float32), y.astype(np.float32))
+    ref = sk.Ridge(**{**kw, "tol": 1e-10}).fit(X, y)
+    assert ours.coef_.dtype == np.float32
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-4)
+
+
+def test_ridge_lsqr_max_iter_and_save_load():
+    X, y, _ = _ridge_data(200, 12, 2)
+    m = Ridge(solver="lsqr", max_iter=3).fit(X, y)
+    assert np.all(m.n_iter_ == 3)
+    buf = io.BytesIO()
+    fastfit.save(m, buf)
+    buf.seek(0)
+    back = fastfit.load(buf)
+    assert back.solver_ == "lsqr" and back.get_params() == m.get_params()
+    np.testing.assert_array_equal(back.predict(X), m.predict(X))
