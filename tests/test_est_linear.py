@@ -28,8 +28,8 @@ def rel(a, b):
 def _expected_failed(est):
     if isinstance(est, Ridge) and est.solver not in ("lsqr", "sag", "saga"):
         # Ridge solves in closed form (or by lbfgs / sparse_cg) and has n_iter_ = None, as
-        # scikit-learn's Ridge with those solvers; scikit-learn lists this same expected failure for its own
-        # Ridge ("n_iter_ cannot be easily accessed.", utils/_test_common/instance_generator.py).
+        # scikit-learn's Ridge with those solvers; scikit-learn lists this same expected
+        # failure for its own Ridge ("n_iter_ cannot be easily accessed.", utils/_test_common/instance_generator.py).
         return {"check_non_transformer_estimators_n_iter": "n_iter_ is None (closed form)"}
     return {}
 

@@ -88,7 +88,7 @@ class LogisticHessian:
         dt = X.dtype
         buf = np.empty((min(self.n, _CHUNK), p1), dtype=dt)
         H4 = np.zeros((k, p1, k, p1))
-        tmp = None if dt == np.float64 else np.empty((p1, k * p1), dtype=dt)
+        tmp = np.empty(p1 * k * p1, dtype=dt)  # GEMM outputs, C-contiguous prefixes
         for r0 in range(0, self.n, _CHUNK):
             rows = slice(r0, min(self.n, r0 + _CHUNK))
             Xc = X[rows]
@@ -97,16 +97,22 @@ class LogisticHessian:
             if k == 1:
                 d = self._weights(Z, rows)
                 B = np.multiply(A, d, dtype=dt, casting="unsafe")
-                self._gemm_add(A, B, H4.reshape(p1, p1), tmp)
+                self._gemm_add(A, B, H4.reshape(p1, p1), None if dt == np.float64 else tmp)
                 continue
             P, s = self._weights(Z, rows)
             Ps = P * np.asarray(s).reshape(-1, 1)
             for c in range(k):
-                # column block l of B is A * s (p_c delta_cl - p_c p_l)
-                h = -Ps[:, c:c + 1] * P
-                h[:, c] += Ps[:, c]
+                # the blocks (c, l >= c) only, as scikit-learn: column block l of B is
+                # A * s (p_c delta_cl - p_c p_l); the lower blocks are their transposes
+                h = -Ps[:, c:c + 1] * P[:, c:]
+                h[:, 0] += Ps[:, c]
                 B = np.multiply(A[:, None, :], h[:, :, None], dtype=dt, casting="unsafe")
-                self._gemm_add(A, B.reshape(A.shape[0], k * p1), H4[c].reshape(p1, k * p1), tmp)
+                out = tmp[: p1 * (k - c) * p1].reshape(p1, (k - c) * p1)
+                ops.gemm(A, B.reshape(A.shape[0], (k - c) * p1), out, trans_a=True)
+                H4[c, :, c:, :] += out.reshape(p1, k - c, p1)
+        for c in range(k):
+            for l in range(c + 1, k):
+                H4[l, :, c, :] = H4[c, :, l, :].T
         H2 = H4.reshape(k * p1, k * p1)
         H2 = 0.5 * (H2 + H2.T)
         out = np.empty_like(H2)
@@ -119,8 +125,7 @@ class LogisticHessian:
         if tmp is None:
             ops.gemm(A, B, acc, beta=1.0, trans_a=True)
         else:
-            t = tmp[:, : B.shape[1]] if tmp.shape[1] != B.shape[1] else tmp
-            t = np.ascontiguousarray(t) if not t.flags.c_contiguous else t
+            t = tmp[: acc.size].reshape(acc.shape)
             ops.gemm(A, B, t, trans_a=True)
             acc += t
 
