@@ -45,6 +45,8 @@ def _expected_failed(est):
     LogisticRegression(),
     LogisticRegression(l1_ratio=1.0, C=10.0, solver="saga"),
     LogisticRegression(solver="newton-cholesky"),
+    LogisticRegression(solver="newton-cg"),
+    LogisticRegression(solver="sag"),
     LogisticRegression(solver="liblinear"),
     LogisticRegression(solver="sgd", max_iter=5, random_state=0, learning_rate=0.1),
 ], expected_failed_checks=_expected_failed)

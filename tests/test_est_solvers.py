@@ -165,6 +165,16 @@ def test_warm_start(solver):
     assert rel(m.coef_, full.coef_) < 1e-4
 
 
+@pytest.mark.parametrize("solver", ["newton-cholesky", "newton-cg", "saga", "liblinear"])
+def test_thread_count_invariant(solver):
+    X, y, sw = _clf_data(2 if solver == "liblinear" else 3, n=9000, p=12)  # 3 row chunks
+    kw = dict(solver=solver, l1_ratio=0.5 if solver == "saga" else 0.0)
+    a = LogisticRegression(n_threads=1, **kw).fit(X, y, sample_weight=sw)
+    b = LogisticRegression(n_threads=2, **kw).fit(X, y, sample_weight=sw)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.intercept_, b.intercept_)
+
+
 # ---- warnings and errors as scikit-learn's --------------------------------------------------
 def _warnings_of(cls, X, y, **kw):
     with warnings.catch_warnings(record=True) as rec:

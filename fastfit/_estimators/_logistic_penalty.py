@@ -59,7 +59,7 @@ def resolve(est):
             if r is None:
                 warnings.warn("'l1_ratio=None' was deprecated in version 1.8 and will trigger "
                               "an error in 1.10. Use 0<=l1_ratio<=1 instead.", FutureWarning,
-                              stacklevel=4)
+                              stacklevel=5)
         elif r == 1:
             penalty = "l1"
         else:
@@ -68,25 +68,25 @@ def resolve(est):
             penalty = None
     else:
         penalty = est.penalty
-        warnings.warn(_PENALTY_DEPRECATED, FutureWarning, stacklevel=4)
+        warnings.warn(_PENALTY_DEPRECATED, FutureWarning, stacklevel=5)
     _check_solver(est.solver, penalty, est.dual)
     if penalty != "elasticnet" and r is not None and 0 < r < 1:
         warnings.warn(f"l1_ratio parameter is only used when penalty is 'elasticnet'. Got "
-                      f"(penalty={penalty})", stacklevel=4)
+                      f"(penalty={penalty})", stacklevel=5)
     if (est.penalty == "l2" and r != 0) or (est.penalty == "l1" and r != 1):
         warnings.warn(f"Inconsistent values: penalty={est.penalty} with l1_ratio={r}. "
-                      "penalty is deprecated. Please use l1_ratio only.", stacklevel=4)
+                      "penalty is deprecated. Please use l1_ratio only.", stacklevel=5)
     if penalty == "elasticnet" and r is None:
         raise ValueError("l1_ratio must be specified when penalty is elasticnet.")
     if est.penalty is None:
         if C != 1.0:
             warnings.warn("Setting penalty=None will ignore the C and l1_ratio parameters",
-                          stacklevel=4)
+                          stacklevel=5)
         C = np.inf
     if est.n_jobs is not None:
         warnings.warn("'n_jobs' has no effect since 1.8 and will be removed in 1.10. You "
                       f"provided 'n_jobs={est.n_jobs}', please leave it unspecified.",
-                      FutureWarning, stacklevel=4)
+                      FutureWarning, stacklevel=5)
     if np.isinf(C):
         penalty = None
     ratio = {"l2": 0.0, "l1": 1.0, None: 0.0}.get(penalty)
