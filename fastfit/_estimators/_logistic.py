@@ -32,8 +32,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
                                       restore_on_error)
 from fastfit._estimators._linear import _require_y
-from fastfit._estimators._logistic_penalty import PENALTIES, SOLVERS, resolve
 from fastfit._estimators._logistic_hessian import LogisticHessian
+from fastfit._estimators._logistic_penalty import PENALTIES, SOLVERS, resolve
 from fastfit._estimators._logistic_solvers import PenalisedIntercept
 from fastfit._estimators._logistic_solvers import solve as _solve_full
 from fastfit._lib import check_status, kernel, lib, ptr
@@ -41,7 +41,6 @@ from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
 
 __all__ = ["LogisticRegression"]
-
 
 
 class _Objective:

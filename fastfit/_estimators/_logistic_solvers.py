@@ -213,7 +213,7 @@ def newton_cg(obj, hess, theta0, penalty_diag, max_iter, tol):
             break
         theta, f, g = found
         it += 1
-    if it >= max_iter and max_iter > 0 and np.max(np.abs(g)) > tol:
+    if it >= max_iter:  # as scikit-learn: reaching max_iter warns
         warnings.warn(f"newton-cg failed to converge at loss = {f}. Increase the number of "
                       "iterations.", ConvergenceWarning, stacklevel=4)
     return theta, it
