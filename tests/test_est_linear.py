@@ -26,10 +26,10 @@ def rel(a, b):
 
 # ---- scikit-learn's API checks ----------------------------------------------------------
 def _expected_failed(est):
-    if isinstance(est, Ridge):
-        # Ridge solves in closed form and has n_iter_ = None, as scikit-learn's Ridge with
-        # its cholesky solver; scikit-learn lists this same expected failure for its own
-        # Ridge ("n_iter_ cannot be easily accessed.", utils/_test_common/instance_generator.py).
+    if isinstance(est, Ridge) and est.solver not in ("lsqr", "sag", "saga"):
+        # Ridge solves in closed form (or by lbfgs / sparse_cg) and has n_iter_ = None, as
+        # scikit-learn's Ridge with those solvers; scikit-learn lists this same expected
+        # failure for its own Ridge ("n_iter_ cannot be easily accessed.", utils/_test_common/instance_generator.py).
         return {"check_non_transformer_estimators_n_iter": "n_iter_ is None (closed form)"}
     return {}
 
@@ -39,8 +39,15 @@ def _expected_failed(est):
     LinearRegression(positive=True, fit_intercept=False),
     Ridge(),
     Ridge(alpha=0.1, fit_intercept=False),
+    Ridge(solver="lsqr"),
+    Ridge(solver="sag"),
+    Ridge(positive=True),
     LogisticRegression(),
-    LogisticRegression(penalty="l1", C=10.0),
+    LogisticRegression(l1_ratio=1.0, C=10.0, solver="saga"),
+    LogisticRegression(solver="newton-cholesky"),
+    LogisticRegression(solver="newton-cg"),
+    LogisticRegression(solver="sag"),
+    LogisticRegression(solver="liblinear"),
     LogisticRegression(solver="sgd", max_iter=5, random_state=0, learning_rate=0.1),
 ], expected_failed_checks=_expected_failed)
 def test_sklearn_checks(estimator, check):
@@ -179,7 +186,8 @@ def test_logistic_matches_sklearn(n_classes, dtype, kw):
 def test_l1_matches_sklearn_saga(n_classes):
     X, y, _ = _clf_data(n_classes, n=400, p=8)
     X = StandardScaler().fit_transform(X)
-    ours = LogisticRegression(penalty="l1", C=0.3, tol=1e-9, max_iter=5000).fit(X, y)
+    ours = LogisticRegression(l1_ratio=1.0, C=0.3, solver="saga", tol=1e-9,
+                              max_iter=5000).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ref = sk.LogisticRegression(l1_ratio=1.0, C=0.3, solver="saga", tol=1e-10,
@@ -190,7 +198,7 @@ def test_l1_matches_sklearn_saga(n_classes):
 
 def test_elasticnet_runs_and_sparsifies():
     X, y, _ = _clf_data(2, n=600, p=10)
-    m = LogisticRegression(penalty="elasticnet", l1_ratio=0.7, C=0.02, max_iter=2000).fit(X, y)
+    m = LogisticRegression(l1_ratio=0.7, C=0.02, solver="saga", max_iter=2000).fit(X, y)
     assert (m.coef_ == 0).any() and m.score(X, y) > 0.6
 
 

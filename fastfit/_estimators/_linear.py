@@ -11,7 +11,8 @@ the only O(n p^2) work). The factorizations are LAPACK's, through SciPy:
   the eigendecomposition; otherwise (ill-conditioned or rank-deficient X) the estimator
   falls back to scipy.linalg.lstsq on X itself, which is scikit-learn's own solver: the
   same minimum-norm solution, rank_ and singular_.
-- positive=True: scipy.optimize.nnls per target (on [X; sqrt(alpha) I] for Ridge).
+- positive=True: scipy.optimize.nnls per target (LinearRegression); Ridge's other
+  solvers, positive=True included, are in _ridge_solvers.py.
 
 float32 input is solved in float64 (the Gram in float32 would lose half the digits) and
 the fitted attributes are returned in float32, like predictions.
@@ -41,6 +42,7 @@ import scipy.sparse.linalg
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 
 from fastfit import ops
+from fastfit._estimators import _ridge_solvers
 from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
                                       restore_on_error)
 from fastfit._runtime import num_threads
@@ -353,17 +355,24 @@ class LinearRegression(_LinearPredict):
 class Ridge(_LinearPredict):
     """Linear least squares with L2 regularization, with scikit-learn's parameters.
 
-    Every ``solver`` value gives the exact solution (the Cholesky solve described in the
-    module docstring; ``positive=True`` uses NNLS); ``max_iter``, ``tol`` and
-    ``random_state`` are accepted for compatibility and unused -- except for sparse X
-    wider than 2048 features, solved by conjugate gradients to ``tol`` as scikit-learn's
-    sparse_cg (``max_iter`` caps the primal form's iterations, as there).
+    ``solver`` takes scikit-learn's names (fastfit/_estimators/_ridge_solvers.py):
+    "auto" is "cholesky" (the Gram solve described in the module docstring), or "lbfgs"
+    with ``positive=True`` (L-BFGS-B with bounds, as scikit-learn); "svd" the
+    eigendecomposition of the Gram; "lsqr" and "sparse_cg" SciPy's solvers on the centred
+    data; "sag"/"saga" conjugate gradients on the same objective. ``max_iter`` and
+    ``tol`` apply to the iterative ones; ``random_state`` is unused. Sparse X, whatever
+    the name: the Gram solve up to 2048 features, wider conjugate gradients to ``tol`` as
+    scikit-learn's sparse_cg (``max_iter`` caps the primal form's iterations, as there);
+    ``solver_`` says which ran.
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
     intercept_ : float or ndarray of shape (n_targets,)
-    n_iter_ : None
+    n_iter_ : None or ndarray of shape (n_targets,)
+        Iterations per target for lsqr, sag and saga (None otherwise, as scikit-learn).
+    solver_ : str
+        The solver used ("auto" resolved).
     n_features_in_, feature_names_in_
     """
 
@@ -388,6 +397,7 @@ class Ridge(_LinearPredict):
         _check_bool("positive", self.positive)
         if self.solver not in _RIDGE_SOLVERS:
             raise ValueError(f"solver must be one of {_RIDGE_SOLVERS}, got {self.solver!r}")
+        solver = _ridge_solvers.resolve_solver(self.solver, self.positive)
         if self.max_iter is not None and (not isinstance(self.max_iter, numbers.Integral)
                                           or self.max_iter < 1):
             raise ValueError(f"max_iter must be a positive integer or None, got {self.max_iter!r}")
@@ -403,21 +413,26 @@ class Ridge(_LinearPredict):
         if alpha.ndim == 1 and alpha.shape[0] not in (1, t):
             raise ValueError(f"alpha has {alpha.shape[0]} values but y has {t} targets")
         alphas = np.broadcast_to(alpha.reshape(-1), (t,))
-        if self.positive and d.sparse:
-            raise TypeError("positive=True does not take sparse X: non-negative least squares "
-                            "runs on the dense matrix")
-        if d.sparse and p > _SPARSE_GRAM_MAX:
-            coef = self._solve_cg(d, alphas)
-        elif self.positive:
-            Xc, yc = d.centered()
-            coef = np.stack([_nnls(np.vstack([Xc, np.sqrt(a) * np.eye(p)]),
-                                   np.concatenate([yc[:, j], np.zeros(p)]))
-                             for j, a in enumerate(alphas)])
+        n_iter = None
+        if d.sparse:
+            if self.positive:
+                raise TypeError("positive=True does not take sparse X: its bounded solve "
+                                "runs on dense X")
+            if p > _SPARSE_GRAM_MAX:
+                coef, solver = self._solve_cg(d, alphas), "sparse_cg"
+            else:
+                with _blas_threads_for(p):
+                    coef, solver = self._solve(d, alphas), "cholesky"
         else:
             with _blas_threads_for(min(n, p)):
-                coef = self._solve(d, alphas)
+                if solver == "cholesky":
+                    coef = self._solve(d, alphas)
+                else:
+                    coef, n_iter = _ridge_solvers.solve(solver, d, alphas, self.max_iter,
+                                                        float(self.tol))
         _finish(self, coef, d.x_off, d.y_off, d.y, d.dtype, self.fit_intercept)
-        self.n_iter_ = None
+        self.n_iter_ = n_iter
+        self.solver_ = solver
         return self
 
     def _solve_cg(self, d, alphas):
