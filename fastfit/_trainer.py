@@ -22,8 +22,9 @@ from fastfit._engine import NativeTrainer, lib_status
 from fastfit._lib import lib
 from fastfit._random import seeds_from
 from fastfit._runtime import get_num_threads
-from fastfit._sparse_input import as_sparse_input, check_sparse_model, is_sparse
-from fastfit._validation import as_float_matrix, as_sample_weight, positive_int
+from fastfit._sparse_input import check_sparse_model
+from fastfit._validation import (as_float_matrix, as_sample_weight, as_sparse_matrix,
+                                is_sparse, positive_int)
 from fastfit.callbacks import Callback, ProgressBar, wants_batch_hooks
 from fastfit.history import History
 from fastfit.nn import Sequential
@@ -261,7 +262,7 @@ class Trainer:
         model = self.model
         if is_sparse(X):   # the first layer reads the CSR rows in place
             check_sparse_model(model)
-            x = as_sparse_input(X, model.dtype, name=name, n_features=model.n_features)
+            x = as_sparse_matrix(X, model.dtype, name=name, n_features=model.n_features)
         else:
             x = as_float_matrix(X, model.dtype, name=name, n_features=model.n_features)
         target, labels = self.loss.prepare(y, x.shape[0], model.n_outputs, model.dtype)
@@ -555,7 +556,7 @@ class Trainer:
         else:   # CSR: the selected rows copied once (evaluation reads them every epoch)
             if data.rows is not None:
                 data.x, data.target, data.labels, data.weight, data.rows = (
-                    as_sparse_input(data.x.to_scipy()[data.rows], self.model.dtype,
+                    as_sparse_matrix(data.x.to_scipy()[data.rows], self.model.dtype,
                                     check_finite=False), *data.selected(), None)
             self.model._native.predict_csr_into(out, data.x, self._threads())
         return out

@@ -99,7 +99,8 @@ def is_sparse(X) -> bool:
     return hasattr(X, "nnz") and hasattr(X, "tocsr")
 
 
-def as_sparse_matrix(X, dtype=None, *, name="X", n_features=None) -> CSR:
+def as_sparse_matrix(X, dtype=None, *, name="X", n_features=None,
+                     check_finite=True) -> CSR:
     """A scipy.sparse ``X`` as the kernels' :class:`~fastfit.ops.CSR`, checked.
 
     Parameters
@@ -109,6 +110,9 @@ def as_sparse_matrix(X, dtype=None, *, name="X", n_features=None) -> CSR:
         None keeps float32/float64 and makes other real dtypes float64 (scikit-learn's rule).
     n_features : int or None
         The width the model expects (predict, partial_fit).
+    check_finite : bool
+        Refuse NaN/inf among the stored values (False: the caller checks them, as
+        scikit-learn's own sparse validation has).
 
     Raises
     ------
@@ -134,7 +138,7 @@ def as_sparse_matrix(X, dtype=None, *, name="X", n_features=None) -> CSR:
     if n_features is not None and p != n_features:
         raise ValueError(f"{name} has {p} features, but the model expects {n_features}")
     try:
-        return as_csr(X, dtype)
+        return as_csr(X, dtype, check_finite=check_finite)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
 

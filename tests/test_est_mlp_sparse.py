@@ -179,7 +179,7 @@ def test_bad_sparse_input_is_refused_and_leaves_the_model_unchanged(case):
 def test_sparse_y_wrong_width_and_models_that_cannot_take_sparse_input():
     X, y = _data()
     est = fastfit.MLPClassifier(hidden_layer_sizes=(8,), random_state=0, max_iter=3).fit(X, y)
-    with pytest.raises(TypeError, match="dense y"):
+    with pytest.raises(TypeError, match="dense target"):
         fastfit.MLPRegressor().fit(X, sp.csr_matrix(y.reshape(-1, 1).astype(float)))
     with pytest.raises(ValueError, match="features"):
         est.predict(X[:, :-1])

@@ -53,9 +53,8 @@ from fastfit.ops import as_csr
 from fastfit import optim as _optim
 from fastfit._engine import lib_status
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
-from fastfit._estimators._sparse import (check_sparse_fit_data, check_sparse_predict_data,
-                                         is_sparse)
 from fastfit._sparse_input import check_sparse_model
+from fastfit._validation import is_sparse
 from fastfit._threads import blas_single_threaded
 from fastfit._lib import _CTYPE, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
@@ -467,9 +466,8 @@ class _BaseMLP(BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None")
-        check = check_sparse_fit_data if is_sparse(X) else check_fit_data
-        X, y = check(self, X, y, multi_output=True, y_numeric=not self._is_clf,
-                     reset=first_pass)
+        X, y = check_fit_data(self, X, y, multi_output=True, y_numeric=not self._is_clf,
+                              reset=first_pass, accept_sparse=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not first_pass and X.dtype != self._dtype:
@@ -729,7 +727,7 @@ class _BaseMLP(BaseEstimator):
         if is_sparse(X):   # the first layer reads the CSR rows in place
             if d.get("_model") is None:
                 check_is_fitted(self, "coefs_")
-            X = check_sparse_predict_data(self, X, self._dtype)
+            X = check_predict_data(self, X, self._dtype)
             check_sparse_model(self._model)   # fitted densely with a residual input block?
             out = np.empty((X.shape[0], self.n_outputs_), self._dtype)
             n = X.shape[0]

@@ -8,8 +8,8 @@ import numpy as np
 
 from fastfit._engine import NativeModel
 from fastfit._random import seeds_from
-from fastfit._sparse_input import as_sparse_input, check_sparse_model, is_sparse
-from fastfit._validation import as_float_matrix
+from fastfit._sparse_input import check_sparse_model
+from fastfit._validation import as_float_matrix, as_sparse_matrix, is_sparse
 from fastfit.nn._layers import BatchNorm, Layer, Linear, Residual
 from fastfit.nn._plan import Builder
 from fastfit._lib import kernel, ptr
@@ -204,7 +204,7 @@ class Sequential:
         """
         if is_sparse(X):   # the first layer reads the CSR rows in place
             check_sparse_model(self)
-            X = as_sparse_input(X, self.dtype, n_features=self.n_features)
+            X = as_sparse_matrix(X, self.dtype, n_features=self.n_features)
             out = np.empty((X.shape[0], self.n_outputs), self.dtype)
             self._native.predict_csr_into(out, X, 0 if n_threads is None else int(n_threads))
             return out
