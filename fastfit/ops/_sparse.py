@@ -231,20 +231,27 @@ def csr_tmatmul(x, g, out=None):
     x = as_csr(x)
     dtype = x.dtype
     n, i = x.shape
-    g = float_array("g", g, dtype=dtype, ndim=2)
-    if g.shape[0] != n:
-        raise ValueError(f"g must have {n} rows, got shape {g.shape}")
-    o = g.shape[1]
-    if out is None:
-        out = np.zeros((i, o), dtype)
-    else:
-        out_array("out", out, dtype, (i, o))
+    g, out, o = _tmatmul_args(g, out, n, i, dtype)
     if n == 0 or o == 0 or i == 0:
         return out
     t = x.transpose()
     _bad(kernel("csr_tmatmul", dtype)(ptr(out), ptr(t.data), ptr(t.indptr), ptr(t.indices),
                                       ptr(g), n, i, o, t.nnz), "csr_tmatmul")
     return out
+
+
+def _tmatmul_args(g, out, n, i, dtype):
+    """The (n, o) gradient ``g`` and the (i, o) output (zeros, or ``out`` to accumulate
+    into) of an X^T g product; returns (g, out, o)."""
+    g = float_array("g", g, dtype=dtype, ndim=2)
+    if g.shape[0] != n:
+        raise ValueError(f"g must have {n} rows (one per row of X), got shape {g.shape}")
+    o = g.shape[1]
+    if out is None:
+        out = np.zeros((i, o), dtype)
+    else:
+        out_array("out", out, dtype, (i, o))
+    return g, out, o
 
 
 def _rows_arg(rows, n_rows):
@@ -314,14 +321,7 @@ def csr_rows_tmatmul(x, rows, g, out=None):
     dtype = x.dtype
     n_rows, i = x.shape
     rows, n = _rows_arg(rows, n_rows)
-    g = float_array("g", g, dtype=dtype, ndim=2)
-    if g.shape[0] != n:
-        raise ValueError(f"g must have {n} rows (one per row of the batch), got shape {g.shape}")
-    o = g.shape[1]
-    if out is None:
-        out = np.zeros((i, o), dtype)
-    else:
-        out_array("out", out, dtype, (i, o))
+    g, out, o = _tmatmul_args(g, out, n, i, dtype)
     if n == 0 or o == 0 or i == 0:
         return out
     _bad(kernel("csr_rows_tmatmul", dtype)(ptr(out), ptr(x.data), ptr(x.indptr), ptr(x.indices),
