@@ -320,3 +320,25 @@ def test_logistic_predict_fast_path_matches():
     m = LogisticRegression().fit(X, y)
     row = np.ascontiguousarray(X[:1])
     np.testing.assert_array_equal(m.predict_proba(row), m.predict_proba(X[:1].tolist()))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 33, 130])
+def test_ridge_dual_kernel_matrix_is_symmetric_and_exact(n):
+    """The dual's X X^T is formed from the blocks on and below the diagonal, mirrored."""
+    from fastfit._estimators._linear import _kernel_matrix
+
+    X = np.random.default_rng(n).standard_normal((n, 2 * n + 3))
+    K = _kernel_matrix(X)
+    assert np.array_equal(K, K.T)
+    np.testing.assert_allclose(K, X @ X.T, rtol=1e-12, atol=1e-12)
+
+
+def test_ridge_wide_matches_scikit_learn():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((97, 301)), rng.standard_normal(97)
+    sw = rng.uniform(0.5, 2.0, 97)
+    for kw in ({}, {"sample_weight": sw}):
+        ours = fastfit.Ridge(alpha=0.7).fit(X, y, **kw)
+        ref = sk.Ridge(alpha=0.7).fit(X, y, **kw)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-9, atol=1e-12)
