@@ -498,7 +498,8 @@ typedef struct ff_train_f32 {
     int64_t x_nnz;
     const ff_dist *dist;        /* NULL: one process; else a data-parallel fit whose
                                    totals (loss_sum, weight_sum, correct, counted, last_loss)
-                                   are those of the global batches */
+                                   are those of the global batches (dense x only: FF_EBADARG with
+                                   x_indptr) */
 } ff_train_f32;
 typedef struct ff_train_f64 {
     const double *x;
