@@ -155,16 +155,11 @@ SPARSE_ROWS = int(os.environ.get("FASTFIT_SPARSE_MLP_ROWS", "2000"))
 
 @pytest.fixture(scope="module")
 def text_csr():
-    import scipy.sparse as sp
+    from _text_data import text_csr
 
-    n, i, draws = SPARSE_ROWS, 1 << 18, 110   # 110 Zipf draws a row: ~59 distinct columns
+    i = 1 << 18
     rng = np.random.default_rng(0)
-    cols = np.minimum(rng.zipf(1.2, n * draws) - 1, i - 1).astype(np.int32)
-    rows = np.repeat(np.arange(n, dtype=np.int32), draws)
-    x = sp.csr_matrix((rng.random(n * draws).astype(np.float32), (rows, cols)), shape=(n, i))
-    x.sum_duplicates()
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    x = sp.csr_matrix(sp.diags((1.0 / np.maximum(norms, 1e-12)).astype(np.float32)) @ x)
+    x = text_csr(SPARSE_ROWS, i, 110, rng)   # 110 Zipf draws a row: ~59 distinct columns
     # labels from a random linear model of the text, so there is something to learn
     y = np.asarray(x @ rng.standard_normal((i, 10)).astype(np.float32)).argmax(1)
     return x, y

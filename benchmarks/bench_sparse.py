@@ -37,11 +37,11 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 import fastfit
 import fastfit.ops as F
 from _compare import compare, min_time
+from _text_data import text_csr
 from bench_bandwidth import stream_triad_gbs
 
 N, I, PER, K = 200_000, 1 << 18, 60, 10
@@ -50,14 +50,7 @@ N_MULTI = 50_000  # rows of the 10-class LogisticRegression comparison
 
 @pytest.fixture(scope="module")
 def text():
-    rng = np.random.default_rng(0)
-    cols = np.minimum(rng.zipf(1.2, N * PER) - 1, I - 1).astype(np.int32)
-    rows = np.repeat(np.arange(N, dtype=np.int32), PER)
-    x = sp.csr_matrix((rng.random(N * PER).astype(np.float32), (rows, cols)), shape=(N, I))
-    x.sum_duplicates()
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    x = sp.csr_matrix(sp.diags((1.0 / np.maximum(norms, 1e-12)).astype(np.float32)) @ x)
-    x.sort_indices()
+    x = text_csr(N, I, PER, np.random.default_rng(0))
     xc = F.as_csr(x)
     xc.transpose()  # the CSC copy a fit makes once
     return x, xc, stream_triad_gbs(3)
