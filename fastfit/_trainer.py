@@ -43,6 +43,8 @@ _SERIAL_WORK = 1 << 20
 # for a core. Measured on a 100-row partial_fit of a 2000-100-1 MLP (20M): 6.6 ms on one
 # thread, 3.8 ms on two alone, 13-15 ms on two right after scikit-learn's partial_fit.
 _SMALL_CALL_WORK = 1 << 25
+# Bytes of checkpoint buffers (weights, statistics, optimizer state) kept between fits.
+_KEEP_CHECKPOINT_BYTES = 32 << 20
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -491,7 +493,17 @@ class Trainer:
         except KeyboardInterrupt:
             self._restore(good)
             raise
+        finally:
+            self._release_checkpoint()
         return self.history
+
+    def _release_checkpoint(self):
+        """Keep the checkpoint's buffers for the next fit only while they are small (the
+        page faults of fresh copies dominate small partial_fit calls); a large model's
+        would double its memory for the life of the trainer."""
+        good = getattr(self, "_good", None)
+        if good is not None and sum(a.nbytes for a in good[1]) > _KEEP_CHECKPOINT_BYTES:
+            self._good = None
 
     def _run_epoch(self, native, epoch, n_batches, n_samples, ctx, callbacks, batch_hooks, good,
                    dist=None):

@@ -586,3 +586,19 @@ def test_batch_with_zero_total_weight_contributes_nothing():
     hist = ce.fit(Xc, labels)
     assert np.all(np.isfinite(hist["loss"])) and np.all(np.isfinite(ce.model.params))
     assert ce.step_ < 3 * 20
+
+
+def test_checkpoint_buffers_are_kept_only_while_small(monkeypatch):
+    import fastfit._trainer as tr
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 5)), rng.integers(0, 3, 64)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3), random_state=0)
+    t = Trainer(model, "cross_entropy", "adam", epochs=2, batch_size=16, random_state=0)
+    t.fit(X, y)
+    kept = t._good[1]
+    t.fit(X, y)            # a small model's buffers serve the next fit again
+    assert all(a is b for a, b in zip(t._good[1], kept, strict=True))
+    monkeypatch.setattr(tr, "_KEEP_CHECKPOINT_BYTES", 0)
+    t.fit(X, y)
+    assert t._good is None  # a large one's are released at the end of the fit

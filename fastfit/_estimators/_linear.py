@@ -68,11 +68,14 @@ _SMALL_SOLVE = 256
 # The same for Ridge's Cholesky solve, next to a Gram product of at least order^3
 # multiply-adds in fastfit's GEMM: its BLAS workers would spin ~0.1 s after the solve,
 # through the next fit's GEMM (1000 x 2000, dual: the GEMM took 87 ms after a two-thread
-# solve, 43 ms after a one-thread one; the solve 24 -> ~30 ms).
-_SMALL_CHOLESKY = 2048
-# Row blocks of the dual kernel matrix X X^T: only the blocks on and below the diagonal
-# are multiplied (10 of 16: 62% of the full product's multiply-adds), then mirrored.
-_KERNEL_BLOCKS = 4
+# solve, 43 ms after a one-thread one). At order 2000 the one-thread solve itself costs
+# more (143 ms) than the spin does: 2000 x 4000 fit 0.82-0.84x scikit-learn with the
+# limit at 2048, 0.87-0.91x at 1024.
+_SMALL_CHOLESKY = 1024
+# Row blocks of the dual kernel matrix X X^T, of about this many rows (at most 16 blocks):
+# only the blocks on and below the diagonal are multiplied, then mirrored -- b(b+1)/2 of
+# b^2 blocks, 62% of the full product's multiply-adds at n = 1000, 56% at 2000.
+_KERNEL_BLOCK_ROWS = 256
 _RIDGE_SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs")
 # Widest sparse X solved through its (dense, p x p float64) Gram: 32 MB at 2048.
 _SPARSE_GRAM_MAX = 2048
@@ -237,12 +240,14 @@ def _kernel_matrix(Xc):
     mirrored above it (symmetric by construction, as a rank-k update would give)."""
     n = Xc.shape[0]
     K = np.empty((n, n))
-    edges = np.linspace(0, n, min(_KERNEL_BLOCKS, n) + 1).astype(int)
+    blocks = min(16, -(-n // _KERNEL_BLOCK_ROWS))
+    edges = np.linspace(0, n, blocks + 1).astype(int)
     for bi in range(len(edges) - 1):
         i0, i1 = edges[bi], edges[bi + 1]
         K[i0:i1, :i1] = ops.gemm(Xc[i0:i1], Xc[:i1], trans_b=True)
-    lower = np.tril_indices(n, -1)
-    K.T[lower] = K[lower]
+        K[:i0, i0:i1] = K[i0:i1, :i0].T            # the blocks above the diagonal
+        diag = K[i0:i1, i0:i1]
+        diag[...] = np.tril(diag) + np.tril(diag, -1).T
     return K
 
 
