@@ -43,7 +43,8 @@ _SERIAL_WORK = 1 << 20
 # for a core. Measured on a 100-row partial_fit of a 2000-100-1 MLP (20M): 6.6 ms on one
 # thread, 3.8 ms on two alone, 13-15 ms on two right after scikit-learn's partial_fit.
 _SMALL_CALL_WORK = 1 << 25
-# Bytes of checkpoint buffers (weights, statistics, optimizer state) kept between fits.
+# Bytes of checkpoint buffers (weights, statistics, optimizer state), and of the engine's
+# workspace, kept between fits.
 _KEEP_CHECKPOINT_BYTES = 32 << 20
 
 
@@ -225,16 +226,21 @@ class Trainer:
         np.copyto(self.model.stats, stats)
 
     def _snapshot(self):
-        """Everything an epoch changes: restored after Ctrl-C or a non-finite loss."""
-        return (self.get_weights(), [s.copy() for s in self._slots], self.step_, self.epoch_,
-                self.optimizer.lr, copy.deepcopy(self.optimizer.schedule.__dict__))
+        """Everything a fit changes, the gradient buffer included: ``(checkpoint, grads)``
+        for an estimator's rollback of a rejected call (``_restore`` takes the first).
+        Copied into the buffers of the previous call's snapshot, as ``_checkpoint``."""
+        snap = self._checkpoint("_pre_fit", with_grads=True)
+        return snap[:6], snap[6]
 
-    def _checkpoint(self):
-        """``_snapshot`` into the buffers of the previous one: the fit loop takes one per
+    def _checkpoint(self, store="_good", with_grads=False):
+        """Everything an epoch changes, restored after Ctrl-C or a non-finite loss: copied
+        into the buffers of the previous copy kept in ``store``. The fit loop takes one per
         epoch, and fresh copies of every flat buffer cost page faults that dominated small
         ``partial_fit`` calls (15 fresh copies of 1.6 MB: 7 of a 100 x 2000 call's 15 ms)."""
-        good = getattr(self, "_good", None)   # None also in pickles from before it existed
+        good = getattr(self, store, None)   # None also in pickles from before it existed
         arrays = [self.model.params, self.model.stats, *self._slots]
+        if with_grads and self._grads is not None:
+            arrays.append(self._grads)
         if good is None or len(good[1]) != len(arrays) or any(
                 a.shape != b.shape or a.dtype != b.dtype for a, b in zip(good[1], arrays)):
             good = [None, [a.copy() for a in arrays]]
@@ -242,13 +248,14 @@ class Trainer:
             for dst, src in zip(good[1], arrays):
                 np.copyto(dst, src)
         params, stats, *slots = good[1]
+        grads = slots.pop() if with_grads and self._grads is not None else None
         snap = ((params, stats), slots, self.step_, self.epoch_, self.optimizer.lr,
-                copy.deepcopy(self.optimizer.schedule.__dict__))
-        self._good = [snap, good[1]]
+                copy.deepcopy(self.optimizer.schedule.__dict__), grads)
+        setattr(self, store, [snap, good[1]])
         return snap
 
     def _restore(self, snap):
-        weights, slots, step, epoch, lr, schedule_state = snap
+        weights, slots, step, epoch, lr, schedule_state = snap[:6]
         self.set_weights(weights)
         self.optimizer.lr = lr
         self.optimizer.schedule.__dict__.update(schedule_state)
@@ -311,14 +318,19 @@ class Trainer:
                 raise ValueError("sparse input trains on the CPU only: use device='cpu', or "
                                  "dense X with device='cuda'")
             from fastfit.cuda._train import CudaTrainer as cls
-        return cls(
+        spare = {} if device == "cuda" else {"spare_workspace": getattr(self, "_spare_ws", None)}
+        native = cls(
             self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
             optimizer=self.optimizer.settings(), grads=self._grads,
             slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
             merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(call_work),
             shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
-            step=self.step_, **extra,
+            step=self.step_, **extra, **spare,
             **({} if dist is None else {"capacity": capacity, "dist": dist}))
+        if device != "cuda":   # the next fit reuses it (a trainer runs one fit at a time)
+            small = sum(a.nbytes for a in native.workspace.values()) <= _KEEP_CHECKPOINT_BYTES
+            self._spare_ws = native.workspace if small else None
+        return native
 
     # ---- fit ------------------------------------------------------------------------
     def _n_batches(self, n):
@@ -452,7 +464,10 @@ class Trainer:
                "total_steps": (self.epoch_ + epochs) * n_batches}
         batch_hooks = [cb for cb in callbacks if wants_batch_hooks(cb)]
         self.stop_training = False
-        good = self._checkpoint()
+        # The rollback point of the running epoch, copied when an epoch starts: after the
+        # last epoch (or before the first) the model's state is itself the rollback point,
+        # and a one-epoch fit (a partial_fit) copies its buffers once, not twice.
+        good = None
         sharded_val = dist if dist is not None and dist.sharded else None
         try:
             _guarded(dist, lambda: [cb.on_train_begin(self) for cb in callbacks])
@@ -460,6 +475,7 @@ class Trainer:
                 if self.stop_training:
                     break
                 epoch = self.epoch_
+                good = self._checkpoint()
                 _guarded(dist, lambda: [cb.on_epoch_begin(self, epoch) for cb in callbacks])
                 t0 = time.perf_counter()
                 last_lr = self._run_epoch(native, epoch, n_batches, n_samples, ctx, callbacks,
@@ -483,7 +499,7 @@ class Trainer:
                 if monitor is not None:  # without validation, val_loss falls back to loss
                     # (the same global logs on every rank: the same decision everywhere)
                     schedule.epoch_end(logs.get(monitor, logs.get(monitor.replace("val_", ""))))
-                good = self._checkpoint()   # the epoch is complete: callbacks come after
+                good = None   # the epoch is complete: Ctrl-C from here on keeps it
                 stops = _guarded(dist, lambda: [cb.on_epoch_end(self, epoch, logs)
                                                 for cb in callbacks],
                                  lambda: self.stop_training)
@@ -491,7 +507,8 @@ class Trainer:
                     self.stop_training = any(stops)
             _guarded(dist, lambda: [cb.on_train_end(self) for cb in callbacks])
         except KeyboardInterrupt:
-            self._restore(good)
+            if good is not None:
+                self._restore(good)
             raise
         finally:
             self._release_checkpoint()
@@ -501,9 +518,10 @@ class Trainer:
         """Keep the checkpoint's buffers for the next fit only while they are small (the
         page faults of fresh copies dominate small partial_fit calls); a large model's
         would double its memory for the life of the trainer."""
-        good = getattr(self, "_good", None)
-        if good is not None and sum(a.nbytes for a in good[1]) > _KEEP_CHECKPOINT_BYTES:
-            self._good = None
+        for store in ("_good", "_pre_fit"):
+            good = getattr(self, store, None)
+            if good is not None and sum(a.nbytes for a in good[1]) > _KEEP_CHECKPOINT_BYTES:
+                setattr(self, store, None)
 
     def _run_epoch(self, native, epoch, n_batches, n_samples, ctx, callbacks, batch_hooks, good,
                    dist=None):
@@ -678,6 +696,7 @@ class Trainer:
         state = self.__dict__.copy()
         state["_native"] = None   # workspace and data pointers: rebuilt by the next fit
         state["_good"] = None     # scratch copies of the buffers
+        state["_spare_ws"] = state["_pre_fit"] = None
         state["comm"] = None      # a communicator belongs to the processes of one job
         state["_dist"] = None
         return state

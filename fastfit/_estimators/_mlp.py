@@ -437,9 +437,7 @@ class _BaseMLP(BaseEstimator):
             # block size are scratch, kept so that the estimator (and its pickle) is
             # exactly what it was (a trainer restored by fastfit.load has no gradient
             # buffer until it runs)
-            grads = trainer._grads
-            snap = (trainer._snapshot(), None if grads is None else grads.copy(),
-                    trainer._block)
+            snap = (*trainer._snapshot(), trainer._block)
             weights = snap[0][0]
         else:
             weights = (model.params.copy(), model.stats.copy())
