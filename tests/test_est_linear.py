@@ -322,15 +322,35 @@ def test_logistic_predict_fast_path_matches():
     np.testing.assert_array_equal(m.predict_proba(row), m.predict_proba(X[:1].tolist()))
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 33, 130])
-def test_ridge_dual_kernel_matrix_is_symmetric_and_exact(n):
-    """The dual's X X^T is formed from the blocks on and below the diagonal, mirrored."""
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 33, 130, 600])
+def test_ridge_dual_kernel_matrix_lower_triangle_is_exact(n):
+    """The dual's X X^T is formed from the blocks on and below the diagonal; its lower
+    triangle is what the Cholesky solve reads."""
     from fastfit._estimators._linear import _kernel_matrix
 
     X = np.random.default_rng(n).standard_normal((n, 2 * n + 3))
     K = _kernel_matrix(X)
-    assert np.array_equal(K, K.T)
-    np.testing.assert_allclose(K, X @ X.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.tril(K), np.tril(X @ X.T), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_spd_solve_reads_one_triangle_and_falls_back_when_indefinite(lower):
+    from fastfit._estimators._linear import _spd_solve
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((9, 5))
+    g, rhs = A @ A.T + np.eye(9), rng.standard_normal((9, 2))
+    expect = np.linalg.solve(g, rhs)
+    junk = g.copy()
+    junk[np.triu_indices(9, 1) if lower else np.tril_indices(9, -1)] = np.nan
+    np.testing.assert_allclose(_spd_solve(junk, rhs, lower), expect, rtol=1e-10)
+    B = rng.standard_normal((9, 9))
+    indefinite = B + B.T   # eigenvalues of both signs: no Cholesky factor
+    assert np.linalg.eigvalsh(indefinite).min() < -0.1
+    junk = indefinite.copy()
+    junk[np.triu_indices(9, 1) if lower else np.tril_indices(9, -1)] = np.nan
+    got = _spd_solve(junk, rhs, lower)
+    np.testing.assert_allclose(got, np.linalg.solve(indefinite, rhs), rtol=1e-8)
 
 
 def test_ridge_wide_matches_scikit_learn():
