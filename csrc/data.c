@@ -116,6 +116,28 @@ static inline int64_t ff_shuffle_partner(uint64_t seed, uint64_t stream, uint64_
 /* Positions per chunk whose partners are drawn in parallel before the serial swaps. */
 #define FF_SHUFFLE_CHUNK 65536
 
+/* scikit-learn's our_rand_r (sklearn/utils/_random.pxd): xorshift32, result mod 2^31. */
+static inline uint32_t ff_sklearn_rand_r(uint32_t *seed) {
+    if (*seed == 0) *seed = 1;
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 17;
+    *seed ^= *seed << 5;
+    return *seed % ((uint32_t)2147483647 + 1);
+}
+
+int ff_shuffle_sklearn_i64(int64_t *perm, int64_t n, uint32_t seed) {
+    FF_CHECK(n >= 0 && n <= 2147483647);
+    if (n < 2) return FF_OK;
+    FF_CHECK(perm != NULL);
+    for (uint32_t i = 0; i < (uint32_t)n - 1; ++i) {
+        const uint32_t j = i + ff_sklearn_rand_r(&seed) % ((uint32_t)n - i);
+        const int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    return FF_OK;
+}
+
 int ff_shuffle_i64(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream) {
     FF_CHECK(n >= 0 && n <= FF_SHUFFLE_MAX_N);
     if (n < 2) return FF_OK;

@@ -315,6 +315,11 @@ int ff_gather_i64(int64_t *out /* (B) */, const int64_t *x /* (N) */, const int6
  * counter-based generator at (seed, stream, i), unbiased (rejection sampling; retries
  * read counters i + r*2^48, hence n <= 2^48). */
 int ff_shuffle_i64(int64_t *perm /* (N) */, int64_t n, uint64_t seed, uint64_t stream);
+/* scikit-learn's SequentialDataset.shuffle: Fisher-Yates from position 0 with partner
+ * i + r % (n - i), r from its xorshift our_rand_r (seed 0 taken as 1). Applied to the
+ * previous epoch's order with the same seed, as scikit-learn's SGD does each epoch, it
+ * gives scikit-learn's row order. n < 2^31 (scikit-learn's int indices). */
+int ff_shuffle_sklearn_i64(int64_t *perm /* (N) */, int64_t n, uint32_t seed);
 /* Weights from enum ff_init; element i uses the Philox block at (seed, offset + i) in
  * a stream reserved for initialisation (FF_PHILOX_DOMAIN_INIT in ff_random.h), so any
  * sub-range can be regenerated. fan_in, fan_out >= 1; gain >= 0 and finite. */

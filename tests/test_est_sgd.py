@@ -71,12 +71,6 @@ def _both(cls_ff, cls_sk, X, y, rtol=1e-10, fit_kw=None, **kw):
         "sample_weight is not equivalent to removing/repeating samples.",
     "check_sample_weight_equivalence_on_sparse_data":
         "sample_weight is not equivalent to removing/repeating samples.",
-    # A seed lottery on a 50-sample noisy blob problem: the check forces random_state=0
-    # and asks for > 87% of class 0 after the tol rule stops. scikit-learn's own
-    # SGDClassifier(loss="log_loss", average=True) fails it for random_state 13, 21, 22
-    # and 26 of 0..29; ours (another shuffle generator) for 0 and 29.
-    **({"check_class_weight_classifiers": "seed-dependent, as scikit-learn's own"}
-       if est.get_params().get("average") is True else {}),
 })
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -197,8 +191,9 @@ def test_same_random_state_same_coefficients_any_thread_count():
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_partial_fit_twice_equals_fit_two_epochs(shuffle):
-    X, y, yr = _data(classes=3)
+def test_multiclass_partial_fit_twice_equals_fit_two_epochs(shuffle):
+    """Multiclass problems share fastfit's Philox order (stream = epoch number)."""
+    X, y, _ = _data(classes=3)
     a = SGDClassifier(shuffle=shuffle, random_state=0)
     a.partial_fit(X, y, classes=np.unique(y))
     a.partial_fit(X, y)
@@ -206,16 +201,74 @@ def test_partial_fit_twice_equals_fit_two_epochs(shuffle):
     _same(a.coef_, b.coef_, 1e-12)
     _same(a.intercept_, b.intercept_, 1e-12)
     assert a.t_ == b.t_ == 2 * X.shape[0] + 1
-    r = SGDRegressor(shuffle=shuffle, random_state=0)
-    r.partial_fit(X, yr)
-    r.partial_fit(X, yr)
-    s = SGDRegressor(shuffle=shuffle, random_state=0, max_iter=2, tol=None).fit(X, yr)
-    _same(r.coef_, s.coef_, 1e-12)
     if not shuffle:  # and scikit-learn's partial_fit, step for step
         c = sk.SGDClassifier(shuffle=False)
         c.partial_fit(X, y, classes=np.unique(y))
         c.partial_fit(X, y)
         _same(a.coef_, c.coef_, 1e-10)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_partial_fit_matches_sklearn_step_for_step(shuffle):
+    """Binary and regression partial_fit calls shuffle as scikit-learn's (the same seed
+    for every call of an int random_state, applied to a fresh row order)."""
+    X, y, yr = _data()
+    pairs = [(SGDClassifier, sk.SGDClassifier, y, {"classes": np.unique(y)}),
+             (SGDRegressor, sk.SGDRegressor, yr, {})]
+    for ours, theirs, target, first in pairs:
+        a, b = ours(shuffle=shuffle, random_state=4), theirs(shuffle=shuffle, random_state=4)
+        for call in range(3):
+            kw = first if call == 0 else {}
+            a.partial_fit(X, target, **kw)
+            b.partial_fit(X, target, **kw)
+            _same(a.coef_, b.coef_, 1e-12)
+            _same(a.intercept_, b.intercept_, 1e-12)
+            assert a.t_ == b.t_
+
+
+@pytest.mark.parametrize("kw", [{}, {"early_stopping": True}, {"average": True},
+                                {"penalty": "elasticnet", "learning_rate": "invscaling",
+                                 "eta0": 0.01}])
+@pytest.mark.parametrize("random_state", [0, 7])
+def test_shuffled_fit_matches_sklearn(kw, random_state):
+    """With shuffle=True (the default) the rows come in scikit-learn's order: the same
+    model and the same n_iter_ for the same random_state (7 features: one lane block,
+    so the same operations in the same order)."""
+    X, y, yr = _data(n=300, d=7, seed=random_state)
+    _both(SGDClassifier, sk.SGDClassifier, X, y, rtol=1e-12, random_state=random_state, **kw)
+    _both(SGDRegressor, sk.SGDRegressor, X, yr, rtol=1e-12, random_state=random_state, **kw)
+
+
+def test_shuffle_sklearn_is_scikit_learns_dataset_order():
+    from sklearn.utils._seq_dataset import ArrayDataset64
+
+    from fastfit.ops import shuffle_sklearn
+
+    for n in (1, 2, 3, 37, 1000):
+        rows = ArrayDataset64(np.zeros((n, 1)), np.arange(n, dtype=np.float64), np.ones(n), 5)
+        perm = np.arange(n, dtype=np.int64)
+        for seed in (0, 1, 12345, 2**31 - 1, 2**32 - 1):
+            for _epoch in range(3):   # cumulative: each epoch permutes the last order
+                rows._shuffle_py(seed)
+                assert shuffle_sklearn(perm, seed) is perm
+                order = [int(rows._next_py()[1]) for _ in range(n)]
+                assert order == perm.tolist()
+
+
+def test_shuffle_sklearn_rejects_bad_arguments():
+    from fastfit.ops import shuffle_sklearn
+
+    perm = np.arange(5, dtype=np.int64)
+    for seed in (-1, 2**32, 1.5, True):
+        with pytest.raises(ValueError, match="seed"):
+            shuffle_sklearn(perm, seed)
+    with pytest.raises(TypeError, match="int64"):
+        shuffle_sklearn(np.arange(5, dtype=np.int32), 1)
+    with pytest.raises(ValueError, match="1-D"):
+        shuffle_sklearn(np.zeros((2, 2), np.int64), 1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        shuffle_sklearn(np.arange(10, dtype=np.int64)[::2], 1)
+    assert perm.tolist() == list(range(5))
 
 
 def test_partial_fit_rules():

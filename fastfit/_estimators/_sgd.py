@@ -3,14 +3,18 @@ per-sample loop in C (``fastfit.ops.sgd_epoch``).
 
 Parameters, defaults, losses, penalties, schedules, averaging, the tol /
 n_iter_no_change rule and the fitted attributes are scikit-learn 1.9's; with
-``shuffle=False`` the coefficients are scikit-learn's to float64 rounding. What differs:
+``shuffle=False``, and for regression and binary classification with ``shuffle=True``
+too, the coefficients are scikit-learn's to float64 rounding: the rows come in
+scikit-learn's order (its seed draws from ``random_state`` and its xorshift
+Fisher-Yates, ``fastfit.ops.shuffle_sklearn``), so the same ``random_state`` gives the
+same model and the same ``n_iter_``. What differs:
 
-- the epoch's row order with ``shuffle=True`` comes from fastfit's Philox generator
-  (a fresh permutation per epoch, stream = epoch number), so ``partial_fit`` called k
-  times equals ``fit(max_iter=k)`` even when shuffling;
 - multiclass one-vs-all problems run in parallel on OpenMP threads (``n_threads``)
   instead of joblib (``n_jobs`` is accepted and used only when ``n_threads`` is None),
-  and share the row order; each problem's result does not depend on the thread count;
+  and share one row order, read once for all problems: fastfit's Philox permutation (a
+  fresh one per epoch, stream = epoch number, so ``partial_fit`` called k times equals
+  ``fit(max_iter=k)``) where scikit-learn shuffles each problem with its own seed; each
+  problem's result does not depend on the thread count;
 - early stopping scores the current model (scikit-learn 1.9 passes its unscaled weight
   vector to the validation score, and compares log-loss labels 0/1 against predictions
   -1/1), so ``n_iter_`` with ``early_stopping=True`` can differ from scikit-learn's;
@@ -36,6 +40,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from fastfit._estimators._base import (SparseCoefMixin, check_class_targets, check_fit_data,
@@ -44,7 +49,7 @@ from fastfit._estimators._base import (SparseCoefMixin, check_class_targets, che
 from fastfit._threads import blas_single_threaded
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
-from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
+from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state, shuffle_sklearn
 from fastfit.ops._sparse import CSR, as_csr, csr_matmul, csr_sgd_runner
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
@@ -56,6 +61,7 @@ _REGRESSOR_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
                      "squared_epsilon_insensitive")
 _SCHEDULES = ("constant", "optimal", "invscaling", "adaptive", "pa1", "pa2")
 _PENALTIES = ("l2", "l1", "elasticnet", None)
+_MAX_INT = np.iinfo(np.int32).max   # scikit-learn's bound for the seeds it draws
 
 
 def _dloss(loss: str, param: float, y: float, p: float) -> float:
@@ -234,9 +240,13 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
     # ---- the epoch loop ------------------------------------------------------------
     def _run_epochs(self, X, *, y=None, labels=None, pos_labels=None, sample_weight, coef,
                     intercept, avg_coef, avg_intercept, weight_pos, weight_neg, max_iter,
-                    train_rows, val, seed, epoch0, t0, problem_targets=None):
+                    train_rows, val, seed, epoch0, t0, problem_targets=None, sk_seed=None):
         """Run up to max_iter epochs on the training rows; coef/avg_coef (K, D) are
-        updated in place. Returns (intercepts, avg_intercepts, n_iter per problem)."""
+        updated in place. Returns (intercepts, avg_intercepts, n_iter per problem).
+
+        With ``sk_seed`` (one problem, shuffle=True) the rows come in scikit-learn's order:
+        all rows shuffled by ``shuffle_sklearn`` each epoch, validation rows skipped;
+        otherwise in fastfit's Philox order keyed by ``seed`` and the epoch."""
         k = coef.shape[0]
         penalty = self.penalty
         l1 = penalty in ("l1", "elasticnet")
@@ -249,7 +259,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                          learning_rate=self.learning_rate, eta0=self.eta0,
                          power_t=self.power_t, optimal_init=self._optimal_init(),
                          average=int(self.average), fit_intercept=self.fit_intercept,
-                         objective=objective, shuffle=self.shuffle, seed=seed)
+                         objective=objective, shuffle=self.shuffle and sk_seed is None,
+                         seed=seed)
         st = sgd_state(coef, intercept, t=t0, eta=self.eta0, weight_pos=weight_pos,
                        weight_neg=weight_neg, labels=pos_labels, avg_intercept=avg_intercept)
         q = np.zeros_like(coef) if l1 else None
@@ -263,10 +274,21 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         runner = csr_sgd_runner if isinstance(X, CSR) else sgd_runner
         run = runner(coef, st, cfg, X, order, y=y, labels=labels,
                      sample_weight=sample_weight, aw=avg_coef, q=q, n_threads=self._threads())
+        sk_order = self.shuffle and sk_seed is not None
+        if sk_order:
+            every_row = np.arange(X.shape[0], dtype=np.int64)
+            is_train = None
+            if n_train != X.shape[0]:
+                is_train = np.zeros(X.shape[0], bool)
+                is_train[train_rows] = True
         for epoch in range(max_iter):
             if self.verbose:
                 print(f"-- Epoch {epoch + 1}")
-            order[:] = train_rows
+            if sk_order:
+                shuffle_sklearn(every_row, sk_seed)
+                order[:] = every_row if is_train is None else every_row[is_train[every_row]]
+            else:
+                order[:] = train_rows
             try:
                 run(epoch0 + epoch)
             except FloatingPointError:
@@ -338,6 +360,20 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
 
     def _seed_for_fit(self):
         return seeds_from(self.random_state, 1)[0]
+
+    def _sklearn_shuffle_seed(self):
+        """The shuffle seed scikit-learn draws for one binary or regression fit (and for
+        each partial_fit call), with its draws in its order: ``make_dataset``'s seed and
+        the ``randint(MAX_INT)`` its SGD shuffles with. An int ``random_state`` therefore
+        gives scikit-learn's row order in every epoch, hence its model and epoch count."""
+        rs = check_random_state(self.random_state)
+        if isinstance(self, RegressorMixin):
+            seed = rs.randint(0, _MAX_INT)
+            rs.randint(1, _MAX_INT)
+        else:
+            rs.randint(1, _MAX_INT)
+            seed = rs.randint(_MAX_INT)
+        return int(seed)
 
     def _finish_attrs(self, coef, intercept, avg_coef, avg_intercept):
         dtype = coef.dtype
@@ -593,7 +629,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             X, labels=labels, pos_labels=pos_labels, sample_weight=sw, coef=coef,
             intercept=intercept, avg_coef=avg_coef, avg_intercept=avg_intercept,
             weight_pos=wpos, weight_neg=wneg, max_iter=max_iter, train_rows=train_rows,
-            val=val, seed=seed, epoch0=epoch0, t0=self.t_, problem_targets=pos_labels)
+            val=val, seed=seed, epoch0=epoch0, t0=self.t_, problem_targets=pos_labels,
+            sk_seed=self._sklearn_shuffle_seed() if k == 1 and self.shuffle else None)
         self.n_iter_ = int(n_iter.max())
         self.t_ += self.n_iter_ * n
         self.coef_, self.intercept_ = self._finish_attrs(coef, intercept, avg_coef,
@@ -779,7 +816,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         intercept, avg_intercept, n_iter = self._run_epochs(
             X, y=y, sample_weight=sw, coef=coef, intercept=intercept, avg_coef=avg_coef,
             avg_intercept=avg_intercept, weight_pos=None, weight_neg=None, max_iter=max_iter,
-            train_rows=train_rows, val=val, seed=seed, epoch0=epoch0, t0=self.t_)
+            train_rows=train_rows, val=val, seed=seed, epoch0=epoch0, t0=self.t_,
+            sk_seed=self._sklearn_shuffle_seed() if self.shuffle else None)
         self.n_iter_ = int(n_iter.max())
         self.t_ += self.n_iter_ * n
         coef_, intercept_ = self._finish_attrs(coef, intercept, avg_coef, avg_intercept)

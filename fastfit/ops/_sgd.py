@@ -14,13 +14,15 @@ back into the arrays.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from fastfit._lib import (check_status, ffi, float_array, index_array, inplace_dtype, kernel,
                           lib, out_array, ptr)
 
 __all__ = ["SGD_LOSSES", "SGD_PENALTIES", "SGD_SCHEDULES", "sgd_config", "sgd_state",
-           "sgd_epoch", "sgd_runner", "sgd_finish"]
+           "sgd_epoch", "sgd_runner", "sgd_finish", "shuffle_sklearn"]
 
 #: Loss names (scikit-learn's), mapped to ``enum ff_sgd_loss``; perceptron is the hinge
 #: with threshold 0.
@@ -249,3 +251,36 @@ def sgd_finish(w, state, aw=None) -> None:
     if len(state) != k:
         raise ValueError(f"state has {len(state)} problems but w has {k} rows")
     check_status(kernel("sgd_finish", dtype)(ptr(w), ptr(aw), state, d, k), "sgd_finish")
+
+
+def shuffle_sklearn(perm, seed):
+    """Permute ``perm`` in place as scikit-learn's SGD shuffles its rows each epoch.
+
+    scikit-learn's ``SequentialDataset.shuffle``: Fisher-Yates from the front with its
+    xorshift generator ``our_rand_r``, restarted from ``seed`` on every call and applied
+    to the previous order. Calling this once per epoch on the same array with the same
+    seed gives scikit-learn's row order of every epoch.
+
+    Parameters
+    ----------
+    perm : ndarray of shape (n,), int64
+        C-contiguous, writeable, ``n < 2**31``; permuted in place.
+    seed : int
+        ``0 <= seed < 2**32`` (0 acts as 1, as in scikit-learn).
+
+    Returns
+    -------
+    perm : ndarray
+        The same array.
+    """
+    if not isinstance(perm, np.ndarray) or perm.ndim != 1:
+        raise ValueError("perm must be a 1-D NumPy array (it is permuted in place)")
+    perm = out_array("perm", perm, np.int64, perm.shape)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \
+            or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    if perm.shape[0] >= 2**31:
+        raise ValueError(f"perm must have fewer than 2**31 entries, got {perm.shape[0]}")
+    check_status(lib.ff_shuffle_sklearn_i64(ptr(perm), perm.shape[0], int(seed)),
+                 "shuffle_sklearn")
+    return perm
