@@ -29,6 +29,8 @@
  * An OpenMP region costs ~1.3 us on 2 threads; a loop over fewer elements than this
  * runs serially. Tuned for elementwise work (~1 ns/element/thread). */
 #define FF_PARALLEL_MIN 32768
+/* The same for the input finiteness check (ff_count_nonfinite: see there). */
+#define FF_PARALLEL_MIN_CHECK (1 << 20)
 
 /* `#pragma omp parallel for if (cond)` still starts a one-thread team when cond is false:
  * libgomp allocates and frees a team per call, ~0.4 us, which was most of a 64-value
