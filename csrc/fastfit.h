@@ -535,6 +535,17 @@ typedef struct ff_train_f64 {
     const ff_dist *dist;
 } ff_train_f64;
 
+/* The epoch's rules, shared by the C engine and the CUDA trainer (fastfit.cuda), so
+ * that both cut, count and key batches identically. ff_batch_count: batches per epoch
+ * of n rows (0 for n < 1); ff_batch_bounds: rows [lo, hi) of batch b of the epoch
+ * order, FF_EBADARG for b outside [0, ff_batch_count) -- with merge_single a last batch of one row joins the
+ * batch before it; ff_dropout_offset: the first dropout counter of the step-th optimizer
+ * step (a layer adds its mask byte slot times capacity). */
+int64_t ff_batch_count(int64_t n, int64_t batch_size, int merge_single);
+int ff_batch_bounds(int64_t *lo, int64_t *hi, int64_t b, int64_t n, int64_t batch_size,
+                    int merge_single);
+uint64_t ff_dropout_offset(int64_t step, int64_t mask_width, int64_t capacity);
+
 /* Batches [first_batch, first_batch + n_batches) of one epoch: gather, forward, loss and
  * gradient, backward, clip, optimizer step with lr[i] for the i-th of them. The epoch's
  * shuffle (seed shuffle_seed, stream epoch) happens when first_batch == 0, which also
