@@ -653,6 +653,79 @@ class Trainer:
         self.step_ = int(native.struct.step)
         return loss
 
+    def iter_steps(self, X, y, learning_rates, *, sample_weight=None):
+        """Take one optimizer step per learning rate, yielding each step's batch loss.
+
+        The batches are those ``fit`` would take (shuffled and cut the same way; a new
+        epoch's order starts where one ends), one C call per step so that the loss of
+        every batch is seen. The model, the optimizer state and ``step_`` move on as in
+        ``fit``; the history, the callbacks and ``epoch_`` are left alone. For sweeps
+        such as ``fastfit.diagnostics.lr_finder``.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        y : array-like
+            Targets as the loss expects (see ``fastfit.losses``).
+        learning_rates : array-like of float
+            The rate of each step, in order.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Yields
+        ------
+        float
+            The batch loss of each step, in order.
+
+        Raises
+        ------
+        NonFiniteLossError
+            When a step's loss is NaN or infinite (the model then holds that step's
+            state: no rollback).
+        """
+        data = self._prepare(X, y, sample_weight)
+        lrs = np.ascontiguousarray(learning_rates, dtype=np.float64).reshape(-1)
+        backend = self._make_native(self.batch_size,
+                                    sparse_input=not isinstance(data.x, np.ndarray))
+        backend.set_data(data.x, data.target, data.labels, data.weight, data.rows)
+        per_epoch = self._n_batches(data.n)
+        for i in range(lrs.shape[0]):
+            status = backend.run_batches(self.epoch_ + i // per_epoch, i % per_epoch,
+                                         lrs[i:i + 1])
+            self.step_ = int(backend.struct.step)
+            loss = float(backend.struct.last_loss)
+            if status == lib.FF_ENONFINITE:
+                raise NonFiniteLossError(f"the batch loss is {loss} at step {i + 1}", loss=loss)
+            lib_status(status, "iter_steps")
+            yield loss
+
+    def set_learning_rate(self, lr, *, velocity_lr=None):
+        """Set the optimizer's base learning rate between ``fit`` calls or epochs.
+
+        Parameters
+        ----------
+        lr : float
+            The new rate (>= 0).
+        velocity_lr : float, optional
+            With SGD momentum: the rate the momentum buffer was built at. The buffer is
+            rescaled by ``velocity_lr / lr`` so that the step it carries, rate x buffer,
+            is unchanged -- scikit-learn's convention, whose velocity holds the rate.
+            None (default) leaves the buffer as it is (torch's convention).
+        """
+        lr = float(lr)
+        if not (lr >= 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be finite and >= 0, got {lr}")
+        self.optimizer.lr = lr
+        if (velocity_lr is not None and lr > 0 and getattr(self.optimizer, "momentum", 0) > 0
+                and self._slots):
+            self._slots[0] *= self._slots[0].dtype.type(float(velocity_lr) / lr)
+
+    def release_data(self):
+        """Drop the engine's hold on the last fit's data and workspace (the trainer
+        otherwise keeps them for the next ``train_step``), e.g. before pickling or
+        keeping a trained trainer around; the next ``fit`` or ``train_step`` builds a
+        new one. The model, optimizer state and history are kept."""
+        self._native = None
+
     @property
     def grads(self) -> np.ndarray:
         """The gradient buffer of the last step (layout of ``model.params``)."""
