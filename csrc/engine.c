@@ -57,6 +57,14 @@ uint64_t ff_dropout_offset(int64_t step, int64_t mask_width, int64_t capacity) {
     return (uint64_t)step * (uint64_t)(mask_width * capacity);
 }
 
+int ff_step_coefficients(double *weight_decay, double *eps, int32_t sklearn, int32_t optimizer,
+                         int32_t decoupled, double beta2, int64_t step, double wsum) {
+    FF_CHECK(weight_decay && eps);
+    if (sklearn && !decoupled) *weight_decay = *weight_decay / wsum;
+    if (sklearn && optimizer == FF_OPTIM_ADAM) *eps = *eps / sqrt(1.0 - pow(beta2, (double)step));
+    return FF_OK;
+}
+
 /* A data-parallel step's place in its global batch (a NULL ff_dstep: a step of one
  * process): the first of the rank's rows is row row0 of the global batch, whose dropout
  * counters span cap rows, exactly as in one process. A rank may hold none of a batch's

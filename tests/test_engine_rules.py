@@ -62,3 +62,72 @@ def test_every_op_kind_has_a_check_forward_backward_and_a_table_row():
         for part in ("check", "forward", "backward"):
             assert f"FF_FN(ff_op_{kind}_{part})(" in ops, (kind, part)
         assert re.search(rf"\[FF_OP_{kind.upper()}\] = FF_OP_ENTRY\({kind},", ops), kind
+
+
+# ---- the Python wrappers every backend calls (fastfit._epoch) --------------------------------
+
+def test_batch_weight_sums_are_the_engines_row_order_sums():
+    import numpy as np
+
+    from fastfit._epoch import batch_bounds, batch_weight_sums
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        w = rng.random(70).astype(dtype)
+        w[:20] = 0
+        order = rng.permutation(70).astype(np.int64)[:65]
+        got = batch_weight_sums(w, order, 70, 16, True, dtype)
+        bounds = batch_bounds(65, 16, True)
+        assert len(got) == len(bounds) == 4 and bounds[-1] == (48, 65)
+        for s, (lo, hi) in zip(got, bounds):
+            expect = 0.0
+            for r in order[lo:hi]:   # in row order, in double, as ff_step
+                expect += float(w[r])
+            assert s == expect
+        unweighted = batch_weight_sums(None, order, 70, 16, True, dtype)
+        assert list(unweighted) == [hi - lo for lo, hi in bounds]
+        with pytest.raises(ValueError):
+            batch_weight_sums(w, np.array([0, 70], np.int64), 70, 16, True, dtype)
+
+
+def test_step_coefficients_fold_scikit_learn_mode_only():
+    import math
+
+    from fastfit._epoch import step_coefficients
+
+    opt = {"weight_decay": 0.1, "eps": 1e-8, "kind": lib.FF_OPTIM_ADAM, "decoupled": 0,
+           "beta2": 0.999}
+    assert step_coefficients(opt, 3, 20.0) == (0.1, 1e-8)
+    wd, eps = step_coefficients({**opt, "sklearn": True}, 3, 20.0)
+    assert wd == 0.1 / 20.0 and eps == 1e-8 / math.sqrt(1.0 - math.pow(0.999, 3))
+    wd, eps = step_coefficients({**opt, "sklearn": True, "decoupled": 1}, 3, 20.0)
+    assert wd == 0.1
+    wd, eps = step_coefficients({**opt, "sklearn": True, "kind": lib.FF_OPTIM_SGD}, 3, 20.0)
+    assert (wd, eps) == (0.1 / 20.0, 1e-8)
+
+
+def test_the_cuda_trainer_restates_no_engine_rule():
+    # the batch cut, the merge of a lone last row, the per-batch weight sums, the dropout
+    # offset and scikit-learn mode's folding come from fastfit._epoch, not from copies
+    text = (ROOT / "fastfit" / "cuda" / "_train.py").read_text()
+    for copy in ("n - hi == 1", "reduceat", "mask_width * self.cap", "math.pow(",
+                 "def _forward(self", "def _backward(self", "== OP_ACTIVATION"):
+        assert copy not in text, copy
+    ops = (ROOT / "fastfit" / "cuda" / "_ops.py").read_text()
+    kinds = re.findall(r"FF_OP_(\w+) =", (ROOT / "csrc" / "fastfit.h").read_text())
+    for kind in kinds:   # one table row per enum ff_op_kind
+        assert re.search(rf"lib\.FF_OP_{kind}: \({kind.lower()}_forward, {kind.lower()}_backward\)",
+                         ops), kind
+
+
+def test_the_trainer_uses_only_the_backend_contract():
+    import numpy as np
+
+    from fastfit import Trainer, nn
+    from fastfit._backend import Backend
+
+    text = (ROOT / "fastfit" / "_trainer.py").read_text()
+    assert "getattr(native" not in text and ".struct" not in text
+    t = Trainer(nn.Sequential(nn.Linear(3, 2), random_state=0), loss="mse", batch_size=4)
+    t.fit(np.zeros((8, 3)), np.zeros((8, 2)), epochs=1)
+    assert isinstance(t._native, Backend)
