@@ -78,3 +78,7 @@ class Backend(Protocol):
     def sync_to_host(self) -> None:
         """Make the host buffers (the model's parameters and statistics, the Trainer's
         gradients and optimizer state) hold the backend's current state."""
+
+    def slot_rows(self, slot: int, width: int, rows: int) -> np.ndarray:
+        """The first ``rows`` rows (``width`` values each) of workspace slot ``slot``
+        (``model.plan`` offsets) as the last step left them, on the host."""

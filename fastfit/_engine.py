@@ -206,3 +206,11 @@ class NativeTrainer:
 
     def sync_to_host(self) -> None:
         """Nothing to copy: the engine updates the host buffers in place."""
+
+    def slot_rows(self, slot: int, width: int, rows: int) -> np.ndarray:
+        """A view into the workspace (a CSR input's workspace starts at slot n_in)."""
+        cap = self.struct.capacity
+        start = (slot - (self.native_model.n_in if self.sparse_input else 0)) * cap
+        if start < 0 or rows > cap:
+            raise ValueError(f"slot {slot} / {rows} rows lie outside the workspace")
+        return self.workspace["act"][start:start + rows * width].reshape(rows, width)

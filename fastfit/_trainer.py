@@ -720,6 +720,27 @@ class Trainer:
                 and self._slots):
             self._slots[0] *= self._slots[0].dtype.type(float(velocity_lr) / lr)
 
+    def activations(self, slot, width, rows):
+        """What the last ``train_step`` left in workspace slot ``slot`` of the model's
+        plan (``model.plan``'s op offsets: an op reads ``op.x``, writes ``op.y``), for
+        inspection: e.g. the inputs of every ReLU, whose signs ``gradient_check`` watches.
+
+        Parameters
+        ----------
+        slot, width : int
+            The slot and its width in values per row (an op's ``x`` and ``in_``).
+        rows : int
+            Rows of the batch to return (at most the batch's).
+
+        Returns
+        -------
+        ndarray of shape (rows, width)
+            A view into the training workspace: the next step overwrites it.
+        """
+        if self._native is None:
+            raise RuntimeError("no training step has run yet: call train_step first")
+        return self._native.slot_rows(int(slot), int(width), int(rows))
+
     def release_data(self):
         """Drop the engine's hold on the last fit's data and workspace (the trainer
         otherwise keeps them for the next ``train_step``), e.g. before pickling or

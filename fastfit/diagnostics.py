@@ -283,16 +283,14 @@ def _kink_pattern(trainer, rows):
     forward pass over ``rows`` rows, read from the engine's workspace (backward keeps
     the inputs there): a perturbation that changes it crossed a point where the loss
     is not differentiable."""
-    native = trainer._native
-    act, cap = native.workspace["act"], native.struct.capacity
     kinks = (lib.FF_ACT_RELU, lib.FF_ACT_LEAKY_RELU)
-    spans = [(op.x * cap, op.in_) for op in trainer.model.plan.ops
+    spans = [(op.x, op.in_) for op in trainer.model.plan.ops
              if op.kind == lib.FF_OP_ACTIVATION and op.act in kinks]
 
     def pattern():
         if not spans:
             return np.zeros(0, bool)
-        return np.concatenate([act[s:s + rows * w] > 0 for s, w in spans])
+        return np.concatenate([trainer.activations(s, w, rows).ravel() > 0 for s, w in spans])
 
     return pattern
 

@@ -335,6 +335,13 @@ class CudaTrainer:
     def set_step(self, step: int) -> None:
         self._books.step = int(step)
 
+    def slot_rows(self, slot: int, width: int, rows: int) -> np.ndarray:
+        """A host copy of the device workspace's rows (one sync)."""
+        if rows > self.cap:
+            raise ValueError(f"{rows} rows lie outside the workspace of {self.cap}")
+        start = slot * self.cap
+        return self.act[start:start + rows * width].copy_to_host().reshape(rows, width)
+
     def _op_views(self, n):
         views = self._views.get(n)
         if views is not None:
