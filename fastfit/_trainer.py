@@ -678,8 +678,8 @@ class Trainer:
         Raises
         ------
         NonFiniteLossError
-            When a step's loss is NaN or infinite (the model then holds that step's
-            state: no rollback).
+            When a step's loss (or, with clipping, its gradient norm) is NaN or
+            infinite; that step is not applied.
         """
         data = self._prepare(X, y, sample_weight)
         lrs = np.ascontiguousarray(learning_rates, dtype=np.float64).reshape(-1)
