@@ -34,6 +34,37 @@ static void ff_leave_threads(int prev) {
 #endif
 }
 
+/* ---- the epoch's rules, one definition for every backend (see fastfit.h) ---------- */
+int64_t ff_batch_count(int64_t n, int64_t batch_size, int merge_single) {
+    if (n < 1 || batch_size < 1) return 0;
+    const int64_t nb = (n + batch_size - 1) / batch_size;
+    return merge_single && n > 1 && n % batch_size == 1 ? nb - 1 : nb;
+}
+
+int ff_batch_bounds(int64_t *lo, int64_t *hi, int64_t b, int64_t n, int64_t batch_size,
+                    int merge_single) {
+    /* past the epoch's last batch (a lone last row merged away included): refused */
+    FF_CHECK(lo && hi && b >= 0 && b < ff_batch_count(n, batch_size, merge_single));
+    const int64_t start = b * batch_size;
+    int64_t end = start + batch_size < n ? start + batch_size : n;
+    if (merge_single && n - end == 1) end = n; /* batch norm cannot normalise one row */
+    *lo = start;
+    *hi = end;
+    return FF_OK;
+}
+
+uint64_t ff_dropout_offset(int64_t step, int64_t mask_width, int64_t capacity) {
+    return (uint64_t)step * (uint64_t)(mask_width * capacity);
+}
+
+int ff_step_coefficients(double *weight_decay, double *eps, int32_t sklearn, int32_t optimizer,
+                         int32_t decoupled, double beta2, int64_t step, double wsum) {
+    FF_CHECK(weight_decay && eps);
+    if (sklearn && !decoupled) *weight_decay = *weight_decay / wsum;
+    if (sklearn && optimizer == FF_OPTIM_ADAM) *eps = *eps / sqrt(1.0 - pow(beta2, (double)step));
+    return FF_OK;
+}
+
 /* A data-parallel step's place in its global batch (a NULL ff_dstep: a step of one
  * process): the first of the rank's rows is row row0 of the global batch, whose dropout
  * counters span cap rows, exactly as in one process. A rank may hold none of a batch's
@@ -53,10 +84,9 @@ static int ff_dist_slice(ff_dstep *ds, const ff_dist *d, int64_t b, int64_t n, i
     ds->d = d;
     ds->cap = d->cap;
     if (!d->sharded) {
-        const int64_t glo = b * bs;
-        if (glo >= n) return FF_EBADARG;
-        int64_t ghi = glo + bs < n ? glo + bs : n;
-        if (merge_single && n - ghi == 1) ghi = n;
+        int64_t glo, ghi;
+        const int st = ff_batch_bounds(&glo, &ghi, b, n, bs, merge_single);
+        if (st != FF_OK) return st;
         const int64_t g = ghi - glo;
         ds->row0 = g * r / nr;
         *lo = glo + ds->row0;

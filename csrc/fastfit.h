@@ -540,6 +540,30 @@ typedef struct ff_train_f64 {
     const ff_dist *dist;
 } ff_train_f64;
 
+/* The epoch's rules, shared by the C engine and the CUDA trainer (fastfit.cuda), so
+ * that both cut, count and key batches identically. ff_batch_count: batches per epoch
+ * of n rows (0 for n < 1); ff_batch_bounds: rows [lo, hi) of batch b of the epoch
+ * order, FF_EBADARG for b outside [0, ff_batch_count) -- with merge_single a last batch of one row joins the
+ * batch before it; ff_dropout_offset: the first dropout counter of the step-th optimizer
+ * step (a layer adds its mask byte slot times capacity). */
+int64_t ff_batch_count(int64_t n, int64_t batch_size, int merge_single);
+int ff_batch_bounds(int64_t *lo, int64_t *hi, int64_t b, int64_t n, int64_t batch_size,
+                    int merge_single);
+uint64_t ff_dropout_offset(int64_t step, int64_t mask_width, int64_t capacity);
+/* wsum[b] (ff_batch_count values): the weight sum of batch b of the epoch order (n row
+ * numbers in [0, n_total)), summed in row order in double, or its rows without weights
+ * (weight NULL). The engine skips a batch whose sum is <= 0 (no loss, no step). */
+int ff_batch_weight_sums_f32(double *wsum, const float *weight, const int64_t *order, int64_t n,
+                             int64_t n_total, int64_t batch_size, int merge_single);
+int ff_batch_weight_sums_f64(double *wsum, const double *weight, const int64_t *order, int64_t n,
+                             int64_t n_total, int64_t batch_size, int merge_single);
+/* The optimizer coefficients of the step-th step (counted from 1) in scikit-learn mode
+ * (ff_train's sklearn), in place: the coupled L2 coefficient divided by the batch's weight
+ * sum (not with decoupled decay), and Adam's eps added to sqrt(v) before the bias
+ * correction -- eps / sqrt(1 - beta2^step) in torch's form. Unchanged otherwise. */
+int ff_step_coefficients(double *weight_decay, double *eps, int32_t sklearn, int32_t optimizer,
+                         int32_t decoupled, double beta2, int64_t step, double wsum);
+
 /* Batches [first_batch, first_batch + n_batches) of one epoch: gather, forward, loss and
  * gradient, backward, clip, optimizer step with lr[i] for the i-th of them. The epoch's
  * shuffle (seed shuffle_seed, stream epoch) happens when first_batch == 0, which also

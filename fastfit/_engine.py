@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastfit._backend import Totals
 from fastfit._lib import _SUFFIX, check_status, ffi, kernel, lib, ptr
 
 _OP_FIELDS = ("kind", "act", "x", "z", "y", "dx", "dy", "w", "b", "stat", "save", "a", "a2")
@@ -88,7 +89,11 @@ def lib_status(status: int, what: str) -> None:
 
 class NativeTrainer:
     """``ff_train_<dtype>``: one fit's data and workspace plus the persistent optimizer
-    state, for one model."""
+    state, for one model. A ``fastfit._backend.Backend``: the engine trains in place in
+    the host buffers, so ``sync_to_host`` has nothing to do."""
+
+    #: blocks of batches sized by time (the Trainer's choice)
+    whole_epochs = False
 
     def __init__(self, model, *, loss_kind: int, delta: float, optimizer: dict,
                  grads: np.ndarray, slots: tuple, batch_size: int, merge_single: bool,
@@ -196,3 +201,28 @@ class NativeTrainer:
                                ptr(labels), ptr(weight), x.shape[0], lr, flags)
         return self._batch(self.struct, self.native_model.struct, ptr(x), ptr(target),
                            ptr(labels), ptr(weight), x.shape[0], lr, flags)
+
+    def can_run_one(self, rows: int, n_threads: int, sparse_input: bool) -> bool:
+        t = self.struct
+        return t.capacity >= rows and t.n_threads == n_threads and \
+            self.sparse_input == bool(sparse_input)
+
+    def totals(self) -> Totals:
+        t = self.struct
+        return Totals(loss_sum=t.loss_sum, weight_sum=t.weight_sum, correct=t.correct,
+                      counted=t.counted, last_loss=t.last_loss, failed_batch=t.failed_batch,
+                      step=t.step)
+
+    def set_step(self, step: int) -> None:
+        self.struct.step = step
+
+    def sync_to_host(self) -> None:
+        """Nothing to copy: the engine updates the host buffers in place."""
+
+    def slot_rows(self, slot: int, width: int, rows: int) -> np.ndarray:
+        """A view into the workspace (a CSR input's workspace starts at slot n_in)."""
+        cap = self.struct.capacity
+        start = (slot - (self.native_model.n_in if self.sparse_input else 0)) * cap
+        if start < 0 or rows > cap:
+            raise ValueError(f"slot {slot} / {rows} rows lie outside the workspace")
+        return self.workspace["act"][start:start + rows * width].reshape(rows, width)

@@ -19,6 +19,7 @@ import numpy as np
 from fastfit import losses as _losses
 from fastfit import optim as _optim
 from fastfit._engine import NativeTrainer, lib_status
+from fastfit._epoch import batch_count
 from fastfit._lib import lib
 from fastfit._random import seeds_from
 from fastfit._runtime import get_num_threads
@@ -264,7 +265,7 @@ class Trainer:
         self.step_, self.epoch_ = step, epoch
         del self.history.rows[epoch:]
         if self._native is not None:
-            self._native.struct.step = step
+            self._native.set_step(step)
 
     # ---- data -----------------------------------------------------------------------
     def _prepare(self, X, y, sample_weight, name="X"):
@@ -334,11 +335,7 @@ class Trainer:
 
     # ---- fit ------------------------------------------------------------------------
     def _n_batches(self, n):
-        bs = self.batch_size
-        nb = -(-n // bs)
-        if self.model.plan.has_batchnorm and n > 1 and n % bs == 1:
-            nb -= 1
-        return nb
+        return batch_count(n, self.batch_size, self.model.plan.has_batchnorm)
 
     def fit(self, X, y, *, sample_weight=None, validation_data=None, validation_fraction=None,
             epochs=None):
@@ -481,7 +478,7 @@ class Trainer:
                 last_lr = self._run_epoch(native, epoch, n_batches, n_samples, ctx, callbacks,
                                           batch_hooks, good, dist)
                 seconds = time.perf_counter() - t0
-                t = native.struct
+                t = native.totals()
                 logs = {"loss": t.loss_sum / t.weight_sum if t.weight_sum > 0 else math.nan}
                 if self.loss.is_classifier and t.counted:
                     logs["accuracy"] = t.correct / t.counted
@@ -527,7 +524,7 @@ class Trainer:
                    dist=None):
         # batch hooks: one batch per call; else start small and size blocks by speed
         # (on the GPU: the whole epoch, one device sync)
-        whole = getattr(native, "whole_epochs", False)
+        whole = native.whole_epochs
         block = 1 if batch_hooks else n_batches if whole else min(n_batches, self._block or 4)
         if dist is not None:   # every rank runs the same blocks: rank 0 sizes them
             block = 1 if batch_hooks else min(n_batches, 4)
@@ -541,8 +538,10 @@ class Trainer:
                 cb.on_batch_begin(self, first)
             t0 = time.perf_counter()
             status = native.run_batches(epoch, first, lrs)
+            native.sync_to_host()
             dt = time.perf_counter() - t0
-            self.step_ = int(native.struct.step)
+            totals = native.totals()
+            self.step_ = int(totals.step)
             if status != lib.FF_OK:
                 self._fail(native, status, epoch, good, n_batches)
             last_lr = float(lrs[-1])
@@ -551,7 +550,7 @@ class Trainer:
             def hooks():
                 for cb in batch_hooks:
                     cb.on_batch_end(self, first - 1,
-                                    {"loss": native.struct.last_loss, "lr": last_lr})
+                                    {"loss": totals.last_loss, "lr": last_lr})
                 for cb in callbacks:
                     done = n_samples if first == n_batches else first * self.batch_size
                     cb.on_progress(self, epoch, done, n_samples)
@@ -567,8 +566,8 @@ class Trainer:
 
     def _fail(self, native, status, epoch, good, n_batches):
         if status == lib.FF_ENONFINITE:
-            batch = int(native.struct.failed_batch)
-            loss = float(native.struct.last_loss)
+            totals = native.totals()
+            batch, loss = int(totals.failed_batch), float(totals.last_loss)
             self._restore(good)
             raise NonFiniteLossError(
                 f"the training loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; "
@@ -651,12 +650,10 @@ class Trainer:
         n = data.n
         native = self._native
         sparse_input = not isinstance(data.x, np.ndarray)
-        if (native is None or native.struct.capacity < n   # a GPU trainer has n_threads -1
-                or native.struct.n_threads != self._threads()
-                or getattr(native, "sparse_input", False) != sparse_input):
+        if native is None or not native.can_run_one(n, self._threads(), sparse_input):
             native = self._native = self._make_native(max(n, self.batch_size),
                                                       sparse_input=sparse_input)
-        native.struct.step = self.step_
+        native.set_step(self.step_)
         if lr is None:
             steps = np.array([self.step_], dtype=np.int64)
             ctx = {"steps_per_epoch": 1, "samples_per_epoch": n,
@@ -664,12 +661,110 @@ class Trainer:
             lr = float(self.optimizer.lr * self.optimizer.schedule.factors(steps, ctx)[0])
         flags = lib.FF_BATCH_STATS | (lib.FF_BATCH_UPDATE if update else 0)
         status = native.run_one(data.x, data.target, data.labels, data.weight, float(lr), flags)
-        loss = float(native.struct.last_loss)
+        native.sync_to_host()
+        totals = native.totals()
+        loss = float(totals.last_loss)
         if status == lib.FF_ENONFINITE:
             raise NonFiniteLossError(f"the batch loss is {loss}", loss=loss)
         lib_status(status, "train_step")
-        self.step_ = int(native.struct.step)
+        self.step_ = int(totals.step)
         return loss
+
+    def iter_steps(self, X, y, learning_rates, *, sample_weight=None):
+        """Take one optimizer step per learning rate, yielding each step's batch loss.
+
+        The batches are those ``fit`` would take (shuffled and cut the same way; a new
+        epoch's order starts where one ends), one C call per step so that the loss of
+        every batch is seen. The model, the optimizer state and ``step_`` move on as in
+        ``fit``; the history, the callbacks and ``epoch_`` are left alone. For sweeps
+        such as ``fastfit.diagnostics.lr_finder``.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        y : array-like
+            Targets as the loss expects (see ``fastfit.losses``).
+        learning_rates : array-like of float
+            The rate of each step, in order.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Yields
+        ------
+        float
+            The batch loss of each step, in order.
+
+        Raises
+        ------
+        NonFiniteLossError
+            When a step's loss (or, with clipping, its gradient norm) is NaN or
+            infinite; that step is not applied.
+        """
+        data = self._prepare(X, y, sample_weight)
+        lrs = np.ascontiguousarray(learning_rates, dtype=np.float64).reshape(-1)
+        backend = self._make_native(self.batch_size,
+                                    sparse_input=not isinstance(data.x, np.ndarray))
+        backend.set_data(data.x, data.target, data.labels, data.weight, data.rows)
+        per_epoch = self._n_batches(data.n)
+        for i in range(lrs.shape[0]):
+            status = backend.run_batches(self.epoch_ + i // per_epoch, i % per_epoch,
+                                         lrs[i:i + 1])
+            backend.sync_to_host()
+            totals = backend.totals()
+            self.step_ = int(totals.step)
+            loss = float(totals.last_loss)
+            if status == lib.FF_ENONFINITE:
+                raise NonFiniteLossError(f"the batch loss is {loss} at step {i + 1}", loss=loss)
+            lib_status(status, "iter_steps")
+            yield loss
+
+    def set_learning_rate(self, lr, *, velocity_lr=None):
+        """Set the optimizer's base learning rate between ``fit`` calls or epochs.
+
+        Parameters
+        ----------
+        lr : float
+            The new rate (>= 0).
+        velocity_lr : float, optional
+            With SGD momentum: the rate the momentum buffer was built at. The buffer is
+            rescaled by ``velocity_lr / lr`` so that the step it carries, rate x buffer,
+            is unchanged -- scikit-learn's convention, whose velocity holds the rate.
+            None (default) leaves the buffer as it is (torch's convention).
+        """
+        lr = float(lr)
+        if not (lr >= 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be finite and >= 0, got {lr}")
+        self.optimizer.lr = lr
+        if (velocity_lr is not None and lr > 0 and getattr(self.optimizer, "momentum", 0) > 0
+                and self._slots):
+            self._slots[0] *= self._slots[0].dtype.type(float(velocity_lr) / lr)
+
+    def activations(self, slot, width, rows):
+        """What the last ``train_step`` left in workspace slot ``slot`` of the model's
+        plan (``model.plan``'s op offsets: an op reads ``op.x``, writes ``op.y``), for
+        inspection: e.g. the inputs of every ReLU, whose signs ``gradient_check`` watches.
+
+        Parameters
+        ----------
+        slot, width : int
+            The slot and its width in values per row (an op's ``x`` and ``in_``).
+        rows : int
+            Rows of the batch to return (at most the batch's).
+
+        Returns
+        -------
+        ndarray of shape (rows, width)
+            A view into the training workspace: the next step overwrites it.
+        """
+        if self._native is None:
+            raise RuntimeError("no training step has run yet: call train_step first")
+        return self._native.slot_rows(int(slot), int(width), int(rows))
+
+    def release_data(self):
+        """Drop the engine's hold on the last fit's data and workspace (the trainer
+        otherwise keeps them for the next ``train_step``), e.g. before pickling or
+        keeping a trained trainer around; the next ``fit`` or ``train_step`` builds a
+        new one. The model, optimizer state and history are kept."""
+        self._native = None
 
     @property
     def grads(self) -> np.ndarray:

@@ -29,7 +29,7 @@ from fastfit import losses as _losses
 from fastfit import optim as _optim
 from fastfit._lib import lib
 from fastfit._random import seeds_from
-from fastfit._trainer import Trainer
+from fastfit._trainer import NonFiniteLossError, Trainer
 from fastfit.history import History
 from fastfit.nn import Dropout, Sequential
 
@@ -283,16 +283,14 @@ def _kink_pattern(trainer, rows):
     forward pass over ``rows`` rows, read from the engine's workspace (backward keeps
     the inputs there): a perturbation that changes it crossed a point where the loss
     is not differentiable."""
-    native = trainer._native
-    act, cap = native.workspace["act"], native.struct.capacity
     kinks = (lib.FF_ACT_RELU, lib.FF_ACT_LEAKY_RELU)
-    spans = [(op.x * cap, op.in_) for op in trainer.model.plan.ops
+    spans = [(op.x, op.in_) for op in trainer.model.plan.ops
              if op.kind == lib.FF_OP_ACTIVATION and op.act in kinks]
 
     def pattern():
         if not spans:
             return np.zeros(0, bool)
-        return np.concatenate([act[s:s + rows * w] > 0 for s, w in spans])
+        return np.concatenate([trainer.activations(s, w, rows).ravel() > 0 for s, w in spans])
 
     return pattern
 
@@ -436,31 +434,23 @@ def lr_finder(model_or_trainer, X, y, *, loss=None, optimizer=None, sample_weigh
         model.reset_parameters(random_state)
     t = Trainer(model, loss=copy.deepcopy(loss), optimizer=optimizer, batch_size=batch_size,
                 shuffle=True, random_state=random_state)
-    # the trainer's own per-block engine call, one batch per call so the loss of every
-    # step is seen (the engine keeps only the last batch's loss)
-    data = t._prepare(X, y, sample_weight)
-    native = t._make_native(t.batch_size)
-    native.set_data(data.x, data.target, data.labels, data.weight, data.rows)
-    per_epoch = t._n_batches(data.n)
     lrs = start_lr * (end_lr / start_lr) ** (np.arange(n_steps) / (n_steps - 1))
     losses, diverged, best, avg = [], False, math.inf, 0.0
-    for i in range(n_steps):
-        status = native.run_batches(i // per_epoch, i % per_epoch, lrs[i:i + 1])
-        value = float(native.struct.last_loss)
-        if status == lib.FF_ENONFINITE or not math.isfinite(value):
-            diverged = True
-            break
-        if status != lib.FF_OK:
-            from fastfit._engine import lib_status
-
-            lib_status(status, "lr_finder")
-        losses.append(value)
-        avg = smooth * avg + (1 - smooth) * value
-        current = avg / (1 - smooth ** (i + 1))
-        best = min(best, current)
-        if i > 0 and current > divergence * best:
-            diverged = True
-            break
+    steps = t.iter_steps(X, y, lrs, sample_weight=sample_weight)
+    try:
+        for i, value in enumerate(steps):
+            if not math.isfinite(value):
+                diverged = True
+                break
+            losses.append(value)
+            avg = smooth * avg + (1 - smooth) * value
+            current = avg / (1 - smooth ** (i + 1))
+            best = min(best, current)
+            if i > 0 and current > divergence * best:
+                diverged = True
+                break
+    except NonFiniteLossError:
+        diverged = True
     if len(losses) < 2:
         raise ValueError(f"the loss diverged at the first steps (lr {lrs[0]:.3g}); "
                          "lower start_lr")

@@ -59,9 +59,8 @@ _CONSTANTS = {
                                               "SIGMOID", "GELU")],
     "_k_losses.py": [("MSE", "FF_LOSS_MSE"), ("HUBER", "FF_LOSS_HUBER"),
                      ("BCE", "FF_LOSS_BCE_LOGITS"), ("SOFTMAX_CE", "FF_LOSS_SOFTMAX_CE")],
-    "_train.py": [(n, "FF_" + n) for n in ("OP_LINEAR", "OP_BATCHNORM", "OP_ACTIVATION",
-                                           "OP_DROPOUT", "OP_SKIP", "OP_ADD", "OPTIM_SGD",
-                                           "OPTIM_RMSPROP", "OPTIM_ADAM")],
+    "_train.py": [(n, "FF_" + n) for n in ("OP_LINEAR", "OP_BATCHNORM", "OP_DROPOUT", "OP_SKIP",
+                                           "OPTIM_SGD", "OPTIM_RMSPROP")],
 }
 
 

@@ -225,6 +225,11 @@ def test_fit_continues_and_pickles():
     t = Trainer(model, "cross_entropy", "adam", epochs=1, batch_size=5, random_state=0,
                 device="cuda")
     t.fit(X, y)
+    from fastfit._backend import Backend
+
+    assert isinstance(t._native, Backend)   # the GPU twin keeps the Trainer's one contract
+    rows = t._native.slot_rows(0, 5, 5)       # the last batch's input rows, gathered
+    assert rows.shape == (5, 5) and all(np.any(np.all(X == r, axis=1)) for r in rows)
     t2 = pickle.loads(pickle.dumps(t))
     assert t2.device == "cuda" and t2._native is None
     ref = nn.Sequential(nn.Linear(5, 2), dtype="float32", random_state=0)

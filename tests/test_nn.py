@@ -567,7 +567,8 @@ def test_engine_rejects_a_corrupt_plan_without_touching_memory():
     c_ops = model._native._ops
     for i, field, bad in [(0, "w", model.n_params - 1), (0, "b", model.n_params - 1),
                           (1, "stat", 5), (1, "w", -1), (1, "save", 7), (2, "act", 42),
-                          (2, "y", 10**6), (3, "x", -1), (0, "kind", 99), (2, "out", 5)]:
+                          (2, "y", 10**6), (3, "x", -1), (0, "kind", 99), (0, "kind", 0),
+                          (0, "kind", -1), (2, "out", 5)]:
         old = getattr(c_ops[i], field)
         setattr(c_ops[i], field, bad)
         try:

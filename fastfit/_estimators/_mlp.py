@@ -193,9 +193,7 @@ class _Rule(Callback):
         st = self.state
         old, new = st["_lr"] / self.lr_to_engine, lr / self.lr_to_engine
         st["_lr"] = lr
-        trainer.optimizer.lr = new
-        if getattr(trainer.optimizer, "momentum", 0) > 0 and new > 0 and trainer._slots:
-            trainer._slots[0] *= trainer._slots[0].dtype.type(old / new)
+        trainer.set_learning_rate(new, velocity_lr=old)
 
 
 class _SklearnConventions:
@@ -610,7 +608,7 @@ class _BaseMLP(BaseEstimator):
             # the rule holds the estimator and the validation data; the native struct holds
             # X and a workspace: neither belongs in a fitted estimator (or its pickle)
             trainer.callbacks = []
-            trainer._native = None
+            trainer.release_data()
         if (not incremental and not rule.stopped and state["n_iter_"] == self.max_iter):
             warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
                           "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning,

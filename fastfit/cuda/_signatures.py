@@ -11,6 +11,7 @@ from numba import types
 
 from fastfit.cuda import _device, _k_batchnorm as bn, _k_data as data, _k_elementwise as ew
 from fastfit.cuda import _k_gemm as gemm, _k_losses as loss, _k_optim as opt, _reduce as red
+from fastfit.cuda import _ops as ops
 from fastfit.cuda import _train as train
 
 
@@ -68,16 +69,16 @@ def signatures(T):
         ("gemm_tiled_nobias", gemm._k_gemm_tiled,
          (A, A, A, none, i, i, i, i, i, i, b, b, T, T, i, T), True),
         ("gemm_epilogue", gemm._k_epilogue, (A, A, A, i, i, i, T, T, b, i, T), True),
-        # the training loop (fastfit/cuda/_train.py)
+        # the training loop (fastfit/cuda/_train.py) and its op kinds (fastfit/cuda/_ops.py)
         ("train_gather_batch", train._k_gather_batch, (A, A, A, A, A, A, A, I64, i, i, i, i), True),
         ("train_gather_batch_labels", train._k_gather_batch,
          (A, A, I64, none, A, I64, none, I64, i, i, i, i), True),
-        ("train_bn_apply_act", train._k_bn_apply_act, (A, A, A, A, A, A, i, i, i, T), True),
-        ("train_bn_bwd_stats_act", train._k_bn_bwd_stats_act,
+        ("train_bn_apply_act", ops._k_bn_apply_act, (A, A, A, A, A, A, i, i, i, T), True),
+        ("train_bn_bwd_stats_act", ops._k_bn_bwd_stats_act,
          (D, D, A, A, A, A, A, A, i, i, i, i, T), False),
-        ("train_col_sum_add", train._k_col_sum_add, (A, A, i, i), False),
-        ("train_copy", train._k_copy, (A, A, i), True),
-        ("train_add_bias", train._k_add_bias, (A, A, i, i), True),
+        ("train_col_sum_add", ops._k_col_sum_add, (A, A, i, i), False),
+        ("train_copy", ops._k_copy, (A, A, i), True),
+        ("train_add_bias", ops._k_add_bias, (A, A, i, i), True),
         ("train_account", train._k_account,
          (D, D, D, A, A, i, i, i, types.float64, D, types.float64, b), False),
         ("train_account_labels", train._k_account,

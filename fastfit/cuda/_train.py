@@ -1,10 +1,9 @@
 """Training on the GPU: the compiled plan (``model.plan``) executed by the Numba twins.
 
 ``CudaTrainer`` is the device twin of ``fastfit._engine.NativeTrainer``: the same
-constructor, the same ``set_data`` / ``run_batches`` calls and the same ``struct`` fields
-the Trainer reads (``loss_sum``, ``weight_sum``, ``correct``, ``counted``, ``step``,
-``last_loss``, ``failed_batch``), so ``fastfit.Trainer`` drives both with one loop. It
-follows ``csrc/engine.inc`` op for op:
+constructor and the same contract (``fastfit._backend.Backend``: ``set_data``,
+``run_batches``, ``totals``, ``sync_to_host``, ...), so ``fastfit.Trainer`` drives both
+with one loop. It follows ``csrc/engine.inc`` op for op:
 
 * one fit's data (X, targets or labels, sample weights) is copied to the device once,
   in ``set_data``; parameters, gradients, running statistics and the optimizer state
@@ -29,9 +28,10 @@ follows ``csrc/engine.inc`` op for op:
   products run in cuBLAS directly between the workspace slots (2-D views built once per
   batch size). A W1 step (64-256-256-10 + BN, Adam) is 22 Numba launches + 8 cuBLAS
   products. Nothing waits for the device inside the block;
-* at the end of the call: one copy of the epoch's sums back, and the parameters,
-  running statistics, gradients and optimizer state copied into the host buffers (the
-  model's ``params``/``stats``, the Trainer's ``grads``/slots), so callbacks, snapshots,
+* at the end of the call: one copy of the epoch's sums back; ``sync_to_host``, which
+  the Trainer calls after every call, copies the parameters, running statistics,
+  gradients and optimizer state into the host buffers (the model's ``params``/``stats``,
+  the Trainer's ``grads``/slots), so callbacks, snapshots,
   EarlyStopping, pickling and ``predict`` see the current weights. At the start of each
   epoch the host buffers are copied up again, so whatever a callback did to them between
   epochs (EarlyStopping's restore, a user's set_weights) is what trains next.
@@ -58,13 +58,14 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda, float64
 
+from fastfit._backend import Totals
+from fastfit._epoch import batch_bounds, batch_weight_sums, dropout_offset, step_coefficients
 from fastfit._lib import lib
-from fastfit.cuda import _act
-from fastfit.cuda import _k_batchnorm as BN
+from fastfit.cuda import _ops
 from fastfit.cuda import _reduce as R
 from fastfit.cuda import kernels as K
 from fastfit.cuda._k_gemm import _cupy
-from fastfit.cuda._device import THREADS, blocks, is_available, scratch, to_device, zeros
+from fastfit.cuda._device import THREADS, blocks, is_available, to_device, zeros
 from fastfit.cuda._k_losses import BCE, SOFTMAX_CE, _k_elementwise_loss, _k_softmax_ce
 from fastfit.cuda._k_optim import _k_scale_if_over, _norm_on_device
 from fastfit.cuda._reduce import RT
@@ -73,17 +74,10 @@ from fastfit.cuda._status import FF_ENONFINITE, FF_OK, scalar
 # engine constants (enum ff_op_kind, enum ff_optimizer_kind), from the compiled module
 OP_LINEAR = lib.FF_OP_LINEAR
 OP_BATCHNORM = lib.FF_OP_BATCHNORM
-OP_ACTIVATION = lib.FF_OP_ACTIVATION
 OP_DROPOUT = lib.FF_OP_DROPOUT
 OP_SKIP = lib.FF_OP_SKIP
-OP_ADD = lib.FF_OP_ADD
 OPTIM_SGD = lib.FF_OPTIM_SGD
 OPTIM_RMSPROP = lib.FF_OPTIM_RMSPROP
-OPTIM_ADAM = lib.FF_OPTIM_ADAM
-
-_RSQRT2 = 0.70710678118654752440
-_RSQRT2PI = 0.39894228040143267794
-TX, TY = BN.TX, BN.TY  # the batch-norm kernels' block shape (plain globals: shared array shapes)
 
 # the epoch accumulators on the device (float64): counts are exact below 2^53
 ACC_LOSS, ACC_WEIGHT, ACC_HITS, ACC_FAILED, ACC_FAILED_LOSS, ACC_LAST = range(6)
@@ -119,76 +113,6 @@ def _k_gather_batch(grads, xb, tb, wb, x, t, w, order, lo, rows, d, k):
     if w is not None:
         for r in range(start, rows, stride):
             wb[r] = w[order[lo + r]]
-
-
-@cuda.jit
-def _k_bn_apply_act(z, y, x, mean, a, beta, n, c, act, alpha):
-    """Batch norm's normalisation z = (x - mean) a + beta and the activation after it,
-    y = act(z), in one pass (both are kept: the backward passes read them)."""
-    rsqrt2 = y.dtype.type(_RSQRT2)
-    for i in range(cuda.grid(1), n * c, cuda.gridsize(1)):
-        j = i % c
-        v = (x[i] - mean[j]) * a[j] + beta[j]
-        z[i] = v
-        y[i] = _act.forward(v, act, alpha, rsqrt2)
-
-
-@cuda.jit
-def _k_bn_bwd_stats_act(pd, px, dz, dy, z, y, x, mean, n, c, rb, act, alpha):
-    """The activation's backward dz = dy * act'(z) fused into batch norm's backward
-    partial sums (of dz and dz * (x - mean), as _k_bwd_stats); dz is written for the
-    apply pass."""
-    sh = cuda.shared.array((TY, TX), float64)
-    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-    j = cuda.blockIdx.x * TX + tx
-    b = cuda.blockIdx.y
-    T = dz.dtype.type
-    rsqrt2 = T(_RSQRT2)
-    rsqrt2pi = T(_RSQRT2PI)
-    s = float64(0)
-    q = float64(0)
-    if j < c:
-        m = mean[j]
-        for r in range(b * rb + ty, min(n, (b + 1) * rb), TY):
-            e = r * c + j
-            g = _act.backward(dy[e], z[e], y[e], act, alpha, rsqrt2, rsqrt2pi)
-            dz[e] = g
-            s += float64(g)
-            q += float64(g * (x[e] - m))
-    s = BN._block_sum(sh, tx, ty, s)
-    q = BN._block_sum(sh, tx, ty, q)
-    if ty == 0 and j < c:
-        pd[b * c + j] = s
-        px[b * c + j] = q
-
-
-@cuda.jit
-def _k_col_sum_add(db, dy, n, c):
-    """db[j] += sum over the n rows of dy[:, j] in one launch (a Linear layer's bias
-    gradient for a batch): TY interleaved rows per column, combined in a fixed order."""
-    sh = cuda.shared.array((TY, TX), float64)
-    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-    j = cuda.blockIdx.x * TX + tx
-    s = float64(0)
-    if j < c:
-        for r in range(ty, n, TY):
-            s += float64(dy[r * c + j])
-    s = BN._block_sum(sh, tx, ty, s)
-    if ty == 0 and j < c:
-        db[j] = db.dtype.type(float64(db[j]) + s)
-
-
-@cuda.jit
-def _k_add_bias(y, b, n, c):
-    """y[i, j] += b[j] (a Linear layer's bias after a cuBLAS product)."""
-    for e in range(cuda.grid(1), n * c, cuda.gridsize(1)):
-        y[e] += b[e % c]
-
-
-@cuda.jit
-def _k_copy(dst, src, n):
-    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        dst[i] = src[i]
 
 
 @cuda.jit
@@ -289,9 +213,9 @@ class CudaTrainer:
         self.half_l2 = 0.5 * l2 if l2 > 0 and self.n_decay > 0 else 0.0
         self.host_grads = grads
         self.host_slots = [s for s in slots if s is not None]
-        self.struct = SimpleNamespace(step=int(step), loss_sum=0.0, weight_sum=0.0, correct=0,
-                                      counted=0, last_loss=0.0, failed_batch=-1, capacity=cap,
-                                      n_threads=-1)
+        # the books run_batches keeps (fastfit._backend.Totals' fields)
+        self._books = SimpleNamespace(step=int(step), loss_sum=0.0, weight_sum=0.0, correct=0,
+                                      counted=0, last_loss=0.0, failed_batch=-1)
         dt = self.dtype
         self.P = to_device(model.params)
         self.S = to_device(model.stats if model.stats.size else np.zeros(1, dt))
@@ -317,11 +241,7 @@ class CudaTrainer:
         # (2-D CuPy views made once per batch size: wrapping an array costs ~10 us).
         self.cp = _cupy()
         # batch norm followed by its activation: one fused pass forward, one backward
-        ops = plan.ops
-        self.fused = {i for i in range(len(ops) - 1)
-                      if ops[i].kind == OP_BATCHNORM and ops[i + 1].kind == OP_ACTIVATION
-                      and ops[i + 1].x == ops[i].y and ops[i].dx >= 0 and ops[i + 1].dx >= 0
-                      and ops[i + 1].dx == ops[i].dy}
+        self.fused = _ops.fused_pairs(plan.ops)
 
     # ---- data ----------------------------------------------------------------------------
     def set_data(self, x, target, labels, weight, rows) -> None:
@@ -333,19 +253,7 @@ class CudaTrainer:
         self.w = to_device(weight) if weight is not None else None
         self.rows = rows
         self.n = x.shape[0] if rows is None else rows.shape[0]
-        self.struct.n = self.n
-
-    def _batches(self):
-        """(lo, hi) of every batch of an epoch, as ff_train_epoch cuts them."""
-        n, bs = self.n, self.batch_size
-        out, lo = [], 0
-        while lo < n:
-            hi = min(lo + bs, n)
-            if self.merge_single and n - hi == 1:
-                hi = n
-            out.append((lo, hi))
-            lo = hi
-        return out
+        self.n_total = x.shape[0]
 
     def _start_epoch(self, epoch):
         from fastfit import ops
@@ -354,13 +262,10 @@ class CudaTrainer:
                 else self.rows.astype(np.int64))
         order = base[ops.shuffle(self.n, self.shuffle_seed, epoch)] if self.shuffle and self.n > 1 \
             else base
-        self.bounds = self._batches()
-        starts = np.array([lo for lo, _ in self.bounds], dtype=np.int64)
-        if self.host_weight is None:
-            wsum = np.array([hi - lo for lo, hi in self.bounds], dtype=np.float64)
-        else:
-            wsum = np.add.reduceat(self.host_weight[order].astype(np.float64), starts)
-        self.wsum = wsum
+        # the engine's batches and weight sums (fastfit._epoch: the C engine's own rules)
+        self.bounds = batch_bounds(self.n, self.batch_size, self.merge_single)
+        self.wsum = wsum = batch_weight_sums(self.host_weight, order, self.n_total,
+                                             self.batch_size, self.merge_single, self.dtype)
         self.order = cuda.to_device(order)
         self.d_wsum = cuda.to_device(wsum)
         # the host buffers are the truth between epochs (callbacks may have set them)
@@ -371,12 +276,14 @@ class CudaTrainer:
         for d, h in zip(self.slots, self.host_slots, strict=True):
             d.copy_to_device(h)
         _k_reset[1, 1](self.acc)
-        s = self.struct
+        s = self._books
         s.loss_sum = s.weight_sum = 0.0
         s.correct = s.counted = 0
         self._counted = 0
 
-    def _copy_back(self):
+    def sync_to_host(self) -> None:
+        """The device state into the host buffers: the model's parameters and running
+        statistics, the Trainer's gradients and optimizer state."""
         m = self.model
         self.P.copy_to_host(m.params)
         if m.stats.size:
@@ -388,10 +295,10 @@ class CudaTrainer:
     # ---- one epoch's batches -------------------------------------------------------------
     def run_batches(self, epoch: int, first: int, lr: np.ndarray) -> int:
         """Batches first .. first+len(lr)-1 of an epoch on the device; one sync at the end.
-        Returns FF_OK or FF_ENONFINITE (struct.failed_batch, struct.last_loss set)."""
+        Returns FF_OK or FF_ENONFINITE (``totals()``'s failed_batch and last_loss set)."""
         if first == 0:
             self._start_epoch(epoch)
-        s = self.struct
+        s = self._books
         s.failed_batch = -1
         k = self.plan.n_out
         for bi in range(len(lr)):
@@ -402,7 +309,6 @@ class CudaTrainer:
             self._step(b, lo, hi - lo, float(lr[bi]))
             self._counted += (hi - lo) * (k if self.loss_kind == BCE else 1)
         acc = self.acc.copy_to_host()  # the one wait of the call
-        self._copy_back()
         s.loss_sum, s.weight_sum = float(acc[ACC_LOSS]), float(acc[ACC_WEIGHT])
         s.correct = int(acc[ACC_HITS])
         s.counted = self._counted if self.loss_kind in (BCE, SOFTMAX_CE) else 0
@@ -412,6 +318,29 @@ class CudaTrainer:
             s.last_loss = float(acc[ACC_FAILED_LOSS])
             return FF_ENONFINITE
         return FF_OK
+
+    def run_one(self, x, target, labels, weight, lr: float, flags: int) -> int:
+        raise RuntimeError("fastfit: train_step runs on the CPU (can_run_one is False)")
+
+    def can_run_one(self, rows: int, n_threads: int, sparse_input: bool) -> bool:
+        """Never: ``Trainer.train_step`` runs on the CPU."""
+        return False
+
+    def totals(self) -> Totals:
+        b = self._books
+        return Totals(loss_sum=b.loss_sum, weight_sum=b.weight_sum, correct=b.correct,
+                      counted=b.counted, last_loss=b.last_loss, failed_batch=b.failed_batch,
+                      step=b.step)
+
+    def set_step(self, step: int) -> None:
+        self._books.step = int(step)
+
+    def slot_rows(self, slot: int, width: int, rows: int) -> np.ndarray:
+        """A host copy of the device workspace's rows (one sync)."""
+        if rows > self.cap:
+            raise ValueError(f"{rows} rows lie outside the workspace of {self.cap}")
+        start = slot * self.cap
+        return self.act[start:start + rows * width].copy_to_host().reshape(rows, width)
 
     def _op_views(self, n):
         views = self._views.get(n)
@@ -456,7 +385,7 @@ class CudaTrainer:
         return views
 
     def _step(self, b, lo, n, lr):
-        plan, s = self.plan, self.struct
+        plan, s = self.plan, self._books
         k = plan.n_out
         views = self._op_views(n)
         xb = self.act[:n * plan.n_in]
@@ -468,8 +397,9 @@ class CudaTrainer:
             nd = self.n_decay
             R.k_chunk_sumsq[R.chunk_blocks(nd), RT](self.sumsq_part, self.P, nd)
             R.k_sum_partials[1, RT](self.sumsq, self.sumsq_part, R.nchunks(nd))
-        offset = s.step * plan.mask_width * self.cap
-        self._forward(views, n, offset)
+        offset = dropout_offset(s.step, plan.mask_width, self.cap)
+        ps = _ops.Pass(self.cp, self.dropout_seed, offset, self.dtype)
+        _ops.forward(plan.ops, views, self.fused, n, ps)
         # the loss and its gradient into the output slot's gradient
         cap, o = self.cap, plan.out_slot
         out = self.act[o * cap:o * cap + n * k]
@@ -490,125 +420,8 @@ class CudaTrainer:
             total = self.total
         _k_account[1, RT](self.acc, total, sumw, out, self.tb, n, k, self.loss_kind, float64(b),
                           self.sumsq, float64(self.half_l2), self.sklearn)
-        self._backward(views, n)
+        _ops.backward(plan.ops, views, self.fused, n, ps)
         self._update(b, lr)
-
-    def _forward(self, views, n, offset):
-        ops, fused = self.plan.ops, self.fused
-        i = 0
-        while i < len(ops):
-            op, v = ops[i], views[i]
-            kind = op.kind
-            if i in fused:
-                self._bn_act_forward(op, v, ops[i + 1], views[i + 1], n)
-                i += 2
-                continue
-            if kind == OP_LINEAR and v.cx is not None:
-                self.cp.matmul(v.cx, v.cw, out=v.cy)
-                if v.b is not None:
-                    _k_add_bias[blocks(v.len), THREADS](v.y, v.b, n, op.out)
-            elif kind == OP_LINEAR:
-                K.ff_linear_forward(v.y, v.x, v.w, v.b, n, op.in_, op.out)
-            elif kind == OP_BATCHNORM:
-                K.ff_batchnorm_forward(v.y, v.mean, v.rstd, v.rmean, v.rvar, v.x, v.w, v.b, n,
-                                       op.out, op.a, op.a2)
-            elif kind == OP_ACTIVATION:
-                K.ff_activation_forward(v.y, v.x, v.len, op.act, op.a)
-            elif kind == OP_DROPOUT:
-                if op.a > 0:
-                    K.ff_dropout_forward(v.y, v.mask, v.x, v.len, op.a, self.dropout_seed,
-                                         offset + v.mask_offset)
-                else:
-                    _k_copy[blocks(v.len), THREADS](v.y, v.x, v.len)
-            elif kind == OP_SKIP:
-                if v.cx is not None:
-                    self.cp.matmul(v.cx, v.cw, out=v.cy)
-                elif op.w >= 0:
-                    K.ff_gemm(v.y, v.x, v.w, None, n, op.out, op.in_, op.in_, op.out, op.out, False,
-                              False, 1.0, 0.0, 0, 0.0)
-            elif kind == OP_ADD:
-                K.ff_residual_forward(v.y, v.x, v.z, v.len)
-            i += 1
-
-    def _bn_act_forward(self, op, v, act_op, av, n):
-        """ff_batchnorm_forward (statistics, running statistics) with the activation fused
-        into its normalisation pass."""
-        c = op.out
-        rb, nb, gx = BN._geometry(n, c)
-        ps = scratch("bn_p", nb * c, np.float64)
-        pq = scratch("bn_q", nb * c, np.float64)
-        a = scratch("bn_a", c, self.dtype)
-        BN._k_fwd_stats[(gx, nb), (TX, TY)](ps, pq, v.x, n, c, rb)
-        BN._k_fwd_finalize[gx, (TX, TY)](v.mean, v.rstd, v.rmean, v.rvar, a, ps, pq, v.x, v.w, n, c,
-                                          nb, scalar(a, op.a), scalar(a, op.a2))
-        _k_bn_apply_act[blocks(n * c), THREADS](v.y, av.y, v.x, v.mean, a, v.b, n, c, act_op.act,
-                                                scalar(a, act_op.a))
-
-    def _bn_act_backward(self, op, v, act_op, av, n):
-        """The activation's backward fused into ff_batchnorm_backward's first pass."""
-        c = op.out
-        rb, nb, gx = BN._geometry(n, c)
-        pd = scratch("bn_p", nb * c, np.float64)
-        px = scratch("bn_q", nb * c, np.float64)
-        coef = scratch("bn_coef", 3 * c, self.dtype)
-        # av.dx is this batch norm's dy (the plan aliases them)
-        _k_bn_bwd_stats_act[(gx, nb), (TX, TY)](pd, px, av.dx, av.dy, av.x, av.y, v.x, v.mean, n, c,
-                                                 rb, act_op.act, scalar(coef, act_op.a))
-        BN._k_bwd_finalize[gx, (TX, TY)](v.gw, v.gb, coef, pd, px, v.w, v.rstd, n, c, nb)
-        BN._k_bwd_apply[blocks(n * c), THREADS](v.dx, av.dx, v.x, v.mean, coef, n, c)
-
-    def _backward(self, views, n):
-        ops, fused = self.plan.ops, self.fused
-        for i in range(len(ops) - 1, -1, -1):
-            op, v = ops[i], views[i]
-            kind = op.kind
-            if i - 1 in fused:
-                continue  # the activation runs inside the batch norm's backward below
-            if i in fused:
-                self._bn_act_backward(op, v, ops[i + 1], views[i + 1], n)
-                continue
-            if kind == OP_LINEAR and v.cx is not None:
-                # dx = dy w^T; dw = x^T dy written, not added: the step zeroed the gradients
-                # and a plan writes each weight's gradient once
-                if v.cdx is not None:
-                    self.cp.matmul(v.cdy, v.cw.T, out=v.cdx)
-                self.cp.matmul(v.cx.T, v.cdy, out=v.cgw)
-                if v.gb is not None:
-                    _k_col_sum_add[-(-op.out // TX), (TX, TY)](v.gb, v.dy, n, op.out)
-            elif kind == OP_LINEAR:
-                if v.dx is not None:
-                    K.ff_gemm(v.dx, v.dy, v.w, None, n, op.in_, op.out, op.out, op.out, op.in_,
-                              False, True, 1.0, 0.0, 0, 0.0)
-                K.ff_gemm(v.gw, v.x, v.dy, None, op.in_, op.out, n, op.in_, op.out, op.out, True,
-                          False, 1.0, 1.0, 0, 0.0)
-                if v.gb is not None:
-                    _k_col_sum_add[-(-op.out // TX), (TX, TY)](v.gb, v.dy, n, op.out)
-            elif kind == OP_BATCHNORM:
-                if v.dx is not None:
-                    K.ff_batchnorm_backward(v.dx, v.gw, v.gb, v.dy, v.x, v.w, v.mean, v.rstd, n,
-                                            op.out)
-            elif kind == OP_ACTIVATION:
-                if v.dx is not None:
-                    K.ff_activation_backward(v.dx, v.dy, v.x, v.y, v.len, op.act, op.a)
-            elif kind == OP_DROPOUT:
-                if v.dx is None:
-                    continue
-                if op.a > 0:
-                    K.ff_dropout_backward(v.dx, v.dy, v.mask, v.len, op.a)
-                else:
-                    _k_copy[blocks(v.len), THREADS](v.dx, v.dy, v.len)
-            elif kind == OP_SKIP:
-                if op.w >= 0:
-                    if v.cx is not None:
-                        self.cp.matmul(v.cx.T, v.cdy, out=v.cgw)
-                    else:
-                        K.ff_gemm(v.gw, v.x, v.dy, None, op.in_, op.out, n, op.in_, op.out, op.out,
-                                  True, False, 1.0, 1.0, 0, 0.0)
-                    if v.dx is not None:  # added to the branch's dx: the twin's beta = 1
-                        K.ff_gemm(v.dx, v.dy, v.w, None, n, op.in_, op.out, op.out, op.out, op.in_,
-                                  False, True, 1.0, 1.0, 0, 0.0)
-                elif v.dx is not None:
-                    K.ff_residual_backward(v.dx, v.dy, n * op.in_)
 
     def _update(self, b, lr):
         """ff_optimizer_step: clipping, then the update of [0, n_decay) with weight decay
@@ -617,7 +430,7 @@ class CudaTrainer:
         scikit-learn mode, as the engine (in double on the host, then cast by the
         kernels): the coupled L2 coefficient divided by the batch's weight sum (not for
         decoupled AdamW), Adam's eps replaced by eps / sqrt(1 - beta2^step)."""
-        o, s = self.opt, self.struct
+        o, s = self.opt, self._books
         np_, nd = self.plan.n_params, self.n_decay
         P, G = self.P, self.G
         clip = o["clip_norm"] or 0.0
@@ -626,13 +439,7 @@ class CudaTrainer:
             _k_check_norm[1, 1](self.acc, norm, float64(b))
             _k_scale_if_over[blocks(np_), THREADS](G, np_, norm, float64(clip))
         s.step += 1
-        wd = float(o["weight_decay"])
-        eps = float(o["eps"])
-        if self.sklearn:
-            if not o["decoupled"]:
-                wd = wd / float(self.wsum[b])
-            if o["kind"] == OPTIM_ADAM:
-                eps = eps / math.sqrt(1.0 - math.pow(float(o["beta2"]), float(s.step)))
+        wd, eps = step_coefficients(o, s.step, float(self.wsum[b]))
         parts = [(0, np_, wd)] if wd == 0 else [(0, nd, wd), (nd, np_, 0.0)]
         s1 = self.slots[0] if self.slots else None
         s2 = self.slots[1] if len(self.slots) > 1 else None
