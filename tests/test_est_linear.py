@@ -91,6 +91,36 @@ def test_linear_regression_matches_sklearn(kind, two_d, weighted, fit_intercept)
     assert rel(ours.predict(X), ref.predict(X)) < 1e-6
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_wide_linear_regression_through_the_kernel_matrix(weighted, fit_intercept):
+    """n < p: the minimum-norm solution through the n x n kernel matrix, with the
+    intercept's null direction deflated, equals scikit-learn's gelsd result."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((80, 203)) + 3.0   # an offset the intercept removes
+    Y = X @ rng.standard_normal((203, 2)) + 0.1 * rng.standard_normal((80, 2))
+    w = rng.uniform(0.2, 3.0, 80) if weighted else None
+    ours = LinearRegression(fit_intercept=fit_intercept).fit(X, Y, sample_weight=w)
+    ref = sk.LinearRegression(fit_intercept=fit_intercept).fit(X, Y, sample_weight=w)
+    assert rel(ours.coef_, ref.coef_) < 1e-9
+    assert ours.rank_ == ref.rank_ == 80 - fit_intercept
+    assert rel(ours.singular_, ref.singular_) < 1e-9
+    assert rel(ours.predict(X), ref.predict(X)) < 1e-9
+    if fit_intercept:   # the kernel route reports the removed direction as exactly zero
+        assert ours.singular_[-1] == 0.0
+
+
+def test_wide_rank_deficient_linear_regression_falls_back_to_gelsd():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((20, 50))
+    X = np.r_[X, X[:5] * 2.0]   # 25 rows of rank 20: the kernel matrix is singular
+    y = rng.standard_normal(25)
+    ours, ref = LinearRegression().fit(X, y), sk.LinearRegression().fit(X, y)
+    assert ours.rank_ == ref.rank_ < 24
+    assert rel(ours.coef_, ref.coef_) < 1e-8
+    assert ours.singular_[-1] != 0.0   # gelsd's rounding-level value, not the kernel route
+
+
 @pytest.mark.parametrize("kind", ["ok", "ill", "rank_deficient", "wide"])
 @pytest.mark.parametrize("alpha", [1e-3, 1.0, [0.5, 20.0]])
 @pytest.mark.parametrize("weighted", [False, True])
