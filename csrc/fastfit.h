@@ -661,6 +661,9 @@ int ff_sgd_finish_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, ff_sg
                       int64_t d, int64_t k);
 int ff_sgd_finish_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, ff_sgd_state *st /* (K) */,
                       int64_t d, int64_t k);
+/* d loss / d p of one sample, the epoch's own function (scikit-learn's py_dloss), for
+ * the Python side's 'optimal' initial-rate heuristic: Python that mirrored it drifted. */
+int ff_sgd_gradient(double *dloss /* (1) */, int loss, double loss_param, double y, double p);
 
 /* ---- logistic regression: fused loss and gradient over a whole data set [csrc/logistic.c] --- */
 /* One pass over x in row blocks: logits z = x @ w^T + b (b NULL: no intercept), then

@@ -23,7 +23,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from fastfit._lib import check_status, kernel, ptr
+from fastfit._lib import check_predict_status, kernel, ptr
 from fastfit._validation import (as_sparse_matrix, check_finite, check_sparse_y, is_sparse)
 from fastfit.ops._data import count_nonfinite
 from fastfit.ops._sparse import csr_matmul
@@ -165,7 +165,7 @@ def linear_decision(est, X, coef, intercept) -> np.ndarray:
     W, b = np.ascontiguousarray(W), np.ascontiguousarray(b)
     out = np.empty((n, k), dtype=dtype)
     status = kernel("linear_decision", dtype)(ptr(out), ptr(X), ptr(W), ptr(b), n, d, k)
-    check_status(status, "predict")
+    check_predict_status(status)
     if count_nonfinite(out):
         check_finite(X, "X")  # raises for NaN/inf input; else the output overflowed
     return out

@@ -31,10 +31,10 @@ import numbers
 import numpy as np
 from scipy.special import log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from fastfit import ops
+from fastfit._class_weight import class_weights
 from fastfit._estimators._base import (SparseCoefMixin, check_fit_data, check_predict_data,
                                       linear_decision, restore_on_error)
 from fastfit._estimators._linear import _require_y
@@ -259,7 +259,7 @@ class LogisticRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         n, p = X.shape
         sw = as_sample_weight(sample_weight, n, np.float64)
         if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=sw)
+            cw = class_weights(self.class_weight, classes, y_enc, sw)
             sw = cw[y_enc] if sw is None else sw * cw[y_enc]
         sw_sum = float(n) if sw is None else float(sw.sum())
         if not sw_sum > 0:

@@ -51,12 +51,12 @@ from fastfit import losses as _losses
 from fastfit import nn, ops
 from fastfit.ops import as_csr
 from fastfit import optim as _optim
-from fastfit._engine import lib_status
+from fastfit._class_weight import check_class_weight, class_weights
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
 from fastfit._sparse_input import check_sparse_model
 from fastfit._validation import is_sparse
 from fastfit._threads import blas_single_threaded
-from fastfit._lib import _CTYPE, ffi, kernel, lib
+from fastfit._lib import _CTYPE, check_predict_status, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
                               default_threads)
 from fastfit._validation import as_sample_weight
@@ -753,9 +753,7 @@ class _BaseMLP(BaseEstimator):
                                      else default_threads(n, self._model.plan.n_params))
         status = predict(p, struct, _from_buffer(ctype, X), _NULL, n, n, threads, check)
         if status:
-            if status == lib.FF_ENONFINITE and check:
-                raise ValueError("Input X contains NaN or infinity.")
-            lib_status(status, "predict")
+            check_predict_status(status, input_checked=check)
         return (out, p) if pointer else out
 
     def _predictor_of(self, model):
@@ -991,27 +989,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         cw = self.class_weight
         if cw is None:
             return sw
-        classes = cls_state["classes_"]
-        if not (cw == "balanced" or isinstance(cw, dict)):
-            raise ValueError("The 'class_weight' parameter must be None, 'balanced' or a dict, "
-                             f"got {cw!r}.")
+        check_class_weight(cw)
         if labels is None and target.shape[1] != 1:
             raise ValueError("class_weight is not supported for multilabel targets")
         idx = labels if labels is not None else target[:, 0].astype(np.int64)
-        if cw == "balanced":
-            counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
-            present = counts > 0
-            per = np.zeros(len(classes))
-            per[present] = n / (present.sum() * counts[present])
-        else:
-            per = np.ones(len(classes))
-            for key, value in cw.items():
-                pos = np.flatnonzero(classes == key)
-                if pos.size == 0:
-                    raise ValueError(f"class_weight key {key!r} is not a class of y "
-                                     f"({list(classes)})")
-                per[pos[0]] = float(value)
-        w = per[idx].astype(dtype)
+        w = class_weights(cw, cls_state["classes_"], idx)[idx].astype(dtype)
         return w if sw is None else w * sw
 
     @available_if(lambda est: est._check_solver())

@@ -34,17 +34,17 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from fastfit._class_weight import class_weights
 from fastfit._estimators._base import (SparseCoefMixin, check_class_targets, check_fit_data,
                                       linear_decision,
                                       restore_on_error)
 from fastfit._threads import blas_single_threaded
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
-from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
+from fastfit.ops._sgd import sgd_config, sgd_dloss, sgd_finish, sgd_runner, sgd_state
 from fastfit.ops._sparse import CSR, as_csr, csr_matmul, csr_sgd_runner
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
@@ -56,30 +56,6 @@ _REGRESSOR_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
                      "squared_epsilon_insensitive")
 _SCHEDULES = ("constant", "optimal", "invscaling", "adaptive", "pa1", "pa2")
 _PENALTIES = ("l2", "l1", "elasticnet", None)
-
-
-def _dloss(loss: str, param: float, y: float, p: float) -> float:
-    """d loss / d p for the 'optimal' initial-rate heuristic (scikit-learn's cy_gradient)."""
-    if loss in ("hinge", "perceptron"):
-        return -y if p * y <= param else 0.0
-    if loss == "squared_hinge":
-        z = param - p * y
-        return -2 * y * z if z > 0 else 0.0
-    if loss == "log_loss":
-        e = np.exp(-p)
-        return ((1 - y) - y * e) / (1 + e)
-    if loss == "modified_huber":
-        z = p * y
-        return 0.0 if z >= 1 else (2.0 * (1.0 - z) * -y if z >= -1 else -4.0 * y)
-    if loss == "squared_error":
-        return p - y
-    if loss == "huber":
-        r = p - y
-        return r if abs(r) <= param else (param if r >= 0 else -param)
-    if loss == "epsilon_insensitive":
-        return -1.0 if y - p > param else (1.0 if p - y > param else 0.0)
-    z = y - p  # squared_epsilon_insensitive
-    return -2 * (z - param) if z > param else (2 * (-z - param) if z < -param else 0.0)
 
 
 class SGDLoss:
@@ -99,7 +75,7 @@ class SGDLoss:
 
     def py_dloss(self, p, y):
         """d loss / d p at prediction ``p`` and target ``y`` (scikit-learn's ``py_dloss``)."""
-        return _dloss(self.name, self.param, float(y), float(p))
+        return sgd_dloss(self.name, self.param, y, p)
 
     def __repr__(self):
         return f"SGDLoss({self.name!r}, {self.param!r})"
@@ -228,7 +204,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if self.learning_rate != "optimal":
             return 0.0
         typw = np.sqrt(1.0 / np.sqrt(self.alpha))
-        initial_eta0 = typw / max(1.0, _dloss(self.loss, self._loss_param(), 1.0, -typw))
+        initial_eta0 = typw / max(1.0, sgd_dloss(self.loss, self._loss_param(), 1.0, -typw))
         return float(1.0 / (initial_eta0 * self.alpha))
 
     # ---- the epoch loop ------------------------------------------------------------
@@ -561,8 +537,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         n_classes = classes.shape[0]
         k = 1 if n_classes == 2 else n_classes
         labels = np.searchsorted(classes, y).astype(np.int64)
-        cw = (np.ones(n_classes) if self.class_weight is None
-              else compute_class_weight(self.class_weight, classes=classes, y=y))
+        cw = class_weights(self.class_weight, classes, labels)
         sw = as_sample_weight(sample_weight, n, dtype)
         if sw is not None and not self.early_stopping and not np.any(sw > 0):
             raise ValueError("Sample weights must contain at least one non-zero number.")
