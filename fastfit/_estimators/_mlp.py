@@ -54,7 +54,7 @@ from fastfit import optim as _optim
 from fastfit._class_weight import check_class_weight, class_weights
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
 from fastfit._sparse_input import check_sparse_model
-from fastfit._validation import is_sparse
+from fastfit._validation import is_ready_matrix, is_sparse
 from fastfit._threads import blas_single_threaded
 from fastfit._lib import _CTYPE, check_predict_status, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
@@ -734,8 +734,7 @@ class _BaseMLP(BaseEstimator):
             threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
             self._model._native.predict_csr_into(out, X, threads)
             return (out, _from_buffer(_CTYPE[out.dtype], out)) if pointer else out
-        if (fast is not None and type(X) is np.ndarray and X.dtype is fast[0] and X.ndim == 2
-                and X.shape[1] == fast[1] and X.flags.c_contiguous and X.shape[0]):
+        if fast is not None and is_ready_matrix(X, fast[0], fast[1]):
             check = 1
         else:
             if d.get("_model") is None:
