@@ -17,6 +17,7 @@ import numbers
 
 import numpy as np
 
+from fastfit._params import InvalidParameterError
 from fastfit.ops._data import count_nonfinite
 from fastfit.ops._sparse import CSR, as_csr
 
@@ -24,9 +25,10 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def positive_int(name: str, value) -> int:
-    """An integer >= 1 (bools and floats rejected), else ValueError naming it."""
+    """An integer >= 1 (bools and floats rejected), else InvalidParameterError (a
+    ValueError and a TypeError) naming it."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 

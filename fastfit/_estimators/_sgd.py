@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -38,6 +39,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from fastfit._class_weight import class_weights
+from fastfit._params import RANDOM_STATE, Interval, Options, validate_params
 from fastfit._estimators._base import (SparseCoefMixin, check_class_targets, check_fit_data,
                                       linear_decision,
                                       restore_on_error)
@@ -106,74 +108,38 @@ def _scores(X, coef, intercept):
     return X @ coef.T + intercept
 
 
-def _is_bool(v) -> bool:
-    return isinstance(v, (bool, np.bool_))
-
-
-def _real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if _is_bool(value) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"The '{name}' parameter must be a finite real number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"The '{name}' parameter must be {'>' if low_open else '>='} {low}, "
-                         f"got {value!r}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"The '{name}' parameter must be {'<' if high_open else '<='} {high}, "
-                         f"got {value!r}")
-    return float(value)
-
-
-def _int(name, value, low):
-    if _is_bool(value) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"The '{name}' parameter must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _flag(name, value):
-    if not _is_bool(value):
-        raise ValueError(f"The '{name}' parameter must be a bool, got {value!r}")
-    return bool(value)
-
-
 class _BaseSGD(SparseCoefMixin, BaseEstimator):
     """What both estimators share: parameter checks and the epoch loop."""
 
     _losses: tuple = ()
 
     # ---- parameters ----------------------------------------------------------------
+    _parameter_constraints = {
+        "penalty": [Options(*_PENALTIES)],
+        "alpha": [Interval(Real, 0, None, "left")],
+        "l1_ratio": [None, Interval(Real, 0, 1, "both")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, "left")],
+        "tol": [None, Interval(Real, 0, None, "left")],
+        "shuffle": ["boolean"],
+        "verbose": ["boolean", Interval(Integral, 0, None, "left")],
+        "epsilon": [Interval(Real, 0, None, "left")],
+        "learning_rate": [Options(*_SCHEDULES)],
+        "eta0": [Interval(Real, 0, None, "neither")],
+        "power_t": [Interval(Real, None, None)],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, "neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, "left")],
+        "warm_start": ["boolean"],
+        "average": ["boolean", Interval(Integral, 1, None, "left")],
+        "n_threads": [None, Interval(Integral, 1, None, "left")],
+        "random_state": RANDOM_STATE,
+    }
+
     def _check_params(self, for_partial_fit=False):
-        if self.loss not in self._losses:
-            raise ValueError(f"The 'loss' parameter must be one of {list(self._losses)}, "
-                             f"got {self.loss!r}")
-        if self.penalty not in _PENALTIES:
-            raise ValueError("The 'penalty' parameter must be one of 'l2', 'l1', "
-                             f"'elasticnet' or None, got {self.penalty!r}")
-        if self.learning_rate not in _SCHEDULES:
-            raise ValueError(f"The 'learning_rate' parameter must be one of {list(_SCHEDULES)}, "
-                             f"got {self.learning_rate!r}")
-        _real("alpha", self.alpha, 0)
-        if self.l1_ratio is None:
-            if self.penalty == "elasticnet":
-                raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
-        else:
-            _real("l1_ratio", self.l1_ratio, 0, 1)
-        _flag("fit_intercept", self.fit_intercept)
-        _int("max_iter", self.max_iter, 1)
-        if self.tol is not None:
-            _real("tol", self.tol, 0)
-        _flag("shuffle", self.shuffle)
-        if _is_bool(self.verbose) is False:
-            _int("verbose", self.verbose, 0)
-        _real("epsilon", self.epsilon, 0)
-        _real("eta0", self.eta0, 0, low_open=True)
-        _real("power_t", self.power_t)
-        _flag("early_stopping", self.early_stopping)
-        _real("validation_fraction", self.validation_fraction, 0, 1, True, True)
-        _int("n_iter_no_change", self.n_iter_no_change, 1)
-        _flag("warm_start", self.warm_start)
-        if not _is_bool(self.average):
-            _int("average", self.average, 1)
-        if self.n_threads is not None:
-            _int("n_threads", self.n_threads, 1)
+        validate_params(self)
+        if self.l1_ratio is None and self.penalty == "elasticnet":
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
         if self.early_stopping and for_partial_fit:
             raise ValueError("early_stopping should be False with partial_fit")
         if self.learning_rate == "optimal" and self.alpha == 0:
@@ -399,6 +365,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     """
 
     _losses = _CLASSIFIER_LOSSES
+    _parameter_constraints = {"loss": [Options(*_CLASSIFIER_LOSSES)],
+                              "class_weight": [None, Options("balanced"), dict],
+                              "n_jobs": [None, Integral]}
     #: scikit-learn's ``loss_functions``: loss name -> (loss factory, default parameter)
     loss_functions = _loss_table(_CLASSIFIER_LOSSES)
 
@@ -467,10 +436,6 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def _fit(self, X, y, coef_init, intercept_init, sample_weight):
         self._check_params()
-        if self.class_weight is not None and self.class_weight != "balanced" \
-                and not isinstance(self.class_weight, dict):
-            raise ValueError("The 'class_weight' parameter must be 'balanced', a dict or None, "
-                             f"got {self.class_weight!r}")
         warm = self.warm_start and getattr(self, "coef_", None) is not None
         if warm:
             coef_init = self.coef_ if coef_init is None else coef_init
@@ -649,6 +614,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     """
 
     _losses = _REGRESSOR_LOSSES
+    _parameter_constraints = {"loss": [Options(*_REGRESSOR_LOSSES)]}
     #: scikit-learn's ``loss_functions``: loss name -> (loss factory, default parameter)
     loss_functions = _loss_table(_REGRESSOR_LOSSES)
 
