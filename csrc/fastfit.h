@@ -8,8 +8,9 @@
  *
  * Conventions:
  *   - name:      ff_<op>_<pass>_<dtype>, dtype f32 (float) or f64 (double); both are
- *                generated from one body in csrc/<op>.inc (instantiated by
- *                csrc/<op>.c through ff_instantiate.h).
+ *                generated from one body, a .inc file that a .c file instantiates
+ *                through ff_instantiate.h. Each section below names the .c file(s)
+ *                defining its functions (tests/test_sources.py checks it).
  *   - arguments: outputs first, then inputs, then sizes, then hyper-parameters.
  *   - gradients: buffers named d*. Parameter gradients (dw, db, dgamma, dbeta)
  *                ACCUMULATE (+=), so the flat gradient buffer is zeroed once per step
@@ -67,7 +68,7 @@ enum ff_gemm_path {
     FF_GEMM_PATH_AVX512 = 3      /* x86-64-v4: AVX-512 F/VL/DQ/BW               */
 };
 
-/* ---- runtime ----------------------------------------------------------------- */
+/* ---- runtime [csrc/runtime.c, csrc/gemm.c] ------------------------------------------ */
 /* Thread count used by the kernels' OpenMP regions (the calling thread's ICV, so
  * threadpoolctl's openmp limits are honoured). n < 1 is FF_EBADARG. */
 int ff_set_num_threads(int n);
@@ -81,7 +82,7 @@ int ff_gemm_best_path(void);
 /* Short static text for a status code; never NULL. */
 const char *ff_status_string(int status);
 
-/* ---- GEMM -------------------------------------------------------------------- */
+/* ---- GEMM [csrc/gemm.c] ------------------------------------------------------------- */
 /* c = act(alpha * op(a) @ op(b) + beta * c + bias)
  *   op(a): (M,K) -- a is (M,K) with row stride lda, or (K,M) with stride lda if trans_a
  *   op(b): (K,N) -- b is (K,N) with row stride ldb, or (N,K) with stride ldb if trans_b
@@ -97,7 +98,7 @@ int ff_gemm_f64(double *c, const double *a, const double *b, const double *bias,
                 int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
                 int trans_a, int trans_b, double alpha, double beta, int act, double act_alpha);
 
-/* ---- linear layer: y = x @ w + b,  w of shape (I,O) ----------------------------- */
+/* ---- linear layer: y = x @ w + b,  w of shape (I,O) [csrc/linear.c] ----------------- */
 int ff_linear_forward_f32(float *y /* (N,O) */, const float *x /* (N,I) */,
                           const float *w /* (I,O) */, const float *b /* (O) or NULL */,
                           int64_t n, int64_t in, int64_t out);
@@ -126,7 +127,7 @@ int ff_linear_backward_f64(double *dx /* (N,I) or NULL */, double *dw /* (I,O) *
 int ff_sum_rows_f32(float *db /* (O) */, const float *dy /* (N,O) */, int64_t n, int64_t out);
 int ff_sum_rows_f64(double *db /* (O) */, const double *dy /* (N,O) */, int64_t n, int64_t out);
 
-/* ---- activations (elementwise over n values; y may alias x) ------------------------ */
+/* ---- activations (elementwise over n values; y may alias x) [csrc/activation.c] ----- */
 int ff_activation_forward_f32(float *y /* (n) */, const float *x /* (n) */,
                               int64_t n, int act, float alpha);
 int ff_activation_forward_f64(double *y /* (n) */, const double *x /* (n) */,
@@ -145,7 +146,7 @@ int ff_activation_backward_f64(double *dx /* (n) */, const double *dy /* (n) */,
 int ff_softmax_forward_f32(float *y /* (N,C) */, const float *x /* (N,C) */, int64_t n, int64_t c);
 int ff_softmax_forward_f64(double *y /* (N,C) */, const double *x /* (N,C) */, int64_t n, int64_t c);
 
-/* ---- batch normalisation over the rows of (N,C) ------------------------------------ */
+/* ---- batch normalisation over the rows of (N,C) [csrc/batchnorm.c] ------------------ */
 /* Training mode: normalise with the batch mean and biased variance; write them as mean
  * and rstd = 1/sqrt(var + eps) for the backward pass; if running_mean/running_var are
  * not NULL update them as running = (1-momentum)*running + momentum*batch, with the
@@ -181,7 +182,7 @@ int ff_batchnorm_backward_f64(double *dx /* (N,C) */, double *dgamma /* (C) */, 
                               const double *gamma /* (C) */, const double *mean /* (C) */,
                               const double *rstd /* (C) */, int64_t n, int64_t c);
 
-/* ---- dropout (inverted: kept values scaled by 1/(1-p)) ------------------------------ */
+/* ---- dropout (inverted: kept values scaled by 1/(1-p)) [csrc/dropout.c] ------------- */
 /* Element i is kept iff the 32-bit Philox word at (seed, stream 0, offset + i) -- the
  * word ff_philox_u32 returns -- is >= ceil(p * 2^32), with p first rounded to float so
  * f32 and f64 calls give the same mask; the mask depends only on (seed, offset, i), not
@@ -197,14 +198,14 @@ int ff_dropout_backward_f32(float *dx /* (n) */, const float *dy /* (n) */, cons
 int ff_dropout_backward_f64(double *dx /* (n) */, const double *dy /* (n) */, const uint8_t *mask /* (n) */,
                             int64_t n, double p);
 
-/* ---- residual: y = x + fx ------------------------------------------------------------ */
+/* ---- residual: y = x + fx [csrc/residual.c] ----------------------------------------- */
 int ff_residual_forward_f32(float *y /* (n) */, const float *x /* (n) */, const float *fx /* (n) */, int64_t n);
 int ff_residual_forward_f64(double *y /* (n) */, const double *x /* (n) */, const double *fx /* (n) */, int64_t n);
 /* dx += dy: adds the skip path's gradient to the dx the branch's backward wrote. */
 int ff_residual_backward_f32(float *dx /* (n) */, const float *dy /* (n) */, int64_t n);
 int ff_residual_backward_f64(double *dx /* (n) */, const double *dy /* (n) */, int64_t n);
 
-/* ---- losses fused with their gradient ----------------------------------------------- */
+/* ---- losses fused with their gradient [csrc/loss.c] --------------------------------- */
 /* Every loss is a weighted mean over rows of the per-row mean over its K outputs:
  *     loss = sum_i w_i * mean_j l(pred_ij, target_ij) / sum_i w_i
  * with w_i = 1 when weight is NULL. dpred (written; may be NULL for loss only) is the
@@ -252,7 +253,7 @@ int ff_poisson_loss_f64(double *loss, double *dpred /* (N,K) or NULL */, const d
                         const double *target /* (N,K) */, const double *weight /* (N) or NULL */,
                         int64_t n, int64_t k);
 
-/* ---- optimizer updates over one flat buffer of P parameters ------------------------- */
+/* ---- optimizer updates over one flat buffer of P parameters [csrc/optim.c] ---------- */
 /* SGD as torch.optim.SGD (dampening 0): g = grad + weight_decay*param;
  * if momentum: buf = momentum*buf + g; g = nesterov ? g + momentum*buf : buf;
  * param -= lr*g. velocity may be NULL when momentum == 0; nesterov needs momentum > 0
@@ -303,7 +304,7 @@ int ff_grad_norm_f64(double *norm, const double *grad /* (P) */, int64_t p);
 int ff_clip_grad_norm_f32(double *norm, float *grad /* (P) */, int64_t p, double max_norm);
 int ff_clip_grad_norm_f64(double *norm, double *grad /* (P) */, int64_t p, double max_norm);
 
-/* ---- data: gather, shuffle, initialisation, checks --------------------------------- */
+/* ---- data: gather, shuffle, initialisation, checks [csrc/data.c] -------------------- */
 /* out[r,:] = x[idx[r],:]; every idx in [0,N) or FF_EBADARG. */
 int ff_gather_rows_f32(float *out /* (B,D) */, const float *x /* (N,D) */, const int64_t *idx /* (B) */,
                        int64_t b, int64_t d, int64_t n);
@@ -335,7 +336,7 @@ int ff_philox_u32(uint32_t *out /* (n) */, int64_t n, uint64_t seed, uint64_t of
 int ff_count_nonfinite_f32(int64_t *count, const float *x /* (n) */, int64_t n);
 int ff_count_nonfinite_f64(int64_t *count, const double *x /* (n) */, int64_t n);
 
-/* ---- diagnostics ------------------------------------------------------------------- */
+/* ---- diagnostics [csrc/stream.c] ---------------------------------------------------- */
 /* STREAM triad a = b + s * c over n values, OpenMP-parallel (static split, plain
  * stores, as STREAM): the benchmarks' measure of the machine's memory bandwidth, the
  * limit the streaming kernels (batch norm) are judged against. */
@@ -344,7 +345,7 @@ int ff_stream_triad_f32(float *a /* (n) */, const float *b /* (n) */, const floa
 int ff_stream_triad_f64(double *a /* (n) */, const double *b /* (n) */, const double *c /* (n) */,
                         int64_t n, double s);
 
-/* ---- training engine: a model compiled into a plan of kernel calls ------------------- */
+/* ---- training engine: a model compiled into a plan of kernel calls [csrc/engine.c] --- */
 /* fastfit.nn compiles a model into an array of ff_op over flat buffers: params (P values;
  * the gradients use the same offsets in a second buffer), stats (batch-norm running
  * statistics), a save area (per-step batch statistics) and a per-batch workspace.
@@ -608,7 +609,7 @@ int ff_model_predict_csr_f64(double *out, const ff_model_f64 *m, const double *d
                              const int64_t *indptr, const int64_t *indices, int64_t n,
                              int64_t nnz, int n_threads);
 
-/* ---- SGD linear models: scikit-learn's per-sample SGD (SGDClassifier/Regressor) ---- */
+/* ---- SGD linear models: scikit-learn's per-sample SGD (SGDClassifier/Regressor) [csrc/sgd.c] --- */
 /* The loss of one binary problem or regression, exactly as scikit-learn's _sgd_fast. y is
  * in {-1, 1} for the margin losses, in {0, 1} for FF_SGD_LOG (half binomial), any real
  * for the regression losses; param is the hinge threshold (1 hinge, 0 perceptron), the
@@ -689,8 +690,11 @@ int ff_sgd_finish_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, ff_sg
                       int64_t d, int64_t k);
 int ff_sgd_finish_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, ff_sgd_state *st /* (K) */,
                       int64_t d, int64_t k);
+/* d loss / d p of one sample, the epoch's own function (scikit-learn's py_dloss), for
+ * the Python side's 'optimal' initial-rate heuristic: Python that mirrored it drifted. */
+int ff_sgd_gradient(double *dloss /* (1) */, int loss, double loss_param, double y, double p);
 
-/* ---- logistic regression: fused loss and gradient over a whole data set ------------- */
+/* ---- logistic regression: fused loss and gradient over a whole data set [csrc/logistic.c] --- */
 /* One pass over x in row blocks: logits z = x @ w^T + b (b NULL: no intercept), then
  *   K == 1: binary logistic loss, labels in {0,1}:  l_i = log(1 + exp(z_i)) - y_i z_i
  *   K >= 2: softmax cross-entropy, labels in [0,K): l_i = logsumexp(z_i) - z_i[y_i]
@@ -714,7 +718,7 @@ int ff_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, doub
                               const double *weight /* (N) or NULL */, int64_t n, int64_t in, int64_t k,
                               double scale);
 
-/* ---- sparse input: CSR matrices (scipy.sparse layout) ---------------------------------
+/* ---- sparse input: CSR matrices (scipy.sparse layout) [csrc/sparse.c, csrc/logistic.c, csrc/sgd.c] ---
  * A CSR matrix X (N,I) with NNZ stored values is data (NNZ), indptr (N+1) and indices
  * (NNZ): row r holds data[p] at column indices[p] for p in [indptr[r], indptr[r+1]).
  * Index arrays are int64 (the Python wrappers widen int32 once per matrix). Its CSC form

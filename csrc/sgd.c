@@ -119,6 +119,13 @@ static inline double ff_sgd_dloss(int kind, double a, double y, double p) {
     }
 }
 
+int ff_sgd_gradient(double *dloss, int loss, double loss_param, double y, double p) {
+    if (!dloss || loss < FF_SGD_HINGE || loss > FF_SGD_SQUARED_EPSILON_INSENSITIVE)
+        return FF_EBADARG;
+    *dloss = ff_sgd_dloss(loss, loss_param, y, p);
+    return FF_OK;
+}
+
 static int ff_sgd_config_ok(const ff_sgd_config *c) {
     if (c->loss < FF_SGD_HINGE || c->loss > FF_SGD_SQUARED_EPSILON_INSENSITIVE) return 0;
     if (c->penalty < FF_SGD_NO_PENALTY || c->penalty > FF_SGD_ELASTICNET) return 0;

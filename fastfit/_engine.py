@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastfit._backend import Totals
-from fastfit._lib import _SUFFIX, check_status, ffi, kernel, lib, ptr
+from fastfit._lib import _SUFFIX, check_predict_status, check_status, ffi, kernel, lib, ptr
 
 _OP_FIELDS = ("kind", "act", "x", "z", "y", "dx", "dy", "w", "b", "stat", "save", "a", "a2")
 
@@ -53,9 +53,7 @@ class NativeModel:
         status = self._predict(ptr(out), self.struct, ptr(x), ptr(rows), n, x.shape[0],
                                n_threads, check_finite)
         if status:
-            if status == lib.FF_ENONFINITE and check_finite:
-                raise ValueError("X contains NaN or infinite values")
-            lib_status(status, "predict")
+            check_predict_status(status, input_checked=check_finite)
 
     def predict_csr_into(self, out: np.ndarray, x, n_threads: int) -> None:
         """Evaluation-mode forward of a checked ``fastfit.ops.CSR`` (finite values) into
@@ -63,7 +61,7 @@ class NativeModel:
         status = self._predict_csr(ptr(out), self.struct, ptr(x.data), ptr(x.indptr),
                                    ptr(x.indices), x.shape[0], x.nnz, n_threads)
         if status:
-            lib_status(status, "predict")
+            check_predict_status(status)
 
 
 def _workspace(layout: dict, spare: dict | None) -> dict:

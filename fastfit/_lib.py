@@ -163,6 +163,22 @@ def index_array(name: str, a, ndim: int = 1) -> np.ndarray:
     return np.ascontiguousarray(check_index(name, np.asarray(a), ndim), dtype=np.int64)
 
 
+def check_predict_status(status: int, *, input_checked: bool = False) -> None:
+    """The one reading of a C prediction call's status (a model's forward pass, a linear
+    decision function). With the kernel's own finiteness check of X on
+    (``input_checked``), FF_ENONFINITE is NaN/inf in X: scikit-learn's ValueError. The
+    inputs were validated in Python, so FF_EBADARG is a bug in fastfit; anything else
+    raises as ``check_status``."""
+    if status == FF_OK:
+        return
+    if status == lib.FF_ENONFINITE and input_checked:
+        raise ValueError("Input X contains NaN or infinite values.")
+    if status == lib.FF_EBADARG:
+        raise RuntimeError("fastfit predict: the native code rejected its arguments; "
+                           "this is a bug in fastfit, please report it")
+    check_status(status, "fastfit predict")
+
+
 def check_status(status: int, what: str) -> None:
     """Turn a C status code into the matching Python exception."""
     if status == FF_OK:

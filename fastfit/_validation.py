@@ -17,15 +17,29 @@ import numbers
 
 import numpy as np
 
+from fastfit._params import InvalidParameterError
 from fastfit.ops._data import count_nonfinite
 from fastfit.ops._sparse import CSR, as_csr
 
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 def positive_int(name: str, value) -> int:
-    """An integer >= 1 (bools and floats rejected), else ValueError naming it."""
+    """An integer >= 1 (bools and floats rejected), else InvalidParameterError (a
+    ValueError and a TypeError) naming it."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def is_ready_matrix(X, dtype=None, n_features=None) -> bool:
+    """True when ``X`` is already what the kernels read, so that a fast path may skip
+    validation: an ndarray (no subclass, no DataFrame), 2-D, non-empty, C-contiguous, of
+    ``dtype`` (float32 or float64 when None) and, given, ``n_features`` wide. Finiteness
+    is left to the caller (one C count, or the kernel's own check)."""
+    return (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] > 0
+            and (X.dtype in _FLOAT_DTYPES if dtype is None else X.dtype == dtype)
+            and (n_features is None or X.shape[1] == n_features) and X.flags.c_contiguous)
 
 
 def as_float_matrix(X, dtype, *, name="X", n_features=None, allow_empty=False) -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastfit._class_weight import check_class_weight, class_weights
 from fastfit._lib import lib
 from fastfit._validation import check_finite
 
@@ -107,33 +108,16 @@ class _Classification(Loss):
     metric = "accuracy"
 
     def __init__(self, class_weight=None):
-        if not (class_weight is None or class_weight == "balanced"
-                or isinstance(class_weight, dict)):
-            raise ValueError("class_weight must be None, 'balanced' or a dict {class: weight}, "
-                             f"got {class_weight!r}")
+        check_class_weight(class_weight)
         self.class_weight = class_weight
 
     def _class_weights(self, classes_of_rows, n_classes):
         """Per-row weight from class_weight (None when not set)."""
         if self.class_weight is None:
             return None
-        if self.class_weight == "balanced":  # n / (n_classes present * count)
-            from sklearn.utils.class_weight import compute_class_weight
-
-            present = np.unique(classes_of_rows)
-            per_class = np.zeros(n_classes)
-            per_class[present] = compute_class_weight("balanced", classes=present,
-                                                      y=classes_of_rows)
-        else:
-            per_class = np.ones(n_classes)
-            for cls, w in self.class_weight.items():
-                if not (isinstance(cls, (int, np.integer)) and 0 <= cls < n_classes):
-                    raise ValueError(f"class_weight key {cls!r} is not a class index "
-                                     f"in [0, {n_classes})")
-                if not (np.isfinite(w) and w >= 0):
-                    raise ValueError(f"class_weight[{cls}] must be finite and >= 0, got {w}")
-                per_class[cls] = w
-        return per_class[classes_of_rows]
+        # the classes are indices here: a dict's keys are 0 .. n_classes - 1
+        return class_weights(self.class_weight, np.arange(n_classes), classes_of_rows)[
+            classes_of_rows]
 
     def __repr__(self):
         arg = "" if self.class_weight is None else f"class_weight={self.class_weight!r}"

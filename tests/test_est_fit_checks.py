@@ -64,3 +64,20 @@ def test_partial_fit_checks_the_width_without_names():
     est = fastfit.SGDClassifier(random_state=0).partial_fit(X, y, classes=[0, 1])
     with pytest.raises(ValueError, match="features"):
         est.partial_fit(X[:, :3], y)
+
+
+def test_the_fast_path_predicate_takes_only_arrays_already_right():
+    # fit's, predict's, the MLP one-row path's and nn.Sequential.predict's fast paths all
+    # ask this one question; anything it refuses takes the full validation
+    from fastfit._validation import is_ready_matrix
+
+    X = np.ones((4, 3))
+    assert is_ready_matrix(X) and is_ready_matrix(X, np.float64, 3)
+    assert is_ready_matrix(X.astype(np.float32)) and is_ready_matrix(X.astype(np.float32),
+                                                                     np.float32)
+    refused = [(np.asfortranarray(np.ones((4, 3))), {}), (X[:, ::2], {}), (X[:0], {}),
+               (X[:, :0], {}), (X[0], {}), (X[None], {}), (X.astype(int), {}),
+               (np.asmatrix(X), {}), (X.tolist(), {}), (X, {"dtype": np.float32}),
+               (X, {"n_features": 4}), (X.astype(np.float32), {"dtype": np.float64})]
+    for bad, kw in refused:
+        assert not is_ready_matrix(bad, **kw), (type(bad), getattr(bad, "shape", None), kw)

@@ -376,6 +376,32 @@ def test_rejected_warm_start_fit_leaves_the_model_unchanged():
     assert _state(est) == before
 
 
+def test_diverged_warm_start_fit_restores_weights_stats_and_optimizer_bitwise():
+    # a fit (not partial_fit) with warm_start keeps its trainer: the momentum slot and step
+    # count it resumes from belong to the rolled-back state as much as the weights do
+    X, y = _reg()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(16,), solver="sgd", momentum=0.9,
+                           batch_norm=True, max_iter=5, warm_start=True,
+                           random_state=0).fit(X, y)
+    trainer = est._trainer
+
+    def snapshot():
+        t = est._trainer
+        return (est._model.params.copy(), est._model.stats.copy(), est.n_iter_,
+                list(est.loss_curve_), est.t_, [s.copy() for s in t._slots], t.step_,
+                t.epoch_, len(t.history))
+
+    before = snapshot()
+    est.set_params(learning_rate_init=0.05, max_iter=50)
+    with pytest.raises(ValueError, match="non-finite"):
+        est.fit(X * 1e8, y * 1e8)
+    assert est._trainer is trainer
+    np.testing.assert_equal(snapshot(), before)
+    assert before[5] and before[1].size   # there was optimizer state and BN statistics
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_rejected_partial_fit_leaves_the_optimizer_state_unchanged(solver):
     # partial_fit keeps its trainer: the optimizer's slots, step count and history (and the

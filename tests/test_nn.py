@@ -503,10 +503,15 @@ def test_init_depends_on_random_state_only():
 
 
 def test_bad_layer_hyper_parameters():
-    with pytest.raises(ValueError, match="p must be in"):
-        nn.Dropout(1.0)
-    with pytest.raises(ValueError, match="p must be in"):
-        nn.Dropout(-0.1)
+    # one error type for every parameter, as the estimators' (a ValueError and a TypeError)
+    for bad in (1.0, -0.1, float("nan"), "0.5", True):
+        with pytest.raises(ValueError, match=r"'p' parameter must be a float in the range "
+                                             r"\[0, 1\).*\(Dropout\)"):
+            nn.Dropout(bad)
+        with pytest.raises(TypeError):
+            nn.Dropout(bad)
+    with pytest.raises(TypeError, match="negative_slope"):
+        nn.LeakyReLU(float("inf"))
     with pytest.raises(ValueError, match="in_features"):
         nn.Linear(0, 3)
     with pytest.raises(ValueError, match="out_features"):

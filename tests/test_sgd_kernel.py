@@ -309,3 +309,18 @@ def test_reference_derivatives_match_finite_differences(loss):
         for p in np.linspace(-3.1, 3.3, 23):
             fd = (R.sgd_loss_ref(loss, a, y, p + h) - R.sgd_loss_ref(loss, a, y, p - h)) / (2 * h)
             assert abs(fd - R.sgd_dloss_ref(loss, a, y, p)) < 1e-5, (y, p)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_sgd_dloss_is_the_kernels_derivative(loss):
+    # the estimators' 'optimal' initial rate reads the C derivative (ff_sgd_gradient);
+    # a Python copy of it overflowed for log_loss below p = -709 (exp(-p) = inf: NaN)
+    a = PARAM.get(loss, 1.0)
+    ys = [0.0, 1.0] if loss == "log_loss" else [-1.0, 1.0, -0.7, 0.4]
+    for y in ys:
+        for p in [-800.0, -40.0, *np.linspace(-3.1, 3.3, 23), 40.0]:
+            got = S.sgd_dloss(loss, a, y, p)
+            assert np.isfinite(got) and got == pytest.approx(R.sgd_dloss_ref(loss, a, y, p),
+                                                             rel=1e-12, abs=1e-12), (y, p)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        S.sgd_dloss("nope", a, 1.0, 0.0)

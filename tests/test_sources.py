@@ -19,6 +19,39 @@ def test_c_sources_cite_only_files_that_exist():
     assert missing == []
 
 
+
+def _definitions(c_file):
+    """Names of the ff_* functions a .c file defines, directly or through the .inc bodies
+    it instantiates for both dtypes (FF_FN(ff_x) and ff_x_##S stand for ff_x_f32/_f64)."""
+    text = c_file.read_text()
+    for body in re.findall(r'#define FF_BODY "([\w.]+)"', text):
+        text += (c_file.parent / body).read_text()
+    names = set(re.findall(r"^(?:int|int64_t|double|void|const char \*)\s*\*?(ff_\w+)\s*\(", text,
+                           re.M))
+    for base in re.findall(r"FF_FN\((ff_\w+)\)\s*\(", text) + re.findall(r"\b(ff_\w+)_##S\(",
+                                                                           text):
+        names.update((f"{base}_f32", f"{base}_f64"))
+    return names
+
+
+def test_each_header_section_names_the_files_that_define_its_functions():
+    # a reader looking up a kernel opens the file its section names: <op> is no file name
+    # (ff_adam_update lives in optim.c, ff_softmax_forward in activation.c)
+    header = (ROOT / "csrc" / "fastfit.h").read_text()
+    cdef = header.split("/* FF_CDEF_BEGIN */")[1].split("/* FF_CDEF_END */")[0]
+    sections = re.split(r"^/\* ---- ", cdef, flags=re.M)[1:]
+    unplaced, checked = [], 0
+    for section in sections:
+        title = section.splitlines()[0]
+        files = re.findall(r"csrc/\w+\.c\b", title)
+        defined = set().union(*(_definitions(ROOT / f) for f in files))
+        for name in re.findall(r"^(?:int|int64_t|double|void|const char \*)\s*\*?(ff_\w+)\s*\(",
+                               section, re.M):
+            checked += 1
+            if name not in defined:
+                unplaced.append(f"{name} (section {title[:40]!r} names {files})")
+    assert checked > 80 and unplaced == []
+
 def _module_constants(tree):
     """Names of the module-level UPPER_CASE assignments of a parsed module."""
     for node in tree.body:

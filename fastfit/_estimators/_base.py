@@ -23,8 +23,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from fastfit._lib import check_status, kernel, ptr
-from fastfit._validation import (as_sparse_matrix, check_finite, check_sparse_y, is_sparse)
+from fastfit._lib import check_predict_status, kernel, ptr
+from fastfit._validation import (as_sparse_matrix, check_finite, check_sparse_y, is_ready_matrix,
+                                 is_sparse)
 from fastfit.ops._data import count_nonfinite
 from fastfit.ops._sparse import csr_matmul
 
@@ -60,8 +61,7 @@ def _fit_arrays_ready(est, X, y, multi_output, reset) -> bool:
     only ``n_features_in_`` is set (or compared) here. ``validate_data`` costs ~0.4 ms
     (DataFrame probes, parameter checks), most of a small ``partial_fit`` chunk; anything
     else, invalid input included, takes the full path and its messages."""
-    if not (type(X) is np.ndarray and X.dtype in FLOAT_DTYPES and X.ndim == 2
-            and X.shape[0] > 0 and X.shape[1] > 0 and X.flags.c_contiguous):
+    if not is_ready_matrix(X):
         return False
     if y is not None and not (type(y) is np.ndarray and y.dtype.kind in "biuf"
                               and y.shape[:1] == X.shape[:1]
@@ -122,9 +122,7 @@ def check_predict_data(est, X, dtype, *, check_finite_fast=True) -> np.ndarray:
         raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet. "
                              "Call 'fit' with appropriate arguments before using this "
                              "estimator.")
-    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2
-            and X.shape[1] == n_features and X.shape[0] > 0 and X.flags.c_contiguous
-            and not hasattr(est, "feature_names_in_")):
+    if is_ready_matrix(X, dtype, n_features) and not hasattr(est, "feature_names_in_"):
         if check_finite_fast:
             check_finite(X, "X")
         return X
@@ -165,7 +163,7 @@ def linear_decision(est, X, coef, intercept) -> np.ndarray:
     W, b = np.ascontiguousarray(W), np.ascontiguousarray(b)
     out = np.empty((n, k), dtype=dtype)
     status = kernel("linear_decision", dtype)(ptr(out), ptr(X), ptr(W), ptr(b), n, d, k)
-    check_status(status, "predict")
+    check_predict_status(status)
     if count_nonfinite(out):
         check_finite(X, "X")  # raises for NaN/inf input; else the output overflowed
     return out

@@ -33,7 +33,7 @@ centered in memory (that would densify it); the centering is algebra, as scikit-
 from __future__ import annotations
 
 import contextlib
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.linalg
@@ -46,6 +46,7 @@ from fastfit._estimators import _ridge_solvers
 from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
                                       restore_on_error)
 from fastfit._lib import check_status, ffi, kernel, lib, ptr
+from fastfit._params import RANDOM_STATE, Check, Interval, Options, validate_params
 from fastfit._runtime import num_threads
 from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
@@ -83,9 +84,15 @@ _RIDGE_SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga",
 _SPARSE_GRAM_MAX = 2048
 
 
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
+def _is_alpha_array(value) -> bool:
+    """Ridge's per-target alpha: a 1-D array-like of finite floats >= 0."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        return False
+    try:
+        alpha = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return alpha.ndim == 1 and bool(np.all(np.isfinite(alpha)) and np.all(alpha >= 0))
 
 
 def _load(est, X, y, sample_weight, fit_intercept):
@@ -377,6 +384,14 @@ class LinearRegression(_LinearPredict):
     n_features_in_, feature_names_in_
     """
 
+    _parameter_constraints = {
+        "fit_intercept": ["boolean"],
+        "copy_X": ["boolean"],
+        "tol": [Interval(Real, 0, 1, "left")],
+        "n_jobs": [None, Integral],
+        "positive": ["boolean"],
+    }
+
     def __init__(self, *, fit_intercept=True, copy_X=True, tol=1e-6, n_jobs=None,
                  positive=False):
         self.fit_intercept = fit_intercept
@@ -391,10 +406,7 @@ class LinearRegression(_LinearPredict):
             return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight):
-        _check_bool("fit_intercept", self.fit_intercept)
-        _check_bool("positive", self.positive)
-        if not isinstance(self.tol, numbers.Real) or not 0 <= self.tol < 1:
-            raise ValueError(f"tol must be a float in [0, 1), got {self.tol!r}")
+        validate_params(self)
         d = _load(self, X, y, sample_weight, self.fit_intercept)
         if self.positive:
             if d.sparse:
@@ -475,6 +487,18 @@ class Ridge(_LinearPredict):
     n_features_in_, feature_names_in_
     """
 
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, None, "left"),
+                  Check(_is_alpha_array, "a 1-D array-like of finite floats >= 0")],
+        "fit_intercept": ["boolean"],
+        "copy_X": ["boolean"],
+        "max_iter": [None, Interval(Integral, 1, None, "left")],
+        "tol": [Interval(Real, 0, None, "left")],
+        "solver": [Options(*_RIDGE_SOLVERS)],
+        "positive": ["boolean"],
+        "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=None, tol=1e-4,
                  solver="auto", positive=False, random_state=None):
         self.alpha = alpha
@@ -492,20 +516,9 @@ class Ridge(_LinearPredict):
             return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight):
-        _check_bool("fit_intercept", self.fit_intercept)
-        _check_bool("positive", self.positive)
-        if self.solver not in _RIDGE_SOLVERS:
-            raise ValueError(f"solver must be one of {_RIDGE_SOLVERS}, got {self.solver!r}")
+        validate_params(self)
         solver = _ridge_solvers.resolve_solver(self.solver, self.positive)
-        if self.max_iter is not None and (not isinstance(self.max_iter, numbers.Integral)
-                                          or self.max_iter < 1):
-            raise ValueError(f"max_iter must be a positive integer or None, got {self.max_iter!r}")
-        if not isinstance(self.tol, numbers.Real) or self.tol < 0:
-            raise ValueError(f"tol must be a non-negative float, got {self.tol!r}")
-        alpha = np.asarray(self.alpha, dtype=np.float64) if not isinstance(self.alpha, str) \
-            else None
-        if alpha is None or alpha.ndim > 1 or not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
-            raise ValueError(f"alpha must be a non-negative float or 1-D array, got {self.alpha!r}")
+        alpha = np.asarray(self.alpha, dtype=np.float64)
         d = _load(self, X, y, sample_weight, self.fit_intercept)
         n, p = d.X.shape
         t = d.y2.shape[1]

@@ -26,15 +26,16 @@ ff_csr_logistic_loss_grad: the same objective, so the dense fit's optimum. The T
 from __future__ import annotations
 
 import contextlib
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from fastfit import ops
+from fastfit._class_weight import class_weights
+from fastfit._params import RANDOM_STATE, Interval, Options, validate_params
 from fastfit._estimators._base import (SparseCoefMixin, check_fit_data, check_predict_data,
                                       linear_decision, restore_on_error)
 from fastfit._estimators._linear import _require_y
@@ -187,43 +188,28 @@ class LogisticRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         self.learning_rate = learning_rate
 
     # ---- parameter checks (in fit, per scikit-learn's rule) ----------------------------
-    def _check_params(self):
-        if self.penalty not in PENALTIES:
-            raise ValueError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if not isinstance(self.dual, (bool, np.bool_)):
-            raise ValueError(f"dual must be a bool, got {self.dual!r}")
-        s = self.intercept_scaling
-        if isinstance(s, bool) or not isinstance(s, numbers.Real) or not 0 < s < np.inf:
-            raise ValueError(f"intercept_scaling must be a positive float, got {s!r}")
-        for name in ("tol", "C"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or np.isnan(v) or v < 0 \
-                    or (name == "C" and v == 0):
-                raise ValueError(f"{name} must be a {'positive' if name == 'C' else 'non-negative'}"
-                                 f" float, got {v!r}")
-        for name in ("max_iter", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < (0 if name ==
-                                                                                "max_iter" else 1):
-                raise ValueError(f"{name} must be a {'non-negative' if name == 'max_iter' else 'positive'}"
-                                 f" integer, got {v!r}")
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, numbers.Real) \
-                or not (self.learning_rate > 0 and np.isfinite(self.learning_rate)):
-            raise ValueError(f"learning_rate must be a positive float, got {self.learning_rate!r}")
-        r = self.l1_ratio
-        if r is not None and (isinstance(r, bool) or not isinstance(r, numbers.Real)
-                              or not 0 <= r <= 1):
-            raise ValueError(f"l1_ratio must be a float in [0, 1] or None, got {r!r}")
-        if self.n_threads is not None and (isinstance(self.n_threads, bool) or not isinstance(
-                self.n_threads, numbers.Integral) or self.n_threads < 1):
-            raise ValueError(f"n_threads must be a positive integer or None, got {self.n_threads!r}")
-        if not (self.class_weight is None or self.class_weight == "balanced"
-                or isinstance(self.class_weight, dict)):
-            raise ValueError(f"class_weight must be a dict, 'balanced' or None, "
-                             f"got {self.class_weight!r}")
+    _parameter_constraints = {
+        "penalty": [Options(*PENALTIES)],
+        "C": [Interval(Real, 0, None, "neither", inf=True)],
+        "l1_ratio": [None, Interval(Real, 0, 1, "both")],
+        "dual": ["boolean"],
+        "tol": [Interval(Real, 0, None, "left")],
+        "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, "neither")],
+        "class_weight": [None, Options("balanced"), dict],
+        "solver": [Options(*SOLVERS)],
+        "max_iter": [Interval(Integral, 0, None, "left")],
+        "warm_start": ["boolean"],
+        "n_threads": [None, Interval(Integral, 1, None, "left")],
+        "batch_size": [Interval(Integral, 1, None, "left")],
+        "learning_rate": [Interval(Real, 0, None, "neither")],
+        "random_state": RANDOM_STATE,
+        "verbose": ["boolean", Interval(Integral, 0, None, "left")],
+        "n_jobs": [None, Integral],
+    }
 
+    def _check_params(self):
+        validate_params(self)
         return resolve(self)
 
     @staticmethod
@@ -259,7 +245,7 @@ class LogisticRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
         n, p = X.shape
         sw = as_sample_weight(sample_weight, n, np.float64)
         if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=sw)
+            cw = class_weights(self.class_weight, classes, y_enc, sw)
             sw = cw[y_enc] if sw is None else sw * cw[y_enc]
         sw_sum = float(n) if sw is None else float(sw.sum())
         if not sw_sum > 0:

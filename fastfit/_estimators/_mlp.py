@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from numbers import Integral, Real
 import warnings
 
 import numpy as np
@@ -51,12 +52,13 @@ from fastfit import losses as _losses
 from fastfit import nn, ops
 from fastfit.ops import as_csr
 from fastfit import optim as _optim
-from fastfit._engine import lib_status
+from fastfit._class_weight import check_class_weight, class_weights
+from fastfit._params import RANDOM_STATE, Check, Interval, Options, validate_params
 from fastfit._estimators._base import check_fit_data, check_predict_data, restore_on_error
 from fastfit._sparse_input import check_sparse_model
-from fastfit._validation import is_sparse
+from fastfit._validation import is_ready_matrix, is_sparse
 from fastfit._threads import blas_single_threaded
-from fastfit._lib import _CTYPE, ffi, kernel, lib
+from fastfit._lib import _CTYPE, check_predict_status, ffi, kernel, lib
 from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
                               default_threads)
 from fastfit._validation import as_sample_weight
@@ -77,40 +79,23 @@ _SCHEDULES = {"cosine": lambda: _optim.Cosine(), "step": lambda: _optim.StepDeca
 
 
 # ---- parameter checks (scikit-learn's constraints, as ValueErrors naming the parameter)
-def _real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"The '{name}' parameter must be a real number, got {value!r}.")
-    value = float(value)
-    bad = (math.isnan(value)
-           or (low is not None and (value < low or (low_open and value == low)))
-           or (high is not None and (value > high or (high_open and value == high))))
-    if bad:
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        brackets = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (
-            ")" if high_open or high is None else "]")
-        raise ValueError(f"The '{name}' parameter must be in the range {brackets}, got {value!r}.")
-    return value
+def _is_layer_sizes(value) -> bool:
+    """An int or an iterable of ints, all > 0 (scikit-learn's hidden_layer_sizes)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return value > 0
+    try:
+        sizes = list(value)
+    except TypeError:
+        return False
+    return all(isinstance(h, numbers.Integral) and not isinstance(h, (bool, np.bool_))
+               and h > 0 for h in sizes)
 
 
-def _int(name, value, low=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < low:
-        raise ValueError(f"The '{name}' parameter must be an int >= {low}, got {value!r}.")
-    return int(value)
-
-
-def _option(name, value, options):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"The '{name}' parameter must be one of {list(options)}, "
-                         f"got {value!r}.")
-    return value
-
-
-def _bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"The '{name}' parameter must be a bool, got {value!r}.")
-    return bool(value)
+def _is_callback_list(value) -> bool:
+    try:
+        return not isinstance(value, Callback) and all(isinstance(c, Callback) for c in value)
+    except TypeError:
+        return False
 
 
 # predict_proba's in-place output kernels, looked up once (a name lookup is ~0.25 us of a
@@ -238,59 +223,46 @@ class _BaseMLP(BaseEstimator):
     _is_clf = False
 
     # ---- parameters ---------------------------------------------------------------
+    _parameter_constraints = {
+        "hidden_layer_sizes": [Check(_is_layer_sizes, "an int or an array-like of ints > 0")],
+        "activation": [Options(*_ACTIVATIONS)],
+        "solver": [Options(*_SOLVERS)],
+        "alpha": [Interval(Real, 0, None, "left")],
+        "batch_size": [Options("auto"), Interval(Integral, 1, None, "left")],
+        "learning_rate": [Options("constant", "invscaling", "adaptive")],
+        "learning_rate_init": [Interval(Real, 0, None, "neither")],
+        "power_t": [Interval(Real, 0, None, "left")],
+        "max_iter": [Interval(Integral, 1, None, "left")],
+        "shuffle": ["boolean"],
+        "tol": [Interval(Real, 0, None, "left")],
+        "verbose": ["boolean", Interval(Integral, 0, None, "left")],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, "both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, "left")],
+        "beta_1": [Interval(Real, 0, 1, "left")],
+        "beta_2": [Interval(Real, 0, 1, "left")],
+        "epsilon": [Interval(Real, 0, None, "neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, "left"),
+                             Check(lambda v: isinstance(v, float) and v == np.inf, "np.inf")],
+        "max_fun": [Interval(Integral, 1, None, "left")],
+        "batch_norm": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, "left")],
+        "residual": ["boolean"],
+        "lr_schedule": [None, Options(*_SCHEDULES), _optim.Schedule],
+        "callbacks": [None, Check(_is_callback_list,
+                                  "a list of fastfit.callbacks.Callback instances")],
+        "n_threads": [None, Interval(Integral, 1, None, "left")],
+        "device": [Options("cpu", "cuda")],
+        "distributed": ["boolean"],
+        "random_state": RANDOM_STATE,
+    }
+
     def _check_params(self):
+        validate_params(self)
         hls = self.hidden_layer_sizes
-        if isinstance(hls, (numbers.Integral, np.integer)) and not isinstance(hls, bool):
-            hls = [hls]
-        try:
-            hls = list(hls)
-        except TypeError:
-            raise ValueError("The 'hidden_layer_sizes' parameter must be an int or an "
-                             f"array-like of ints, got {self.hidden_layer_sizes!r}.") from None
-        for h in hls:
-            if isinstance(h, (bool, np.bool_)) or not isinstance(h, numbers.Integral) or h <= 0:
-                raise ValueError(f"hidden_layer_sizes must be > 0, got {hls}.")
-        hls = [int(h) for h in hls]
-        _option("activation", self.activation, _ACTIVATIONS)
-        _option("solver", self.solver, _SOLVERS)
-        _real("alpha", self.alpha, 0)
-        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            _int("batch_size", self.batch_size)
-        _option("learning_rate", self.learning_rate, ("constant", "invscaling", "adaptive"))
-        _real("learning_rate_init", self.learning_rate_init, 0, low_open=True)
-        _real("power_t", self.power_t, 0)
-        _int("max_iter", self.max_iter)
-        _bool("shuffle", self.shuffle)
-        _real("tol", self.tol, 0)
-        _bool("warm_start", self.warm_start)
-        _real("momentum", self.momentum, 0, 1)
-        _bool("nesterovs_momentum", self.nesterovs_momentum)
-        _bool("early_stopping", self.early_stopping)
-        _real("validation_fraction", self.validation_fraction, 0, 1, high_open=True)
-        _real("beta_1", self.beta_1, 0, 1, high_open=True)
-        _real("beta_2", self.beta_2, 0, 1, high_open=True)
-        _real("epsilon", self.epsilon, 0, low_open=True)
-        if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == np.inf):
-            _int("n_iter_no_change", self.n_iter_no_change)
-        _int("max_fun", self.max_fun)
-        _bool("batch_norm", self.batch_norm)
-        _real("dropout", self.dropout, 0, 1, high_open=True)
-        _bool("residual", self.residual)
-        sched = self.lr_schedule
-        if not (sched is None or isinstance(sched, _optim.Schedule)
-                or (isinstance(sched, str) and sched in _SCHEDULES)):
-            raise ValueError("The 'lr_schedule' parameter must be None, one of "
-                             f"{sorted(_SCHEDULES)} or a fastfit.optim schedule, got {sched!r}.")
-        cbs = self.callbacks
-        if cbs is not None and (isinstance(cbs, Callback)
-                                or not all(isinstance(c, Callback) for c in cbs)):
-            raise ValueError("The 'callbacks' parameter must be None or a list of "
-                             f"fastfit.callbacks.Callback instances, got {cbs!r}.")
-        if self.n_threads is not None:
-            _int("n_threads", self.n_threads)
-        if not isinstance(self.device, str) or self.device not in ("cpu", "cuda"):
-            raise ValueError("The 'device' parameter must be 'cpu' or 'cuda', "
-                             f"got {self.device!r}.")
+        hls = [int(hls)] if isinstance(hls, numbers.Integral) else [int(h) for h in hls]
         if self.device == "cuda":
             if self.solver == "lbfgs":
                 raise ValueError("solver='lbfgs' runs on the CPU only (its full-batch loss and "
@@ -302,7 +274,7 @@ class _BaseMLP(BaseEstimator):
             _check_device(self.device)
         if self.early_stopping and self.validation_fraction <= 0:
             raise ValueError("validation_fraction must be > 0 with early_stopping=True.")
-        if _bool("distributed", self.distributed):
+        if self.distributed:
             if self.solver == "lbfgs" or self.device != "cpu":
                 raise ValueError("distributed=True trains the stochastic solvers on the CPU; "
                                  "solver='lbfgs' and device='cuda' do not distribute.")
@@ -730,8 +702,7 @@ class _BaseMLP(BaseEstimator):
             threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
             self._model._native.predict_csr_into(out, X, threads)
             return (out, _from_buffer(_CTYPE[out.dtype], out)) if pointer else out
-        if (fast is not None and type(X) is np.ndarray and X.dtype is fast[0] and X.ndim == 2
-                and X.shape[1] == fast[1] and X.flags.c_contiguous and X.shape[0]):
+        if fast is not None and is_ready_matrix(X, fast[0], fast[1]):
             check = 1
         else:
             if d.get("_model") is None:
@@ -749,9 +720,7 @@ class _BaseMLP(BaseEstimator):
                                      else default_threads(n, self._model.plan.n_params))
         status = predict(p, struct, _from_buffer(ctype, X), _NULL, n, n, threads, check)
         if status:
-            if status == lib.FF_ENONFINITE and check:
-                raise ValueError("Input X contains NaN or infinity.")
-            lib_status(status, "predict")
+            check_predict_status(status, input_checked=check)
         return (out, p) if pointer else out
 
     def _predictor_of(self, model):
@@ -887,6 +856,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _is_clf = True
 
+    _parameter_constraints = {"class_weight": [None, Options("balanced"), dict]}
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -987,27 +958,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         cw = self.class_weight
         if cw is None:
             return sw
-        classes = cls_state["classes_"]
-        if not (cw == "balanced" or isinstance(cw, dict)):
-            raise ValueError("The 'class_weight' parameter must be None, 'balanced' or a dict, "
-                             f"got {cw!r}.")
+        check_class_weight(cw)
         if labels is None and target.shape[1] != 1:
             raise ValueError("class_weight is not supported for multilabel targets")
         idx = labels if labels is not None else target[:, 0].astype(np.int64)
-        if cw == "balanced":
-            counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
-            present = counts > 0
-            per = np.zeros(len(classes))
-            per[present] = n / (present.sum() * counts[present])
-        else:
-            per = np.ones(len(classes))
-            for key, value in cw.items():
-                pos = np.flatnonzero(classes == key)
-                if pos.size == 0:
-                    raise ValueError(f"class_weight key {key!r} is not a class of y "
-                                     f"({list(classes)})")
-                per[pos[0]] = float(value)
-        w = per[idx].astype(dtype)
+        w = class_weights(cw, cls_state["classes_"], idx)[idx].astype(dtype)
         return w if sw is None else w * sw
 
     @available_if(lambda est: est._check_solver())
@@ -1073,6 +1028,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     As MLPClassifier's, without ``classes_``.
     """
 
+    _parameter_constraints = {"loss": [Options("squared_error", "poisson")]}
+
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -1115,7 +1072,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.distributed = distributed
 
     def _check_params(self):
-        _option("loss", self.loss, ("squared_error", "poisson"))
         return super()._check_params()
 
     def _encode_targets(self, y, first_pass, incremental, classes):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -39,10 +40,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from fastfit._class_weight import class_weights
+from fastfit._params import RANDOM_STATE, Interval, Options, validate_params
 from fastfit._estimators._base import (SparseCoefMixin, check_class_targets, check_fit_data,
                                       linear_decision,
                                       restore_on_error)
@@ -50,7 +52,7 @@ from fastfit._lib import check_status, ffi, lib
 from fastfit._threads import blas_single_threaded
 from fastfit._random import seeds_from
 from fastfit._validation import as_sample_weight
-from fastfit.ops._sgd import sgd_config, sgd_finish, sgd_runner, sgd_state
+from fastfit.ops._sgd import sgd_config, sgd_dloss, sgd_finish, sgd_runner, sgd_state
 from fastfit.ops._sparse import CSR, as_csr, csr_matmul, csr_sgd_runner
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
@@ -63,30 +65,6 @@ _REGRESSOR_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
 _SCHEDULES = ("constant", "optimal", "invscaling", "adaptive", "pa1", "pa2")
 _PENALTIES = ("l2", "l1", "elasticnet", None)
 _MAX_INT = np.iinfo(np.int32).max   # scikit-learn's bound for the seeds it draws
-
-
-def _dloss(loss: str, param: float, y: float, p: float) -> float:
-    """d loss / d p for the 'optimal' initial-rate heuristic (scikit-learn's cy_gradient)."""
-    if loss in ("hinge", "perceptron"):
-        return -y if p * y <= param else 0.0
-    if loss == "squared_hinge":
-        z = param - p * y
-        return -2 * y * z if z > 0 else 0.0
-    if loss == "log_loss":
-        e = np.exp(-p)
-        return ((1 - y) - y * e) / (1 + e)
-    if loss == "modified_huber":
-        z = p * y
-        return 0.0 if z >= 1 else (2.0 * (1.0 - z) * -y if z >= -1 else -4.0 * y)
-    if loss == "squared_error":
-        return p - y
-    if loss == "huber":
-        r = p - y
-        return r if abs(r) <= param else (param if r >= 0 else -param)
-    if loss == "epsilon_insensitive":
-        return -1.0 if y - p > param else (1.0 if p - y > param else 0.0)
-    z = y - p  # squared_epsilon_insensitive
-    return -2 * (z - param) if z > param else (2 * (-z - param) if z < -param else 0.0)
 
 
 class SGDLoss:
@@ -106,7 +84,7 @@ class SGDLoss:
 
     def py_dloss(self, p, y):
         """d loss / d p at prediction ``p`` and target ``y`` (scikit-learn's ``py_dloss``)."""
-        return _dloss(self.name, self.param, float(y), float(p))
+        return sgd_dloss(self.name, self.param, y, p)
 
     def __repr__(self):
         return f"SGDLoss({self.name!r}, {self.param!r})"
@@ -124,6 +102,26 @@ def _loss_table(names):
 
 def _as_dtype(X, dtype):
     return as_csr(X, dtype) if isinstance(X, CSR) else X.astype(dtype)
+
+
+def _sklearn_draw(rs, regressor):
+    """scikit-learn's draws from ``rs`` for one SGD fit: make_dataset's seed, then the
+    shuffle seed (a regressor draws them the other way round); returns the latter."""
+    if regressor:
+        seed = rs.randint(0, _MAX_INT)
+        rs.randint(1, _MAX_INT)
+    else:
+        rs.randint(1, _MAX_INT)
+        seed = rs.randint(_MAX_INT)
+    return int(seed)
+
+
+@functools.lru_cache(maxsize=64)
+def _sklearn_seed_of(random_state, regressor):
+    """``_sklearn_draw`` from a fresh RandomState(random_state) -- the same value on every
+    call, so computed once: seeding a RandomState took ~130 us of each 100-row
+    partial_fit call."""
+    return _sklearn_draw(np.random.RandomState(random_state), regressor)
 
 
 def _row_order(order, train_rows, n, sk_seed):
@@ -165,74 +163,38 @@ def _scores(X, coef, intercept):
     return X @ coef.T + intercept
 
 
-def _is_bool(v) -> bool:
-    return isinstance(v, (bool, np.bool_))
-
-
-def _real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if _is_bool(value) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"The '{name}' parameter must be a finite real number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"The '{name}' parameter must be {'>' if low_open else '>='} {low}, "
-                         f"got {value!r}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"The '{name}' parameter must be {'<' if high_open else '<='} {high}, "
-                         f"got {value!r}")
-    return float(value)
-
-
-def _int(name, value, low):
-    if _is_bool(value) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"The '{name}' parameter must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _flag(name, value):
-    if not _is_bool(value):
-        raise ValueError(f"The '{name}' parameter must be a bool, got {value!r}")
-    return bool(value)
-
-
 class _BaseSGD(SparseCoefMixin, BaseEstimator):
     """What both estimators share: parameter checks and the epoch loop."""
 
     _losses: tuple = ()
 
     # ---- parameters ----------------------------------------------------------------
+    _parameter_constraints = {
+        "penalty": [Options(*_PENALTIES)],
+        "alpha": [Interval(Real, 0, None, "left")],
+        "l1_ratio": [None, Interval(Real, 0, 1, "both")],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, "left")],
+        "tol": [None, Interval(Real, 0, None, "left")],
+        "shuffle": ["boolean"],
+        "verbose": ["boolean", Interval(Integral, 0, None, "left")],
+        "epsilon": [Interval(Real, 0, None, "left")],
+        "learning_rate": [Options(*_SCHEDULES)],
+        "eta0": [Interval(Real, 0, None, "neither")],
+        "power_t": [Interval(Real, None, None)],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, "neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, "left")],
+        "warm_start": ["boolean"],
+        "average": ["boolean", Interval(Integral, 1, None, "left")],
+        "n_threads": [None, Interval(Integral, 1, None, "left")],
+        "random_state": RANDOM_STATE,
+    }
+
     def _check_params(self, for_partial_fit=False):
-        if self.loss not in self._losses:
-            raise ValueError(f"The 'loss' parameter must be one of {list(self._losses)}, "
-                             f"got {self.loss!r}")
-        if self.penalty not in _PENALTIES:
-            raise ValueError("The 'penalty' parameter must be one of 'l2', 'l1', "
-                             f"'elasticnet' or None, got {self.penalty!r}")
-        if self.learning_rate not in _SCHEDULES:
-            raise ValueError(f"The 'learning_rate' parameter must be one of {list(_SCHEDULES)}, "
-                             f"got {self.learning_rate!r}")
-        _real("alpha", self.alpha, 0)
-        if self.l1_ratio is None:
-            if self.penalty == "elasticnet":
-                raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
-        else:
-            _real("l1_ratio", self.l1_ratio, 0, 1)
-        _flag("fit_intercept", self.fit_intercept)
-        _int("max_iter", self.max_iter, 1)
-        if self.tol is not None:
-            _real("tol", self.tol, 0)
-        _flag("shuffle", self.shuffle)
-        if _is_bool(self.verbose) is False:
-            _int("verbose", self.verbose, 0)
-        _real("epsilon", self.epsilon, 0)
-        _real("eta0", self.eta0, 0, low_open=True)
-        _real("power_t", self.power_t)
-        _flag("early_stopping", self.early_stopping)
-        _real("validation_fraction", self.validation_fraction, 0, 1, True, True)
-        _int("n_iter_no_change", self.n_iter_no_change, 1)
-        _flag("warm_start", self.warm_start)
-        if not _is_bool(self.average):
-            _int("average", self.average, 1)
-        if self.n_threads is not None:
-            _int("n_threads", self.n_threads, 1)
+        validate_params(self)
+        if self.l1_ratio is None and self.penalty == "elasticnet":
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
         if self.early_stopping and for_partial_fit:
             raise ValueError("early_stopping should be False with partial_fit")
         if self.learning_rate == "optimal" and self.alpha == 0:
@@ -263,7 +225,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if self.learning_rate != "optimal":
             return 0.0
         typw = np.sqrt(1.0 / np.sqrt(self.alpha))
-        initial_eta0 = typw / max(1.0, _dloss(self.loss, self._loss_param(), 1.0, -typw))
+        initial_eta0 = typw / max(1.0, sgd_dloss(self.loss, self._loss_param(), 1.0, -typw))
         return float(1.0 / (initial_eta0 * self.alpha))
 
     # ---- the epoch loop ------------------------------------------------------------
@@ -386,14 +348,10 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         each partial_fit call), with its draws in its order: ``make_dataset``'s seed and
         the ``randint(MAX_INT)`` its SGD shuffles with. An int ``random_state`` therefore
         gives scikit-learn's row order in every epoch, hence its model and epoch count."""
-        rs = check_random_state(self.random_state)
-        if isinstance(self, RegressorMixin):
-            seed = rs.randint(0, _MAX_INT)
-            rs.randint(1, _MAX_INT)
-        else:
-            rs.randint(1, _MAX_INT)
-            seed = rs.randint(_MAX_INT)
-        return int(seed)
+        regressor = isinstance(self, RegressorMixin)
+        if isinstance(self.random_state, numbers.Integral):   # a fixed seed: drawn once
+            return _sklearn_seed_of(int(self.random_state), regressor)
+        return _sklearn_draw(check_random_state(self.random_state), regressor)
 
     def _finish_attrs(self, coef, intercept, avg_coef, avg_intercept):
         dtype = coef.dtype
@@ -479,6 +437,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     """
 
     _losses = _CLASSIFIER_LOSSES
+    _parameter_constraints = {"loss": [Options(*_CLASSIFIER_LOSSES)],
+                              "class_weight": [None, Options("balanced"), dict],
+                              "n_jobs": [None, Integral]}
     #: scikit-learn's ``loss_functions``: loss name -> (loss factory, default parameter)
     loss_functions = _loss_table(_CLASSIFIER_LOSSES)
 
@@ -547,10 +508,6 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def _fit(self, X, y, coef_init, intercept_init, sample_weight):
         self._check_params()
-        if self.class_weight is not None and self.class_weight != "balanced" \
-                and not isinstance(self.class_weight, dict):
-            raise ValueError("The 'class_weight' parameter must be 'balanced', a dict or None, "
-                             f"got {self.class_weight!r}")
         warm = self.warm_start and getattr(self, "coef_", None) is not None
         if warm:
             coef_init = self.coef_ if coef_init is None else coef_init
@@ -617,8 +574,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         n_classes = classes.shape[0]
         k = 1 if n_classes == 2 else n_classes
         labels = np.searchsorted(classes, y).astype(np.int64)
-        cw = (np.ones(n_classes) if self.class_weight is None
-              else compute_class_weight(self.class_weight, classes=classes, y=y))
+        cw = class_weights(self.class_weight, classes, labels)
         sw = as_sample_weight(sample_weight, n, dtype)
         if sw is not None and not self.early_stopping and not np.any(sw > 0):
             raise ValueError("Sample weights must contain at least one non-zero number.")
@@ -731,6 +687,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     """
 
     _losses = _REGRESSOR_LOSSES
+    _parameter_constraints = {"loss": [Options(*_REGRESSOR_LOSSES)]}
     #: scikit-learn's ``loss_functions``: loss name -> (loss factory, default parameter)
     loss_functions = _loss_table(_REGRESSOR_LOSSES)
 

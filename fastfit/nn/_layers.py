@@ -6,25 +6,18 @@ buffer; after the model is built, ``layer.weight`` and friends are NumPy views i
 
 from __future__ import annotations
 
-import numbers
+from numbers import Real
 
 from fastfit._lib import ACTIVATIONS, lib
+from fastfit._params import Interval, check_param
 from fastfit._validation import positive_int
 from fastfit.nn._plan import Builder, Op
 
 INITS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
 
 
-def _real(name, value, low, high, *, low_open=False, high_open=True):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    ok_low = value > low if low_open else value >= low
-    ok_high = value < high if high_open else value <= high
-    if not (ok_low and ok_high):
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} must be in {lo}{low}, {high}{hi}, got {value}")
-    return value
+def _real(owner, name, value, interval):
+    return float(check_param(owner, name, value, [interval]))
 
 
 class Layer:
@@ -138,8 +131,8 @@ class BatchNorm(Layer):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
         self.num_features = positive_int("num_features", num_features)
-        self.eps = _real("eps", eps, 0.0, float("inf"))
-        self.momentum = _real("momentum", momentum, 0.0, 1.0, high_open=False)
+        self.eps = _real("BatchNorm", "eps", eps, Interval(Real, 0, None, "left"))
+        self.momentum = _real("BatchNorm", "momentum", momentum, Interval(Real, 0, 1, "both"))
 
     def output_width(self, width):
         if width != self.num_features:
@@ -209,7 +202,8 @@ class LeakyReLU(_Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope=0.01):
-        self.alpha = _real("negative_slope", negative_slope, float("-inf"), float("inf"))
+        self.alpha = _real("LeakyReLU", "negative_slope", negative_slope,
+                           Interval(Real, None, None))
 
     def _repr_args(self):
         return f"{self.alpha}"
@@ -244,7 +238,7 @@ class Dropout(Layer):
     """
 
     def __init__(self, p=0.5):
-        self.p = _real("p", p, 0.0, 1.0)
+        self.p = _real("Dropout", "p", p, Interval(Real, 0, 1, "left"))
 
     def compile(self, builder, x, width):
         y = builder.slot(width)

@@ -9,7 +9,7 @@ import numpy as np
 from fastfit._engine import NativeModel
 from fastfit._random import seeds_from
 from fastfit._sparse_input import check_sparse_model
-from fastfit._validation import as_float_matrix, as_sparse_matrix, is_sparse
+from fastfit._validation import as_float_matrix, as_sparse_matrix, is_ready_matrix, is_sparse
 from fastfit.nn._layers import BatchNorm, Layer, Linear, Residual
 from fastfit.nn._plan import Builder
 from fastfit._lib import kernel, ptr
@@ -209,8 +209,7 @@ class Sequential:
             self._native.predict_csr_into(out, X, 0 if n_threads is None else int(n_threads))
             return out
         # the fast path (a ready array) leaves the finiteness check to the C call
-        fast = (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
-                and X.shape[1] == self.n_features and X.flags.c_contiguous and X.shape[0])
+        fast = is_ready_matrix(X, self.dtype, self.n_features)
         if not fast:
             X = as_float_matrix(X, self.dtype, n_features=self.n_features)
         out = np.empty((X.shape[0], self.n_outputs), self.dtype)

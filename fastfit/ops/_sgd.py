@@ -22,7 +22,7 @@ from fastfit._lib import (check_status, ffi, float_array, index_array, inplace_d
                           lib, out_array, ptr)
 
 __all__ = ["SGD_LOSSES", "SGD_PENALTIES", "SGD_SCHEDULES", "sgd_config", "sgd_state",
-           "sgd_epoch", "sgd_runner", "sgd_finish", "shuffle_sklearn"]
+           "sgd_epoch", "sgd_runner", "sgd_finish", "sgd_dloss", "shuffle_sklearn"]
 
 #: Loss names (scikit-learn's), mapped to ``enum ff_sgd_loss``; perceptron is the hinge
 #: with threshold 0.
@@ -251,6 +251,18 @@ def sgd_finish(w, state, aw=None) -> None:
     if len(state) != k:
         raise ValueError(f"state has {len(state)} problems but w has {k} rows")
     check_status(kernel("sgd_finish", dtype)(ptr(w), ptr(aw), state, d, k), "sgd_finish")
+
+
+def sgd_dloss(loss: str, loss_param: float, y: float, p: float) -> float:
+    """d loss / d p at prediction ``p`` and target ``y``: the C epoch's own derivative
+    (scikit-learn's ``py_dloss``). ``loss`` is a key of :data:`SGD_LOSSES`; ``y`` is in
+    {-1, 1} for the margin losses, {0, 1} for "log_loss"."""
+    if loss not in SGD_LOSSES:
+        raise ValueError(f"loss must be one of {sorted(SGD_LOSSES)}, got {loss!r}")
+    out = ffi.new("double *")
+    check_status(lib.ff_sgd_gradient(out, SGD_LOSSES[loss], float(loss_param), float(y),
+                                     float(p)), "sgd_dloss")
+    return out[0]
 
 
 def shuffle_sklearn(perm, seed):
