@@ -88,6 +88,18 @@ class _Data:
         return self._selected
 
 
+def _row_selection(rows, n: int) -> np.ndarray:
+    """``rows`` as a non-empty 1-D int64 array of indices in [0, n) (ValueError/TypeError)."""
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or rows.shape[0] == 0:
+        raise ValueError(f"rows must be a non-empty 1-D array, got shape {rows.shape}")
+    if rows.dtype.kind not in "iu":
+        raise TypeError(f"rows must hold integers, got dtype {rows.dtype}")
+    if rows.min() < 0 or rows.max() >= n:
+        raise ValueError(f"rows must be in [0, {n}), got values in [{rows.min()}, {rows.max()}]")
+    return np.ascontiguousarray(rows, dtype=np.int64)
+
+
 class Trainer:
     """Train a ``fastfit.nn.Sequential`` model; whole blocks of batches run in C.
 
@@ -338,7 +350,7 @@ class Trainer:
         return batch_count(n, self.batch_size, self.model.plan.has_batchnorm)
 
     def fit(self, X, y, *, sample_weight=None, validation_data=None, validation_fraction=None,
-            epochs=None):
+            epochs=None, rows=None):
         """Train for ``epochs`` more epochs (default: the trainer's ``epochs``).
 
         Parameters
@@ -353,6 +365,10 @@ class Trainer:
             Hold out this fraction of the rows (stratified for classification) instead;
             rows are selected by index, X is not copied.
         epochs : int, optional
+        rows : array-like of int, optional
+            Train on these rows of X (and of y and sample_weight), in this order, without
+            copying X: the same model as ``fit(X[rows], y[rows], ...)``. Not with
+            ``validation_fraction``.
 
         Returns
         -------
@@ -370,20 +386,26 @@ class Trainer:
         comm = getattr(self, "comm", None)
         if comm is not None:
             return self._fit_dist(X, y, sample_weight, validation_data, validation_fraction,
-                                  epochs)
+                                  epochs, rows)
         epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
         self._ensure_state()
-        data, val = self._fit_data(X, y, sample_weight, validation_data, validation_fraction)
+        data, val = self._fit_data(X, y, sample_weight, validation_data, validation_fraction,
+                                   rows)
         native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")),
                                    call_work=data.n * epochs * self.model.n_params,
                                    sparse_input=not isinstance(data.x, np.ndarray))
         return self._train(native, data, val, epochs, self._n_batches(data.n), data.n, None)
 
-    def _fit_data(self, X, y, sample_weight, validation_data, validation_fraction):
+    def _fit_data(self, X, y, sample_weight, validation_data, validation_fraction, rows=None):
         """The validated training rows and validation rows (or None) of one fit."""
         if validation_data is not None and validation_fraction is not None:
             raise ValueError("pass validation_data or validation_fraction, not both")
+        if rows is not None and validation_fraction is not None:
+            raise ValueError("pass rows or validation_fraction, not both")
         data = self._prepare(X, y, sample_weight)
+        if rows is not None:
+            data = _Data(data.x, data.target, data.labels, data.weight,
+                         _row_selection(rows, data.x.shape[0]))
         val = None
         if validation_fraction is not None:
             data, val = self._split(data, float(validation_fraction))
@@ -395,7 +417,8 @@ class Trainer:
                                 name="X_val")
         return data, val
 
-    def _fit_dist(self, X, y, sample_weight, validation_data, validation_fraction, epochs):
+    def _fit_dist(self, X, y, sample_weight, validation_data, validation_fraction, epochs,
+                  rows=None):
         """``fit`` over the ranks of ``self.comm`` (see the class docstring)."""
         from fastfit._distributed import Dist, fingerprint
 
@@ -409,7 +432,7 @@ class Trainer:
             epochs = self.epochs if epochs is None else positive_int("epochs", epochs)
             self._ensure_state()
             data, val = self._fit_data(X, y, sample_weight, validation_data,
-                                       validation_fraction)
+                                       validation_fraction, rows)
             if data.n < 1:
                 raise ValueError("every rank needs at least one training row")
             if not isinstance(data.x, np.ndarray):

@@ -110,3 +110,56 @@ def test_no_module_calls_the_trainers_private_members():
     # the estimators' own predictor (a model's native struct, not the trainer's) is theirs
     offenders = [o for o in offenders if "_model._native" not in o]
     assert offenders == []
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fit_on_selected_rows_equals_fit_on_their_copy(sparse):
+    """``fit(rows=)`` trains on X[rows] in that order without copying X: bitwise the model
+    of fitting the copy (weights, batch-norm statistics, optimizer state)."""
+    import scipy.sparse
+
+    X, y = _data(203)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, 203)
+    rows = np.random.default_rng(3).permutation(203)[:150]   # unsorted, as a split gives
+    Xin = scipy.sparse.csr_matrix(X) if sparse else X
+    a, b = _trainer(), _trainer()
+    a.fit(Xin, y, sample_weight=w, rows=rows, epochs=2)
+    b.fit(Xin[rows], y[rows], sample_weight=w[rows], epochs=2)
+    np.testing.assert_array_equal(a.model.params, b.model.params)
+    np.testing.assert_array_equal(a.model.stats, b.model.stats)
+    assert len(a.history) == len(b.history) == 2
+    assert a.history.rows[-1]["loss"] == b.history.rows[-1]["loss"]
+
+
+def test_fit_rows_are_checked():
+    X, y = _data()
+    t = _trainer()
+    before = t.model.params.copy()
+    for rows, err in (([0.5, 1.0], TypeError), ([[0, 1]], ValueError), ([], ValueError),
+                      ([0, 81], ValueError), ([-1, 2], ValueError)):
+        with pytest.raises(err, match="rows"):
+            t.fit(X, y, rows=rows)
+    with pytest.raises(ValueError, match="rows or validation_fraction"):
+        t.fit(X, y, rows=[0, 1, 2], validation_fraction=0.2)
+    np.testing.assert_array_equal(t.model.params, before)
+
+
+def test_mlp_early_stopping_does_not_copy_the_training_rows():
+    """The early-stopping split selects the training rows by index: the fit allocates
+    about the validation tenth of X, not the 90% a copy of the training rows took."""
+    import tracemalloc
+
+    from fastfit import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 100))   # 16 MB
+    y = (X[:, 0] > 0).astype(int)
+    est = MLPClassifier((8,), early_stopping=True, max_iter=2, random_state=0)
+    est.fit(X[:500], y[:500])   # warm caches and lazy imports
+    tracemalloc.start()
+    try:
+        est.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.5 * X.nbytes, peak

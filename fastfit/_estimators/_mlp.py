@@ -526,16 +526,13 @@ class _BaseMLP(BaseEstimator):
             if va.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
-            take = (lambda a: None if a is None else a[tr])
             vtake = (lambda a: None if a is None else a[va])
-            if isinstance(X, np.ndarray):
-                Xv, Xt = X[va], X[tr]
-            else:   # CSR: the two parts' rows copied once (scipy's row indexing)
-                Xs = X.to_scipy()
-                Xv, Xt = (as_csr(Xs[part], X.dtype, check_finite=False) for part in (va, tr))
+            # the training rows are selected by index (trainer.fit(rows=)), X is not
+            # copied; the validation rows, scored every epoch, are copied once
+            Xv = X[va] if isinstance(X, np.ndarray) else as_csr(X.to_scipy()[va], X.dtype,
+                                                                check_finite=False)
             val = (Xv, vtake(target), vtake(labels), vtake(sw))
-            X, target, labels, sw = Xt, take(target), take(labels), take(sw)
-        n = X.shape[0]
+        n = X.shape[0] if val is None else tr.shape[0]
         if self.batch_size == "auto":
             bs = min(200, n)
         else:
@@ -567,7 +564,8 @@ class _BaseMLP(BaseEstimator):
         trainer.callbacks = [rule, *(self.callbacks or [])]
         y_fit = labels if labels is not None else target
         try:
-            trainer.fit(X, y_fit, sample_weight=sw, epochs=1 if incremental else self.max_iter)
+            trainer.fit(X, y_fit, sample_weight=sw, epochs=1 if incremental else self.max_iter,
+                        rows=None if val is None else tr)
         except NonFiniteLossError as err:
             if val is None:   # scikit-learn's end: non-finite weights, the error below
                 raise ValueError("Solver produced non-finite parameter weights. The input data "
