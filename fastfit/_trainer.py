@@ -663,13 +663,28 @@ class Trainer:
         raise ValueError("predict_proba needs a classification loss")
 
     # ---- custom loops -----------------------------------------------------------------
-    def train_step(self, X, y, sample_weight=None, lr=None, update=True):
+    def prepare(self, X, y, sample_weight=None):
+        """X, y and sample_weight checked and converted once, for ``train_step`` calls on
+        the same batch: ``train_step(trainer.prepare(X, y))`` skips the per-call checks
+        of X (an L-BFGS fit evaluates its full batch a hundred times). The returned
+        object is opaque; it holds references to the arrays, which must not change."""
+        return self._prepare(X, y, sample_weight)
+
+    def train_step(self, X, y=None, sample_weight=None, lr=None, update=True):
         """One training step on the batch (X, y): forward, loss, backward and (with
         ``update``) the optimizer update, in one C call. Returns the batch loss.
 
+        ``X`` may instead be what :meth:`prepare` returned (then no y or sample_weight).
         Gradients stay in ``trainer.grads`` (layout of ``model.params``) for inspection.
         """
-        data = self._prepare(X, y, sample_weight)
+        if isinstance(X, _Data):
+            if y is not None or sample_weight is not None:
+                raise ValueError("a prepared batch carries its own y and sample_weight")
+            data = X
+        else:
+            if y is None:
+                raise ValueError("train_step needs y (or a batch from Trainer.prepare)")
+            data = self._prepare(X, y, sample_weight)
         n = data.n
         native = self._native
         sparse_input = not isinstance(data.x, np.ndarray)

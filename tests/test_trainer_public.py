@@ -163,3 +163,33 @@ def test_mlp_early_stopping_does_not_copy_the_training_rows():
     finally:
         tracemalloc.stop()
     assert peak < 0.5 * X.nbytes, peak
+
+
+def test_train_step_on_a_prepared_batch_equals_the_plain_call():
+    X, y = _data()
+    w = np.linspace(0.5, 1.5, X.shape[0])
+    a, b = _trainer(), _trainer()
+    batch = b.prepare(X, y, sample_weight=w)
+    for _ in range(3):
+        assert a.train_step(X, y, sample_weight=w) == b.train_step(batch)
+    np.testing.assert_array_equal(a.model.params, b.model.params)
+    np.testing.assert_array_equal(a.grads, b.grads)
+    with pytest.raises(ValueError, match="prepared batch"):
+        b.train_step(batch, y)
+    with pytest.raises(ValueError, match="needs y"):
+        b.train_step(X)
+
+
+def test_mlp_lbfgs_checks_X_once_per_fit(monkeypatch):
+    """scikit-learn's lbfgs solver evaluates the full batch once per function call: the
+    input checks of X run once per fit, not once per evaluation."""
+    import fastfit._trainer as tr
+    from fastfit import MLPRegressor
+
+    calls = []
+    real = tr.as_float_matrix
+    monkeypatch.setattr(tr, "as_float_matrix", lambda *a, **k: calls.append(1) or real(*a, **k))
+    X, _ = _data(120)
+    est = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30, random_state=0).fit(X, X[:, 0])
+    assert est.n_iter_ > 5
+    assert len(calls) == 1

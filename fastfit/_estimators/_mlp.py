@@ -624,7 +624,7 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         trainer = Trainer(model, loss=loss, optimizer=_optim.SGD(lr=1.0), epochs=1,
                           batch_size=n, shuffle=False, n_threads=self.n_threads)
-        y_fit = labels if labels is not None else target
+        batch = trainer.prepare(X, labels if labels is not None else target, sw)  # checked once
         nd = model.plan.n_decay
         alpha = float(self.alpha)
         sw_sum = float(n if sw is None else np.sum(sw, dtype=np.float64))
@@ -634,7 +634,7 @@ class _BaseMLP(BaseEstimator):
 
         def fun(theta):
             params[:] = theta
-            value = trainer.train_step(X, y_fit, sample_weight=sw, update=False)
+            value = trainer.train_step(batch, update=False)
             w = theta[:nd]
             value = value / r + 0.5 * alpha * float(w @ w) / sw_sum
             grad = trainer.grads.astype(np.float64) / s
