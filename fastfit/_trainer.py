@@ -88,6 +88,14 @@ class _Data:
         return self._selected
 
 
+class _Snapshot:
+    """Trainer.snapshot()'s result: the checkpoint tuple, the state a trainer that never
+    ran lacks ((seeds, no slots, no gradient buffer)), and the block size."""
+
+    def __init__(self, state, unset, block):
+        self.state, self.unset, self.block = state, unset, block
+
+
 def _row_selection(rows, n: int) -> np.ndarray:
     """``rows`` as a non-empty 1-D int64 array of indices in [0, n) (ValueError/TypeError)."""
     rows = np.asarray(rows)
@@ -238,12 +246,53 @@ class Trainer:
         np.copyto(self.model.params, params)
         np.copyto(self.model.stats, stats)
 
-    def _snapshot(self):
-        """Everything a fit changes, the gradient buffer included: ``(checkpoint, grads)``
-        for an estimator's rollback of a rejected call (``_restore`` takes the first).
-        Copied into the buffers of the previous call's snapshot, as ``_checkpoint``."""
-        snap = self._checkpoint("_pre_fit", with_grads=True)
-        return snap[:6], snap[6]
+    def training_state(self):
+        """``(seeds, slots)``: the three seeds drawn from ``random_state`` (shuffle,
+        dropout, validation split; None before the first fit) and the optimizer's state
+        arrays (momentum, Adam moments; None before the first step) -- with the public
+        attributes, all a trainer needs to go on exactly where it stopped (fastfit.save).
+        The arrays are the trainer's own, not copies."""
+        return (None if self._seeds is None else [int(s) for s in self._seeds],
+                None if self._slots is None else list(self._slots))
+
+    def set_training_state(self, seeds, slots):
+        """Put back what :meth:`training_state` returned (checked by the caller: three
+        seeds, and at least the optimizer's number of flat arrays of the model's size
+        and dtype; fastfit.load checks a file's before it builds anything)."""
+        self._seeds = None if seeds is None else list(seeds)
+        self._slots = None if slots is None else list(slots)
+
+    def snapshot(self):
+        """Everything a fit changes, for :meth:`restore` (an opaque object): the weights,
+        batch-norm statistics, optimizer state and step, epoch count, learning rate,
+        schedule state and history length, and the gradient buffer. An estimator takes
+        one before each fit to undo a rejected call. Copied into the buffers of the
+        previous snapshot (kept between calls while small: fresh copies of every buffer
+        cost page faults that dominated small ``partial_fit`` calls)."""
+        # a trainer that never ran (or came from fastfit.load) has no optimizer slots or
+        # gradient buffer yet: restore() takes it back to that, bit for bit
+        unset = (self._seeds, self._slots is None, self._grads is None)
+        self._ensure_state()
+        return _Snapshot(self._checkpoint("_pre_fit", with_grads=True), unset, self._block)
+
+    def restore(self, snapshot):
+        """Put back the state :meth:`snapshot` took, and drop the callbacks and the
+        engine's hold on the last fit's data (what a rejected fit left)."""
+        if not isinstance(snapshot, _Snapshot):
+            raise TypeError("restore takes what Trainer.snapshot() returned")
+        state = snapshot.state
+        self._ensure_state()   # the fit may have replaced them (another optimizer)
+        self._restore(state)
+        np.copyto(self._grads, state[6])
+        seeds, no_slots, no_grads = snapshot.unset
+        self._seeds = seeds
+        if no_slots:
+            self._slots = None
+        if no_grads:
+            self._grads = None
+        self._block = snapshot.block
+        self.callbacks = []
+        self.release_data()
 
     def _checkpoint(self, store="_good", with_grads=False):
         """Everything an epoch changes, restored after Ctrl-C or a non-finite loss: copied

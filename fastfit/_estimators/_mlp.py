@@ -401,29 +401,17 @@ class _BaseMLP(BaseEstimator):
         model, trainer = d.get("_model"), d.get("_trainer")
         if model is None:
             return None
-        snap = None
-        if trainer is not None and trainer._slots is not None and trainer.model is model:
-            # the trainer's snapshot holds the weights too; the gradient buffer and the
-            # block size are scratch, kept so that the estimator (and its pickle) is
-            # exactly what it was (a trainer restored by fastfit.load has no gradient
-            # buffer until it runs)
-            snap = (*trainer._snapshot(), trainer._block)
-            weights = snap[0][0]
-        else:
-            weights = (model.params.copy(), model.stats.copy())
+        if trainer is not None and trainer.model is model:
+            # the trainer's snapshot holds the weights too, and its scratch (the gradient
+            # buffer, the block size), so that the estimator and its pickle are exactly
+            # what they were
+            snap = trainer.snapshot()
+            return lambda: trainer.restore(snap)
+        weights = (model.params.copy(), model.stats.copy())
 
         def restore():
             np.copyto(model.params, weights[0])
             np.copyto(model.stats, weights[1])
-            if snap is not None:
-                trainer._restore(snap[0])
-                if snap[1] is None:
-                    trainer._grads = None
-                else:
-                    np.copyto(trainer._grads, snap[1])
-                trainer._block = snap[2]
-                trainer.callbacks = []
-                trainer._native = None
         return restore
 
     def _fit(self, X, y, sample_weight, incremental, classes):

@@ -306,8 +306,9 @@ _TRAINER_FIELDS = ("model", "loss", "optimizer", "epochs", "batch_size", "shuffl
 def _get_trainer(t):
     # Callbacks are code, not data: they are not written (a loaded trainer has none).
     rs = t.random_state
+    seeds, slots = t.training_state()
     if isinstance(rs, np.random.Generator):
-        if t._seeds is None:
+        if seeds is None:
             raise TypeError("cannot save a Trainer whose random_state is a NumPy Generator "
                             "before it has trained; pass an int random_state")
         rs = None   # the seeds derived from it are saved and are all that is used
@@ -316,8 +317,7 @@ def _get_trainer(t):
             "n_threads": t.n_threads, "verbose": t.verbose,
             "device": getattr(t, "device", "cpu"), "history": t.history, "epoch_": t.epoch_,
             "step_": t.step_, "stop_training": t.stop_training,
-            "seeds": None if t._seeds is None else [int(s) for s in t._seeds],
-            "slots": None if t._slots is None else list(t._slots)}
+            "seeds": seeds, "slots": slots}
 
 
 def _build_trainer(v):
@@ -359,7 +359,7 @@ def _build_trainer(v):
     trainer.epoch_ = _int("epoch_", v["epoch_"])
     trainer.step_ = _int("step_", v["step_"])
     trainer.stop_training = _bool("stop_training", v["stop_training"])
-    trainer._seeds, trainer._slots = seeds, slots
+    trainer.set_training_state(seeds, slots)
     return trainer
 
 
