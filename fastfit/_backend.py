@@ -41,6 +41,12 @@ class Totals:
     failed_batch: int
     step: int
 
+    @classmethod
+    def of(cls, books) -> "Totals":
+        """The fields read from any object that has them as attributes (the engine's
+        ``ff_train`` struct, the GPU trainer's host-side books)."""
+        return cls(**{f.name: getattr(books, f.name) for f in dataclasses.fields(cls)})
+
 
 @runtime_checkable
 class Backend(Protocol):

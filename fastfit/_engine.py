@@ -206,10 +206,7 @@ class NativeTrainer:
             self.sparse_input == bool(sparse_input)
 
     def totals(self) -> Totals:
-        t = self.struct
-        return Totals(loss_sum=t.loss_sum, weight_sum=t.weight_sum, correct=t.correct,
-                      counted=t.counted, last_loss=t.last_loss, failed_batch=t.failed_batch,
-                      step=t.step)
+        return Totals.of(self.struct)
 
     def set_step(self, step: int) -> None:
         self.struct.step = step

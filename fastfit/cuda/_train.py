@@ -327,10 +327,7 @@ class CudaTrainer:
         return False
 
     def totals(self) -> Totals:
-        b = self._books
-        return Totals(loss_sum=b.loss_sum, weight_sum=b.weight_sum, correct=b.correct,
-                      counted=b.counted, last_loss=b.last_loss, failed_batch=b.failed_batch,
-                      step=b.step)
+        return Totals.of(self._books)
 
     def set_step(self, step: int) -> None:
         self._books.step = int(step)
