@@ -169,5 +169,7 @@ static int ff_sgd_args_ok(int have_aw, int have_q, const ff_sgd_state *st,
  * partial sums, from rows of FF_CSR_SGD_SERIAL non-zeros on. */
 #define FF_CSR_SGD_LANES 4
 #define FF_CSR_SGD_SERIAL 16
+/* rows ahead whose lines are prefetched: a shuffled row is a DRAM miss (~100 ns) */
+#define FF_CSR_SGD_AHEAD 8
 #define FF_BODY "sparse_sgd.inc"
 #include "ff_instantiate.h"

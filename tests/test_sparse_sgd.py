@@ -251,6 +251,12 @@ def test_bad_input():
                                       ptr(indptr), ptr(indices), ptr(yy), ffi.NULL, ffi.NULL,
                                       ptr(order), 10, 4, 1, 10, 1, 0, 1, 0.01)
     assert status == lib.FF_EBADARG
+    # a row range past nnz in the middle of the matrix (checked as the row is reached)
+    bad_ptr = np.r_[0, 5, np.ones(9)].astype(np.int64)
+    status = lib.ff_csr_sgd_epoch_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
+                                      ptr(bad_ptr), ptr(np.array([3], np.int64)), ptr(yy),
+                                      ffi.NULL, ffi.NULL, ptr(order), 10, 4, 1, 10, 1, 0, 1, 0.01)
+    assert status == lib.FF_EBADARG
     indices[0] = 3
     status = lib.ff_csr_sgd_epoch_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
                                       ptr(indptr), ptr(indices), ptr(yy), ffi.NULL, ffi.NULL,
