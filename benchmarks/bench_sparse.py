@@ -29,7 +29,8 @@ fit on all 200k rows takes ~7 min here. Limits printed as ``[limit]`` lines:
                  measured here ~0.5 s an iteration for 10 x 2^18 coefficients on a trivial
                  function (~0.08 s for 2^18), several times the sparse pass itself, so it
                  bounds the 10-class ratio near 2x;
-  Ridge (CG)   : X^T u then X v per conjugate-gradient iteration (2 x nnz x 12 bytes).
+  Ridge (CG)   : X^T u then X v per conjugate-gradient iteration (2 x nnz x 8 bytes: the
+                 one-vector kernels read int32 indices).
 """
 
 import time
@@ -80,6 +81,26 @@ def test_csr_tmatmul_vs_scipy(benchmark, text):
     t = min_time(lambda: F.csr_tmatmul(xc, g), 3)
     _limit("csr_tmatmul (X^T @ G, O=10)", xc.nnz * 12 + (I + 1) * 8 + N * K * 4 + I * K * 4 * 2,
            t, gbs)
+
+
+def test_csr_vector_products_vs_scipy(benchmark, text):
+    """One dual CG iteration's products, z = X^T u then X z (Ridge's sparse_cg): the
+    one-vector kernels (int32 indices) against scipy's serial loops, each pair run back to
+    back as in the solver, so each product starts with the other's data in cache."""
+    x, xc, gbs = text
+    u = np.random.default_rng(6).standard_normal(N).astype(np.float32)
+
+    def ours():
+        return F.csr_matvec(xc, F.csr_tmatvec(xc, u))
+
+    def theirs():
+        return x @ (x.T @ u)
+    ref = theirs()
+    np.testing.assert_allclose(ours(), ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
+    compare(benchmark, ours, theirs, baseline_name="scipy", repeat=5)
+    t = min_time(ours, 5)
+    _limit("csr_tmatvec + csr_matvec (X^T u, X z; int32 indices)",
+           2 * (xc.nnz * 8 + (N + 1) * 8) + 2 * (N + I) * 4, t, gbs)
 
 
 def _scipy_logistic(x, y, coef, b):
@@ -258,5 +279,5 @@ def test_est_ridge(benchmark, text, targets, monkeypatch):
     r2, r2_sk = ours.score(x, y), theirs.score(x, y)
     print(f"[ridge] speed-up {ratio:.2f}x, R^2 fastfit {r2:.5f} sklearn {r2_sk:.5f}, "
           f"CG iterations fastfit {iters[-1]}")
-    _limit(f"Ridge sparse CG ({iters[-1]} iterations)", iters[-1] * 2 * xc.nnz * 12, t, gbs)
+    _limit(f"Ridge sparse CG ({iters[-1]} iterations)", iters[-1] * 2 * xc.nnz * 8, t, gbs)
     assert r2 > r2_sk - 1e-3

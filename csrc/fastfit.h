@@ -751,6 +751,37 @@ int ff_csr_tmatmul_f32(float *dw /* (I,O) */, const float *cdata /* (NNZ) */,
 int ff_csr_tmatmul_f64(double *dw /* (I,O) */, const double *cdata /* (NNZ) */,
                        const int64_t *cptr /* (I+1) */, const int64_t *crow /* (NNZ) */,
                        const double *g /* (N,O) */, int64_t n, int64_t in, int64_t out, int64_t nnz);
+/* One-vector products for iterative solvers (Ridge's sparse conjugate gradients), with
+ * int64 or int32 indices (_i64 / _i32; indptr is int64 in both): these passes stream the
+ * whole matrix for 2 flops a non-zero, and int32 indices cut its bytes by a third.
+ * ff_csr_matvec:  y = X v, written; rows in parallel, each summed in a fixed order.
+ * ff_csr_tmatvec: y = X^T u, written, from the CSR rows (no CSC copy): X's rows are cut
+ *   into 4 fixed blocks, each scattered in row order into its own partial, and the
+ *   partials are added in block order. Both: the same bits for any thread count. */
+int ff_csr_matvec_i64_f32(float *y /* (N) */, const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                          const int64_t *indices /* (NNZ) */, const float *v /* (I) */, int64_t n, int64_t in,
+                          int64_t nnz);
+int ff_csr_matvec_i64_f64(double *y /* (N) */, const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                          const int64_t *indices /* (NNZ) */, const double *v /* (I) */, int64_t n, int64_t in,
+                          int64_t nnz);
+int ff_csr_matvec_i32_f32(float *y /* (N) */, const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                          const int32_t *indices /* (NNZ) */, const float *v /* (I) */, int64_t n, int64_t in,
+                          int64_t nnz);
+int ff_csr_matvec_i32_f64(double *y /* (N) */, const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                          const int32_t *indices /* (NNZ) */, const double *v /* (I) */, int64_t n, int64_t in,
+                          int64_t nnz);
+int ff_csr_tmatvec_i64_f32(float *y /* (I) */, const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                           const int64_t *indices /* (NNZ) */, const float *u /* (N) */, int64_t n, int64_t in,
+                           int64_t nnz);
+int ff_csr_tmatvec_i64_f64(double *y /* (I) */, const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                           const int64_t *indices /* (NNZ) */, const double *u /* (N) */, int64_t n, int64_t in,
+                           int64_t nnz);
+int ff_csr_tmatvec_i32_f32(float *y /* (I) */, const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                           const int32_t *indices /* (NNZ) */, const float *u /* (N) */, int64_t n, int64_t in,
+                           int64_t nnz);
+int ff_csr_tmatvec_i32_f64(double *y /* (I) */, const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                           const int32_t *indices /* (NNZ) */, const double *u /* (N) */, int64_t n, int64_t in,
+                           int64_t nnz);
 /* The sparse first layer of an MLP on a batch of rows of X (N_ROWS,I): the rows rows[r]
  * (each in [0, N_ROWS)), or rows 0..N-1 when rows is NULL (N <= N_ROWS).
  * ff_csr_rows_matmul:  y = X[rows] @ w + b (b NULL: no bias), written; rows in parallel.

@@ -3,11 +3,15 @@
  * input (TF-IDF, one-hot) for the linear models and the first layer of an MLP:
  *   ff_csr_matmul:  y = X @ w (+ b)     X (N,I) CSR, w (I,O): the layer's forward
  *   ff_csr_tmatmul: dw += X^T @ g       from the CSC copy of X (= the CSR of X^T)
+ *   ff_csr_matvec_<ix>, ff_csr_tmatvec_<ix>: X v and X^T u for one vector, int32 or
+ *                   int64 indices (sparse_vec.inc)
  *   ff_csr_check:   the structure check the wrappers run once per matrix
  *
- * Index arrays are int64 in every kernel: one instantiation per dtype, not four, and no
- * 2^31 limit on nnz. The Python wrapper widens int32 indices once per matrix (a fit
- * makes its converted copy once), which costs 4 more bytes streamed per non-zero.
+ * Index arrays are int64 in every kernel but the one-vector products: one instantiation
+ * per dtype, not four, and no 2^31 limit on nnz. The Python wrapper widens int32 indices
+ * once per matrix (a fit makes its converted copy once), which costs 4 more bytes streamed
+ * per non-zero. The one-vector products, bound by exactly those bytes, also come with
+ * int32 column indices (indptr stays int64, so nnz is not limited).
  *
  * Determinism: every output row is owned by one thread and summed in the stored order of
  * its non-zeros, so the result has the same bits for any thread count. For X^T @ g that
@@ -25,6 +29,12 @@
 #define FF_CSR_CHUNK 64
 /* Non-zeros ahead to prefetch the gathered row of B of (random reads). */
 #define FF_CSR_AHEAD 8
+/* Rows with this many non-zeros or more keep four partial sums in a one-column product. */
+#define FF_CSR_DOT_SPLIT 8
+/* Fixed row blocks of ff_csr_tmatvec_<ix>, each scattering into its own partial: the
+ * parallelism of the one-vector X^T u (a scatter), and its summation order, for any
+ * thread count. More blocks cost one more zeroed and summed partial of I values each. */
+#define FF_CSR_TBLOCKS 4
 
 int ff_csr_check(int32_t *canonical, const int64_t *indptr, const int64_t *indices, int64_t n,
                  int64_t in, int64_t nnz) {
@@ -46,6 +56,21 @@ int ff_csr_check(int32_t *canonical, const int64_t *indptr, const int64_t *indic
     if (canonical) *canonical = canon;
     return FF_OK;
 }
+
+/* The one-vector products per index width (sparse_vec.inc); sparse.inc's one-column
+ * product uses the int64 row dot. */
+#define FF_IX int64_t
+#define FF_IXN i64
+#define FF_BODY "sparse_vec.inc"
+#include "ff_instantiate.h"
+#undef FF_IX
+#undef FF_IXN
+#define FF_IX int32_t
+#define FF_IXN i32
+#define FF_BODY "sparse_vec.inc"
+#include "ff_instantiate.h"
+#undef FF_IX
+#undef FF_IXN
 
 #define FF_BODY "sparse.inc"
 #include "ff_instantiate.h"

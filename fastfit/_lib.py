@@ -27,8 +27,8 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
-          np.dtype(np.int64): "int64_t[]", np.dtype(np.uint8): "uint8_t[]",
-          np.dtype(np.uint32): "uint32_t[]"}
+          np.dtype(np.int64): "int64_t[]", np.dtype(np.int32): "int32_t[]",
+          np.dtype(np.uint8): "uint8_t[]", np.dtype(np.uint32): "uint32_t[]"}
 
 FF_OK = lib.FF_OK
 

@@ -685,6 +685,16 @@ def csr_tmatmul_ref(x, g):
     return np.asarray(x.astype(np.float64).T @ np.asarray(g, np.float64))
 
 
+def csr_matvec_ref(x, v):
+    """X @ v in float64 for one vector v."""
+    return np.asarray(x.astype(np.float64) @ np.asarray(v, np.float64)).ravel()
+
+
+def csr_tmatvec_ref(x, u):
+    """X^T @ u in float64 for one vector u."""
+    return np.asarray(x.astype(np.float64).T @ np.asarray(u, np.float64)).ravel()
+
+
 def csr_rows_matmul_ref(x, rows, w, b=None):
     """X[rows] @ w + b in float64 (rows None: every row)."""
     xs = x.tocsr() if rows is None else x.tocsr()[np.asarray(rows)]

@@ -31,6 +31,10 @@ def _definitions(c_file):
     for base in re.findall(r"FF_FN\((ff_\w+)\)\s*\(", text) + re.findall(r"\b(ff_\w+)_##S\(",
                                                                            text):
         names.update((f"{base}_f32", f"{base}_f64"))
+    # bodies instantiated per index width too: FF_FNI(ff_x) is ff_x_<FF_IXN>_<dtype>
+    for base in re.findall(r"FF_FNI\((ff_\w+)\)\s*\(", text):
+        for ixn in re.findall(r"#define FF_IXN (\w+)", text):
+            names.update((f"{base}_{ixn}_f32", f"{base}_{ixn}_f64"))
     return names
 
 

@@ -23,7 +23,7 @@ centered in memory (that would densify it); the centering is algebra, as scikit-
 - up to _SPARSE_GRAM_MAX features: the Gram X^T S X (scipy's sparse product) minus the
   mean correction s x_off x_off^T, X^T S y from the CSR kernels, then the dense solves
   above -- the dense fit's solution;
-- wider X: an iterative solve on a centering LinearOperator (scipy's sparse products, one
+- wider X: an iterative solve on a centering LinearOperator (fastfit's CSR kernels, one
   vector at a time): Ridge by conjugate gradients to ``tol`` (scikit-learn's
   sparse_cg, primal or dual as it chooses), LinearRegression by LSQR to ``tol``
   (scikit-learn's sparse method). LinearRegression falls back to LSQR too where the Gram
@@ -50,7 +50,7 @@ from fastfit._params import RANDOM_STATE, Check, Interval, Options, validate_par
 from fastfit._runtime import num_threads
 from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
-from fastfit.ops._sparse import CSR, as_csr, csr_tmatmul
+from fastfit.ops._sparse import CSR, as_csr, csr_matvec, csr_tmatmul, csr_tmatvec
 
 __all__ = ["LinearRegression", "Ridge"]
 
@@ -210,11 +210,11 @@ class _SparseData(_Data):
     def operator(self):
         """sqrt(S) (X - 1 x_off^T) as a LinearOperator in X's dtype, and sqrt(S) yc.
 
-        The products are scipy's, on the same arrays: for one vector at a time its serial
-        CSR loops (a gather for X v, a scatter for X^T u that needs no column copy) beat
-        the CSR kernels, which are built for blocks of columns (K classes' logits, a
-        layer): 4.8 / 4.2 ms against 6.8 / 8.5 ms for X v / X^T u on 50k text rows."""
-        X = self.X.to_scipy()
+        The products are fastfit's one-vector CSR kernels (``csr_matvec``, a
+        row-parallel gather, and ``csr_tmatvec``, a scatter over fixed row blocks with
+        no CSC copy), over int32 indices: both parallel, with the same bits for any
+        thread count, and streaming as many bytes as scipy's serial loops."""
+        X = self.X
         dt = X.dtype
         n, p = X.shape
         off = self.x_off.astype(dt)
@@ -222,7 +222,7 @@ class _SparseData(_Data):
 
         def matvec(v):
             v = np.ascontiguousarray(np.ravel(v), dtype=dt)
-            out = X @ v
+            out = csr_matvec(X, v)
             out -= off @ v
             return out if root is None else out * root
 
@@ -230,7 +230,7 @@ class _SparseData(_Data):
             u = np.ravel(u).astype(dt)
             if root is not None:
                 u = u * root
-            out = X.T @ u
+            out = csr_tmatvec(X, u)
             out -= off * u.sum()
             return out
 
@@ -554,20 +554,28 @@ class Ridge(_LinearPredict):
         op, yc = d.operator()
         n, p = op.shape
         coef = np.empty((yc.shape[1], p))
-        for j, a in enumerate(alphas):
-            a = float(a)
-            if p > n:
-                c = scipy.sparse.linalg.LinearOperator(
-                    (n, n), matvec=lambda u, a=a: op.matvec(op.rmatvec(u)) + a * u, dtype=op.dtype)
-                u, info = scipy.sparse.linalg.cg(c, yc[:, j], rtol=self.tol, atol=0.0)
-                coef[j] = op.rmatvec(u)
-            else:
-                c = scipy.sparse.linalg.LinearOperator(
-                    (p, p), matvec=lambda v, a=a: op.rmatvec(op.matvec(v)) + a * v, dtype=op.dtype)
-                coef[j], info = scipy.sparse.linalg.cg(c, op.rmatvec(yc[:, j]), rtol=self.tol,
-                                                       atol=0.0, maxiter=self.max_iter)
-            if info < 0:
-                raise ValueError(f"conjugate gradients failed (scipy's code {info})")
+        # CG's own vector work (dots, axpys over n or p values) is memory-bound and small;
+        # threaded, OpenBLAS's workers spin after each call on the cores the sparse
+        # products then need (the products ran 2x slower inside CG than alone)
+        with blas_single_threaded():
+            for j, a in enumerate(alphas):
+                coef[j] = self._cg_one(op, yc[:, j], float(a), n, p)
+        return coef
+
+    def _cg_one(self, op, yc, a, n, p):
+        """One target's conjugate-gradient solve (see :meth:`_solve_cg`)."""
+        if p > n:
+            c = scipy.sparse.linalg.LinearOperator(
+                (n, n), matvec=lambda u: op.matvec(op.rmatvec(u)) + a * u, dtype=op.dtype)
+            u, info = scipy.sparse.linalg.cg(c, yc, rtol=self.tol, atol=0.0)
+            coef = op.rmatvec(u)
+        else:
+            c = scipy.sparse.linalg.LinearOperator(
+                (p, p), matvec=lambda v: op.rmatvec(op.matvec(v)) + a * v, dtype=op.dtype)
+            coef, info = scipy.sparse.linalg.cg(c, op.rmatvec(yc), rtol=self.tol,
+                                                atol=0.0, maxiter=self.max_iter)
+        if info < 0:
+            raise ValueError(f"conjugate gradients failed (scipy's code {info})")
         return coef
 
     @staticmethod

@@ -9,7 +9,9 @@ and ``*_array``), which they pass through :func:`as_csr` first -- so a caller th
 kernel many times (a fit) should convert once itself. X is never densified.
 
 Index arrays are int64 in the kernels (one instantiation per dtype; no 2^31 limit on the
-number of non-zeros): int32 indices are widened once, in the conversion. The kernels that
+number of non-zeros): int32 indices are widened once, in the conversion. The one-vector
+products of iterative solvers (``csr_matvec``, ``csr_tmatvec``), bound by the bytes they
+stream, read an int32 copy of the column indices made once (:meth:`CSR.narrow_indices`). The kernels that
 sum over rows (``X^T @ g``) read the CSC form of X, made once per matrix and cached on
 the :class:`CSR` (:meth:`CSR.transpose`), so that every output is summed by one thread in
 a fixed order: the results have the same bits for any thread count.
@@ -23,7 +25,8 @@ from fastfit._lib import (FLOAT_DTYPES, check_status, ffi, float_array, index_ar
                           inplace_dtype, kernel, lib, out_array, ptr)
 from fastfit.ops._args import logistic_args
 
-__all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_rows_matmul", "csr_rows_tmatmul",
+__all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_matvec", "csr_tmatvec",
+           "csr_rows_matmul", "csr_rows_tmatmul",
            "csr_logistic_loss_grad", "csr_sgd_epoch", "csr_sgd_runner", "SPARSE_INTERCEPT_DECAY"]
 
 #: scikit-learn's intercept decay for sparse input (sklearn/linear_model/_stochastic_gradient.py):
@@ -42,12 +45,21 @@ class CSR:
     shape : tuple (n_rows, n_cols)
     """
 
-    __slots__ = ("data", "indptr", "indices", "shape", "_t")
+    __slots__ = ("data", "indptr", "indices", "shape", "_t", "_i32")
 
     def __init__(self, data, indptr, indices, shape):
         self.data, self.indptr, self.indices = data, indptr, indices
         self.shape = (int(shape[0]), int(shape[1]))
         self._t = None
+        self._i32 = None
+
+    def narrow_indices(self):
+        """The column indices as int32 when every column number fits (else None), made
+        once and cached: the one-vector products (:func:`csr_matvec`,
+        :func:`csr_tmatvec`) stream them, 8 bytes a float32 non-zero instead of 12."""
+        if self._i32 is None and self.shape[1] <= np.iinfo(np.int32).max:
+            self._i32 = self.indices.astype(np.int32)
+        return self._i32
 
     @property
     def nnz(self) -> int:
@@ -238,6 +250,71 @@ def csr_tmatmul(x, g, out=None):
     _bad(kernel("csr_tmatmul", dtype)(ptr(out), ptr(t.data), ptr(t.indptr), ptr(t.indices),
                                       ptr(g), n, i, o, t.nnz), "csr_tmatmul")
     return out
+
+
+def _vec_kernel(name, x):
+    """The one-vector kernel ``name`` for x's dtype and its narrowest index array."""
+    idx = x.narrow_indices()
+    if idx is None:
+        return kernel(f"{name}_i64", x.dtype), x.indices
+    return kernel(f"{name}_i32", x.dtype), idx
+
+
+def csr_matvec(x, v):
+    """``X @ v`` for one vector v: the product an iterative solver (sparse conjugate
+    gradients) needs once per iteration.
+
+    Rows in parallel, each summed in a fixed order (the same bits for any thread count),
+    over int32 indices where the columns allow (:meth:`CSR.narrow_indices`).
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix/array or :class:`CSR` of shape (n, i)
+    v : array-like of shape (i,)
+        Cast to x's dtype.
+
+    Returns
+    -------
+    y : ndarray of shape (n,), x's dtype
+    """
+    x = as_csr(x)
+    n, i = x.shape
+    v = float_array("v", np.asarray(v, dtype=x.dtype), shape=(i,))
+    y = np.zeros(n, x.dtype)
+    if n == 0 or i == 0:
+        return y
+    fn, idx = _vec_kernel("csr_matvec", x)
+    _bad(fn(ptr(y), ptr(x.data), ptr(x.indptr), ptr(idx), ptr(v), n, i, x.nnz), "csr_matvec")
+    return y
+
+
+def csr_tmatvec(x, u):
+    """``X^T @ u`` for one vector u, from X's rows (no CSC copy): the product an
+    iterative solver (sparse conjugate gradients) needs once per iteration.
+
+    X's rows are cut into 4 fixed blocks, scattered in parallel into partial sums that
+    are added in block order: the same bits for any thread count. Indices as in
+    :func:`csr_matvec`.
+
+    Parameters
+    ----------
+    x : scipy.sparse matrix/array or :class:`CSR` of shape (n, i)
+    u : array-like of shape (n,)
+        Cast to x's dtype.
+
+    Returns
+    -------
+    y : ndarray of shape (i,), x's dtype
+    """
+    x = as_csr(x)
+    n, i = x.shape
+    u = float_array("u", np.asarray(u, dtype=x.dtype), shape=(n,))
+    y = np.zeros(i, x.dtype)
+    if i == 0:
+        return y
+    fn, idx = _vec_kernel("csr_tmatvec", x)
+    _bad(fn(ptr(y), ptr(x.data), ptr(x.indptr), ptr(idx), ptr(u), n, i, x.nnz), "csr_tmatvec")
+    return y
 
 
 def _tmatmul_args(g, out, n, i, dtype):
