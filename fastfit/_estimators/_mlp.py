@@ -903,6 +903,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     unseen = np.setdiff1d(np.unique(y), lb.classes_)
                     if len(unseen):
                         raise ValueError(f"`y` has classes {unseen} not in `classes`.")
+            elif y.ndim == 1:
+                # fitted on the classes alone: the same state as lb.fit(y) (the type of a
+                # binary or multiclass y is that of its classes, checked just above), without
+                # scikit-learn's second and third pass over y (~1 ms of a 16000-row fit)
+                lb.fit(np.unique(y))
             else:
                 lb.fit(y)
             if len(lb.classes_) < 2 and lb.y_type_ != "multilabel-indicator":
