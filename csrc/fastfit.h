@@ -809,21 +809,36 @@ int ff_csr_rows_tmatmul_f64(double *dw /* (I,O) */, const double *data /* (NNZ) 
                             int64_t n, int64_t n_rows, int64_t in, int64_t out, int64_t nnz);
 /* The loss and gradient of ff_logistic_loss_grad (same semantics, outputs and errors) with
  * X given as CSR (the logits, rows in parallel) and, when dw is not NULL, as CSC too (the
- * gradient, columns in parallel). The gradient is formed in double. */
-int ff_csr_logistic_loss_grad_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
-                                  const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
-                                  const int64_t *indices /* (NNZ) */, const float *cdata /* (NNZ) or NULL */,
-                                  const int64_t *cptr /* (I+1) or NULL */, const int64_t *crow /* (NNZ) or NULL */,
-                                  const float *w /* (K,I) */, const float *b /* (K) or NULL */,
-                                  const int64_t *labels /* (N) */, const float *weight /* (N) or NULL */,
-                                  int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
-int ff_csr_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
-                                  const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
-                                  const int64_t *indices /* (NNZ) */, const double *cdata /* (NNZ) or NULL */,
-                                  const int64_t *cptr /* (I+1) or NULL */, const int64_t *crow /* (NNZ) or NULL */,
-                                  const double *w /* (K,I) */, const double *b /* (K) or NULL */,
-                                  const int64_t *labels /* (N) */, const double *weight /* (N) or NULL */,
-                                  int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
+ * gradient, columns in parallel). The gradient is formed in double. With int64 (_i64) or
+ * int32 (_i32) column indices in the CSR and row indices in the CSC (indptr/cptr int64). */
+int ff_csr_logistic_loss_grad_i64_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                                      const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                                      const int64_t *indices /* (NNZ) */, const float *cdata /* (NNZ) or NULL */,
+                                      const int64_t *cptr /* (I+1) or NULL */, const int64_t *crow /* (NNZ) or NULL */,
+                                      const float *w /* (K,I) */, const float *b /* (K) or NULL */,
+                                      const int64_t *labels /* (N) */, const float *weight /* (N) or NULL */,
+                                      int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
+int ff_csr_logistic_loss_grad_i64_f64(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                                      const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                                      const int64_t *indices /* (NNZ) */, const double *cdata /* (NNZ) or NULL */,
+                                      const int64_t *cptr /* (I+1) or NULL */, const int64_t *crow /* (NNZ) or NULL */,
+                                      const double *w /* (K,I) */, const double *b /* (K) or NULL */,
+                                      const int64_t *labels /* (N) */, const double *weight /* (N) or NULL */,
+                                      int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
+int ff_csr_logistic_loss_grad_i32_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                                      const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                                      const int32_t *indices /* (NNZ) */, const float *cdata /* (NNZ) or NULL */,
+                                      const int64_t *cptr /* (I+1) or NULL */, const int32_t *crow /* (NNZ) or NULL */,
+                                      const float *w /* (K,I) */, const float *b /* (K) or NULL */,
+                                      const int64_t *labels /* (N) */, const float *weight /* (N) or NULL */,
+                                      int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
+int ff_csr_logistic_loss_grad_i32_f64(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
+                                      const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                                      const int32_t *indices /* (NNZ) */, const double *cdata /* (NNZ) or NULL */,
+                                      const int64_t *cptr /* (I+1) or NULL */, const int32_t *crow /* (NNZ) or NULL */,
+                                      const double *w /* (K,I) */, const double *b /* (K) or NULL */,
+                                      const int64_t *labels /* (N) */, const double *weight /* (N) or NULL */,
+                                      int64_t n, int64_t in, int64_t k, int64_t nnz, double scale);
 /* ff_sgd_epoch over CSR rows: the same state, config, targets, order and results, with
  * scikit-learn's sparse semantics -- each step touches only the row's non-zeros (the dot,
  * the update, the average and the lazy L1 truncation of the features it holds) and the

@@ -29,9 +29,20 @@
 #define FF_BODY "logistic.inc"
 #include "ff_instantiate.h"
 
-/* The sparse (CSR) pass: a second body in this file so that it shares ff_logistic_rows. */
+/* The sparse (CSR) pass: a second body in this file so that it shares ff_logistic_rows;
+ * once per index width (int64, and int32 where the sizes allow: a third fewer bytes). */
 #define FF_CSR_LOGISTIC_ROWS 256 /* rows per block: ff_logistic_rows takes at most 256 */
 #define FF_CSR_LOGISTIC_COLS 256 /* columns per scheduling chunk of the gradient */
 #define FF_CSR_LOGISTIC_AHEAD 8  /* non-zeros ahead to prefetch the gathered weights of */
+#define FF_IX int64_t
+#define FF_IXN i64
 #define FF_BODY "sparse_logistic.inc"
 #include "ff_instantiate.h"
+#undef FF_IX
+#undef FF_IXN
+#define FF_IX int32_t
+#define FF_IXN i32
+#define FF_BODY "sparse_logistic.inc"
+#include "ff_instantiate.h"
+#undef FF_IX
+#undef FF_IXN

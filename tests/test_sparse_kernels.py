@@ -276,10 +276,18 @@ def test_kernels_never_read_out_of_bounds_when_called_directly():
                                   2, 2, 2, 2) == lib.FF_EBADARG
     loss = np.zeros(1)
     labels = np.zeros(2, np.int64)
-    assert lib.ff_csr_logistic_loss_grad_f64(
-        ptr(loss), ffi.NULL, ffi.NULL, ptr(data), ptr(indptr2), ptr(indices), ffi.NULL,
-        ffi.NULL, ffi.NULL, ptr(np.ones((1, 3))), ffi.NULL, ptr(labels), ffi.NULL, 2, 3, 1, 2,
-        1.0) == lib.FF_EBADARG
+    for ix, idx in (("i64", indices), ("i32", indices.astype(np.int32))):
+        assert getattr(lib, f"ff_csr_logistic_loss_grad_{ix}_f64")(
+            ptr(loss), ffi.NULL, ffi.NULL, ptr(data), ptr(indptr2), ptr(idx), ffi.NULL,
+            ffi.NULL, ffi.NULL, ptr(np.ones((1, 3))), ffi.NULL, ptr(labels), ffi.NULL, 2, 3, 1,
+            2, 1.0) == lib.FF_EBADARG
+        # the gradient pass's CSC row indices are checked too (row 7 of 2)
+        cptr, crow = np.array([0, 1, 1, 2], np.int64), np.array([0, 7], idx.dtype)
+        assert getattr(lib, f"ff_csr_logistic_loss_grad_{ix}_f64")(
+            ptr(loss), ptr(np.zeros((1, 3))), ptr(np.zeros(1)), ptr(data), ptr(indptr2),
+            ptr(np.array([0, 2], idx.dtype)), ptr(data), ptr(cptr), ptr(crow),
+            ptr(np.ones((1, 3))), ffi.NULL, ptr(labels), ffi.NULL, 2, 3, 1, 2,
+            1.0) == lib.FF_EBADARG
     assert lib.ff_csr_check(ffi.NULL, ptr(indptr2), ptr(indices), 2, 3, 2) == lib.FF_EBADARG
     assert lib.ff_csr_check(ffi.NULL, ptr(indptr2), ptr(indices), 2, 100, 2) == lib.FF_OK
 
@@ -292,3 +300,23 @@ def test_empty_matrix_and_all_empty_rows():
     loss, dw, db = csr_logistic_loss_grad(x, [0, 1, 0, 1, 1], np.zeros((1, 4)), [0.0])
     assert abs(loss - 5 * np.log(2)) < 1e-12 and not dw.any()
     assert csr_matmul(sp.csr_matrix((0, 4)), np.ones((4, 2))).shape == (0, 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [1, 4])
+def test_logistic_int32_and_int64_indices_give_the_same_bits(dtype, k):
+    x, y, coef, b, w = _logistic_data(3001, 700, k, dtype)
+    x = as_csr(x)
+    got = csr_logistic_loss_grad(x, y, coef, b, w, 1.0 / 3001)  # the int32 kernel
+    t = x.transpose()
+    assert x.narrow_indices() is not None and t.narrow_indices() is not None
+    loss, dw, db = np.zeros(1), np.empty((k, 700)), np.empty(k)
+    fn64 = getattr(lib, "ff_csr_logistic_loss_grad_i64_" + ("f32" if dtype == np.float32 else "f64"))
+    assert fn64(ptr(loss), ptr(dw), ptr(db), ptr(x.data), ptr(x.indptr), ptr(x.indices),
+                ptr(t.data), ptr(t.indptr), ptr(t.indices), ptr(np.ascontiguousarray(coef, dtype)),
+                ptr(np.ascontiguousarray(b, dtype)), ptr(np.ascontiguousarray(y, np.int64)),
+                ptr(None if w is None else np.ascontiguousarray(w, dtype)), 3001, 700, k, x.nnz,
+                1.0 / 3001) == lib.FF_OK
+    assert loss[0] == got[0]
+    np.testing.assert_array_equal(dw, got[1])
+    np.testing.assert_array_equal(db, got[2])

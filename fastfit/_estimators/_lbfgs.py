@@ -11,10 +11,9 @@ eq. 7.24), S and Y holding the pairs as columns, oldest first:
     H = gamma I + [S gamma Y] M [S; gamma Y]^T,
     M = [[R^-T (D + gamma Y^T Y) R^-1, -R^-T], [-R^-1, 0]]
 
-with R the upper triangle of S^T Y and D its diagonal. An iteration reads the pairs
-through BLAS matrix-vector products: S^T g and Y^T g, W^T c to form H g, and the new
-pair's products with the held ones (S^T y, Y^T s, Y^T y: S^T Y and Y^T Y are kept up to
-date), 3.5 reads of the 2m x n pairs in all.
+with R the upper triangle of S^T Y and D its diagonal. An iteration reads the 2m x n
+pairs twice through BLAS matrix-vector products (see _Memory): the bound, as the pairs
+(42 MB at n = 2^18) do not stay in cache.
 
 The line search finds a step meeting the strong Wolfe conditions with L-BFGS-B's
 constants (c1 = 1e-3, c2 = 0.9), from the unit step (the first iteration from 1 / |d|,
@@ -51,62 +50,87 @@ class LbfgsResult:
 class _Memory:
     """The last m (s, y) pairs as rows of one (2m, n) array W: s in rows [0, m), y in
     rows [m, 2m), by ring slot (the oldest pair is overwritten, nothing is shifted),
-    with their inner products S^T Y and Y^T Y by slot."""
+    their inner products S^T Y and Y^T Y, and what the last step left: S^T g and Y^T g
+    of the last gradient, and the last direction d = -(gamma g + S cs + Y cy).
+
+    An iteration reads W twice (matrix-vector products): S^T g and Y^T g of the new
+    gradient, and W^T c to form H g. The new pair's products with the held ones need no
+    third read: S^T y = S^T g_new - S^T g_old, Y^T y likewise, and Y^T s = t Y^T d from
+    the small matrices (s = t d, as L-BFGS-B stores it)."""
 
     def __init__(self, n, m):
         self.m = m
         self.w = np.empty((2 * m, n))
         self.sy, self.yy = np.empty((m, m)), np.empty((m, m))
+        self.sg, self.yg = np.zeros(m), np.zeros(m)
         self.k = 0  # pairs held, in slots [0, k)
         self.head = 0  # once full: the slot of the oldest pair
+        self.reset()
 
     def reset(self):
+        """Forget every pair; the last direction counts as -g."""
         self.k = self.head = 0
+        self.cs, self.cy, self.gamma = np.zeros(self.m), np.zeros(self.m), 1.0
 
     def _order(self):
         """Slots from the oldest pair to the newest."""
         return (self.head + np.arange(self.k)) % self.m if self.k == self.m else np.arange(self.k)
 
-    def _push(self, s, y):
-        """Store (s, y) in the next slot (the oldest one's when full); return the slot."""
-        m = self.m
-        if self.k < m:
-            slot = self.k
-            self.k += 1
+    def _wv(self, v):
+        """(S^T v, Y^T v) over the held slots: one read of the held rows of W."""
+        k, m = self.k, self.m
+        if k == m:
+            both = self.w @ v
+            return both[:m], both[m:]
+        return self.w[:k] @ v, self.w[m:m + k] @ v
+
+    def _push(self, g, t, s, y, s_y, y_y, sg, yg):
+        """Store the pair (s = t d, y) in the next slot (the oldest one's when full),
+        with its products; sg, yg: S^T g, Y^T g of the new gradient over the slots held
+        before. Returns them over the slots held after."""
+        k, m = self.k, self.m
+        sty = sg - self.sg[:k]  # S^T y, Y^T y of the held pairs
+        yty = yg - self.yg[:k]
+        yts = -t * (self.gamma * self.yg[:k] + self.sy[:k, :k].T @ self.cs[:k]
+                    + self.yy[:k, :k] @ self.cy[:k])  # Y^T s = t Y^T d
+        if k < m:
+            slot = k
+            self.k = k + 1
+            sg, yg = np.append(sg, 0.0), np.append(yg, 0.0)
         else:
             slot = self.head
             self.head = (self.head + 1) % m
         self.w[slot], self.w[m + slot] = s, y
-        return slot
+        self.sy[:k, slot], self.sy[slot, :k] = sty, yts
+        self.yy[:k, slot] = self.yy[slot, :k] = yty
+        self.sy[slot, slot], self.yy[slot, slot] = s_y, y_y
+        sg[slot], yg[slot] = float(s @ g), float(y @ g)
+        return sg, yg
 
-    def step(self, g, s=None, y=None):
-        """Take in the pair (s, y) (None: no new pair), then return -H g."""
-        m = self.m
-        slot = None if s is None else self._push(s, y)
-        k = self.k
+    def step(self, g, new_pair=None):
+        """Take in the pair of the last step, ``(t, s, y, s.y, y.y)`` with s = t d for the
+        last direction d (None: no new pair), then return -H g."""
+        sg, yg = self._wv(g) if self.k else (np.zeros(0), np.zeros(0))
+        if new_pair is not None:
+            sg, yg = self._push(g, *new_pair, sg, yg)
+        self.sg[:self.k], self.yg[:self.k] = sg, yg
+        k, m = self.k, self.m
         if k == 0:
+            self.reset()
             return -g
-        S, Y = self.w[:k], self.w[m:m + k]
-        if slot is not None:  # matrix-vector products: BLAS's GEMM is slow for 3 columns
-            self.sy[:k, slot] = S @ y  # s_i . y_new
-            self.sy[slot, :k] = Y @ s  # s_new . y_j
-            self.yy[:k, slot] = self.yy[slot, :k] = Y @ y
         o = self._order()
-        wg = self.w @ g if k == m else None  # one read of W when it is full
-        a = (wg[:m] if k == m else S @ g)[o]
-        b = (wg[m:] if k == m else Y @ g)[o]
+        a, b = sg[o], yg[o]
         sy, yy = self.sy[np.ix_(o, o)], self.yy[np.ix_(o, o)]
         gamma = sy[-1, -1] / yy[-1, -1]
         r = np.triu(sy)
         u = scipy.linalg.solve_triangular(r, a, check_finite=False)
         p1 = scipy.linalg.solve_triangular(r, np.diag(sy) * u + gamma * (yy @ u) - gamma * b,
                                            trans="T", check_finite=False)
-        c = np.zeros(2 * m)
-        c[o], c[m + o] = p1, -gamma * u
+        self.cs[o], self.cy[o], self.gamma = p1, -gamma * u, gamma
         if k == m:  # the second read of W
-            hg = self.w.T @ c
+            hg = self.w.T @ np.concatenate((self.cs, self.cy))
         else:
-            hg = self.w[:k].T @ c[:k] + self.w[m:m + k].T @ c[m:m + k]
+            hg = self.w[:k].T @ self.cs[:k] + self.w[m:m + k].T @ self.cy[:k]
         hg += gamma * g
         return -hg
 
@@ -181,13 +205,13 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50) -> LbfgsRe
     f, g = fun(x)
     mem = _Memory(x.shape[0], m)
     nit = 0
-    s = y = None
+    pair = None
     while True:
         if np.max(np.abs(g), initial=0.0) <= gtol:
             return LbfgsResult(x, f, g, nit, 0, "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL")
         if nit >= max_iter:
             return LbfgsResult(x, f, g, nit, 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
-        d = mem.step(g, s, y)
+        d = mem.step(g, pair)
         slope = float(d @ g)
         if not slope < 0:  # not a descent direction (rounding): restart from -g
             mem.reset()
@@ -201,10 +225,11 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50) -> LbfgsRe
         found = _strong_wolfe(phi, f, slope, t, max_ls)
         if found is None:
             return LbfgsResult(x, f, g, nit, 2, "ABNORMAL_TERMINATION_IN_LNSRCH")
-        _, f_new, (x_new, g_new) = found
-        s, y = x_new - x, g_new - g
-        if not float(s @ y) > _EPS * float(y @ y):  # no curvature to learn from: skip
-            s = y = None
+        t, f_new, (x_new, g_new) = found
+        s, y = t * d, g_new - g  # s = t d, as L-BFGS-B stores it
+        s_y, y_y = float(s @ y), float(y @ y)
+        # no curvature to learn from: skip the pair
+        pair = (t, s, y, s_y, y_y) if s_y > _EPS * y_y else None
         nit += 1
         reduction = f - f_new
         x, f_old, f, g = x_new, f, f_new, g_new

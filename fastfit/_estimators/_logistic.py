@@ -46,7 +46,7 @@ from fastfit._estimators._logistic_solvers import solve as _solve_full
 from fastfit._lib import check_status, kernel, lib, ptr
 from fastfit._threads import blas_single_threaded
 from fastfit._validation import as_sample_weight
-from fastfit.ops._sparse import CSR
+from fastfit.ops._sparse import CSR, logistic_operands
 
 __all__ = ["LogisticRegression"]
 
@@ -64,10 +64,7 @@ class _Objective:
         self.k, self.fit_intercept, self.l2 = k, fit_intercept, l2
         self.scale = 1.0 / sw_sum
         if isinstance(X, CSR):  # rows for the logits, the CSC copy for the gradient
-            t = X.transpose()
-            self.fn = kernel("csr_logistic_loss_grad", X.dtype)
-            self._x = (ptr(X.data), ptr(X.indptr), ptr(X.indices),
-                       ptr(t.data), ptr(t.indptr), ptr(t.indices))
+            self.fn, self._x = logistic_operands(X, need_grad=True)
             self._nnz = (X.nnz,)
         else:
             self.fn = kernel("logistic_loss_grad", X.dtype)
@@ -75,6 +72,10 @@ class _Objective:
         self.loss = np.zeros(1)
         self.dw = np.empty((k, self.p))
         self.db = np.empty(k)
+        # the parameters in X's dtype, rewritten in place each call: a fresh array would
+        # fault in its pages every time (~1 ms an evaluation at 2^18 float32 coefficients)
+        self._wc = np.empty((k, self.p), X.dtype)
+        self._bc = np.empty(k, X.dtype) if fit_intercept else None
         self._pl, self._pw = ptr(labels), ptr(weight)
         self.n_evals = 0
 
@@ -86,12 +87,13 @@ class _Objective:
     def __call__(self, theta, need_grad=True):
         self.n_evals += 1
         W, b = self.split(theta)
-        dt = self.X.dtype
-        Wc = np.ascontiguousarray(W, dtype=dt)
-        bc = None if b is None else np.ascontiguousarray(b, dtype=dt)
+        self._wc[...] = W
+        if b is not None:
+            self._bc[...] = b
         status = self.fn(ptr(self.loss), ptr(self.dw) if need_grad else ptr(None),
                          ptr(self.db) if need_grad and b is not None else ptr(None),
-                         *self._x, ptr(Wc), ptr(bc), self._pl, self._pw,
+                         *self._x, ptr(self._wc), ptr(None if b is None else self._bc),
+                         self._pl, self._pw,
                          self.n, self.p, self.k, *self._nnz, self.scale)
         if status == lib.FF_ENONFINITE:
             return (np.inf, np.zeros_like(theta)) if need_grad else np.inf

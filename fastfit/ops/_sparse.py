@@ -407,6 +407,21 @@ def csr_rows_tmatmul(x, rows, g, out=None):
     return out
 
 
+def logistic_operands(x: CSR, need_grad: bool):
+    """The ``ff_csr_logistic_loss_grad`` kernel for x and the pointers to its X operands
+    (data, indptr, indices, then the CSC form's, NULL without the gradient): the int32
+    instantiation when both index arrays narrow (:meth:`CSR.narrow_indices`), else int64.
+    The arrays stay cached on x, so the pointers live as long as x."""
+    t = x.transpose() if need_grad else None
+    idx, tidx = x.narrow_indices(), t.narrow_indices() if t is not None else None
+    narrow = idx is not None and (t is None or tidx is not None)
+    if not narrow:
+        idx, tidx = x.indices, t.indices if t is not None else None
+    fn = kernel("csr_logistic_loss_grad_" + ("i32" if narrow else "i64"), x.dtype)
+    return fn, (ptr(x.data), ptr(x.indptr), ptr(idx), ptr(t.data if t else None),
+                ptr(t.indptr if t else None), ptr(tidx))
+
+
 def csr_logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, scale=1.0,
                            need_grad=True):
     """:func:`fastfit.ops.logistic_loss_grad` for a sparse X (same arguments, semantics and
@@ -432,12 +447,9 @@ def csr_logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, 
     coef, labels, intercept, sample_weight, loss, dcoef, dint = logistic_args(
         coef, labels, intercept, sample_weight, n, i, dtype, need_grad)
     k = coef.shape[0]
-    t = x.transpose() if need_grad else None
-    status = kernel("csr_logistic_loss_grad", dtype)(
-        ptr(loss), ptr(dcoef), ptr(dint), ptr(x.data), ptr(x.indptr), ptr(x.indices),
-        ptr(t.data if t else None), ptr(t.indptr if t else None), ptr(t.indices if t else None),
-        ptr(coef), ptr(intercept), ptr(labels), ptr(sample_weight), n, i, k, x.nnz,
-        float(scale))
+    fn, operands = logistic_operands(x, need_grad)
+    status = fn(ptr(loss), ptr(dcoef), ptr(dint), *operands, ptr(coef), ptr(intercept),
+                ptr(labels), ptr(sample_weight), n, i, k, x.nnz, float(scale))
     if status == lib.FF_EBADARG:
         raise ValueError("csr_logistic_loss_grad: a label out of range (K = 1 takes 0/1, "
                          "K >= 2 takes [0, K)) or a bad sparse structure")
