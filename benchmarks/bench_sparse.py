@@ -10,8 +10,8 @@ the same run (bench_bandwidth.stream_triad_gbs), printed as ``[limit]`` lines:
   matmul / tmatmul : nnz x (4 data + 8 index) + N x 8 indptr + the dense operand read and
                      the output written once (N x O x 4 each), the weight rows gathered
                      per non-zero counted once (they stay cached only in part: 10 MB);
-  logistic pass    : both CSR and CSC streams (2 x nnz x 12) + G (N x K x 4) written and
-                     read once;
+  logistic pass    : both CSR and CSC streams (2 x nnz x 8: the pass reads int32
+                     indices) + G (N x K x 4) written and read once;
   SGD epoch        : latency-bound, not bandwidth-bound (a sample's update depends on its
                      dot): the limit is one CSR stream per epoch and problem, far below.
 
@@ -23,12 +23,12 @@ X plus noise (10 classes: argmax; binary: above the median; regression: the scor
 LogisticRegression with 10 classes runs on the first N_MULTI rows only: scikit-learn's
 fit on all 200k rows takes ~7 min here. Limits printed as ``[limit]`` lines:
   SGD          : one CSR stream (nnz x 12 bytes) per epoch, far below: latency-bound;
-  LogisticReg. : one logistic pass (rows + CSC, 2 x nnz x 12 bytes) per L-BFGS iteration,
-                 a lower bound (line searches add evaluations). Beyond it, scipy's L-BFGS-B
-                 does its own vector work over the coefficients, the same for both sides:
-                 measured here ~0.5 s an iteration for 10 x 2^18 coefficients on a trivial
-                 function (~0.08 s for 2^18), several times the sparse pass itself, so it
-                 bounds the 10-class ratio near 2x;
+  LogisticReg. : one logistic pass (rows + CSC, 2 x nnz x 8 bytes) per L-BFGS iteration,
+                 a lower bound (line searches add evaluations). Beyond it, the optimizer
+                 reads its 10 pairs of coefficient-sized vectors: scipy's L-BFGS-B
+                 (scikit-learn) ~15 ms an iteration at 2^18 coefficients and ~70 ms at 10 x
+                 2^18; fastfit's compact L-BFGS (used from 2^16 coefficients) ~6 ms and
+                 ~45 ms (two reads of the pairs);
   Ridge (CG)   : X^T u then X v per conjugate-gradient iteration (2 x nnz x 8 bytes: the
                  one-vector kernels read int32 indices).
 """
@@ -134,7 +134,7 @@ def test_csr_logistic_vs_scipy(benchmark, text, k):
     compare(benchmark, lambda: F.csr_logistic_loss_grad(xc, y, coef, b, None, 1.0 / N),
             lambda: _scipy_logistic(x, y, coef, b), baseline_name="scipy", repeat=3)
     t = min_time(lambda: F.csr_logistic_loss_grad(xc, y, coef, b, None, 1.0 / N), 3)
-    _limit(f"csr_logistic_loss_grad (K={k})", 2 * xc.nnz * 12 + (N + I) * 8 + 2 * N * k * 4
+    _limit(f"csr_logistic_loss_grad (K={k})", 2 * xc.nnz * 8 + (N + I) * 8 + 2 * N * k * 4
            + I * k * 8, t, gbs)
 
 
@@ -256,7 +256,7 @@ def test_est_logistic_regression(benchmark, text, targets, n_classes):
           f"iterations fastfit {ours.n_iter_[0]} sklearn {theirs.n_iter_[0]}, objective "
           f"fastfit {f_ours:.7f} sklearn {f_sk:.7f} (gap {(f_ours - f_sk) / f_sk:+.1e})")
     _limit(f"LogisticRegression x{n_classes} ({ours.n_iter_[0]} passes)",
-           int(ours.n_iter_[0]) * 2 * xc.nnz * 12, t, gbs)
+           int(ours.n_iter_[0]) * 2 * xc.nnz * 8, t, gbs)
     # Both stop at max_iter = 100 here, unconverged. From 2^16 coefficients fastfit runs its
     # own L-BFGS (same memory, line-search constants and stopping rules as L-BFGS-B, not the
     # same iterates), so after 100 iterations either may be ahead: measured -2.3e-3 (binary)
