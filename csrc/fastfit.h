@@ -810,7 +810,10 @@ int ff_csr_rows_tmatmul_f64(double *dw /* (I,O) */, const double *data /* (NNZ) 
 /* The loss and gradient of ff_logistic_loss_grad (same semantics, outputs and errors) with
  * X given as CSR (the logits, rows in parallel) and, when dw is not NULL, as CSC too (the
  * gradient, columns in parallel). The gradient is formed in double. With int64 (_i64) or
- * int32 (_i32) column indices in the CSR and row indices in the CSC (indptr/cptr int64). */
+ * int32 (_i32) column indices in the CSR and row indices in the CSC (indptr/cptr int64).
+ * For K = 1 the CSC form may be NULL (cdata, cptr, crow): the gradient then comes from the
+ * rows, 4 fixed row blocks scattered into double partials added in block order -- no CSC
+ * copy to make, and the same bits for any thread count. */
 int ff_csr_logistic_loss_grad_i64_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
                                       const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
                                       const int64_t *indices /* (NNZ) */, const float *cdata /* (NNZ) or NULL */,

@@ -308,15 +308,43 @@ def test_logistic_int32_and_int64_indices_give_the_same_bits(dtype, k):
     x, y, coef, b, w = _logistic_data(3001, 700, k, dtype)
     x = as_csr(x)
     got = csr_logistic_loss_grad(x, y, coef, b, w, 1.0 / 3001)  # the int32 kernel
-    t = x.transpose()
-    assert x.narrow_indices() is not None and t.narrow_indices() is not None
+    t = x.transpose() if k > 1 else None  # K = 1: the gradient scatters the rows, no CSC
+    assert x.narrow_indices() is not None
     loss, dw, db = np.zeros(1), np.empty((k, 700)), np.empty(k)
     fn64 = getattr(lib, "ff_csr_logistic_loss_grad_i64_" + ("f32" if dtype == np.float32 else "f64"))
     assert fn64(ptr(loss), ptr(dw), ptr(db), ptr(x.data), ptr(x.indptr), ptr(x.indices),
-                ptr(t.data), ptr(t.indptr), ptr(t.indices), ptr(np.ascontiguousarray(coef, dtype)),
+                ptr(t and t.data), ptr(t and t.indptr), ptr(t and t.indices),
+                ptr(np.ascontiguousarray(coef, dtype)),
                 ptr(np.ascontiguousarray(b, dtype)), ptr(np.ascontiguousarray(y, np.int64)),
                 ptr(None if w is None else np.ascontiguousarray(w, dtype)), 3001, 700, k, x.nnz,
                 1.0 / 3001) == lib.FF_OK
     assert loss[0] == got[0]
     np.testing.assert_array_equal(dw, got[1])
     np.testing.assert_array_equal(db, got[2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_gradient_without_csc_matches_the_column_pass(dtype):
+    # K = 1 scatters fixed row blocks instead of reading a CSC copy: the same gradient to
+    # rounding (a different summation order), the same loss bit for bit, and its own bits
+    # for any thread count
+    x, y, coef, b, w = _logistic_data(20011, 900, 1, dtype)
+    x = as_csr(x)
+    t = x.transpose()
+    loss, dw, db = np.zeros(1), np.empty((1, 900)), np.empty(1)
+    fn = getattr(lib, "ff_csr_logistic_loss_grad_i64_" + ("f32" if dtype == np.float32 else "f64"))
+    assert fn(ptr(loss), ptr(dw), ptr(db), ptr(x.data), ptr(x.indptr), ptr(x.indices),
+              ptr(t.data), ptr(t.indptr), ptr(t.indices), ptr(np.ascontiguousarray(coef, dtype)),
+              ptr(np.ascontiguousarray(b, dtype)), ptr(np.ascontiguousarray(y, np.int64)),
+              ptr(np.ascontiguousarray(w, dtype)), 20011, 900, 1, x.nnz,
+              1.0 / 20011) == lib.FF_OK
+    runs = []
+    for nt in (1, 2, 3):
+        with fastfit.num_threads(nt):
+            runs.append(csr_logistic_loss_grad(x, y, coef, b, w, 1.0 / 20011))
+    for other in runs[1:]:
+        assert other[0] == runs[0][0]
+        np.testing.assert_array_equal(other[1], runs[0][1])
+    assert runs[0][0] == loss[0]
+    np.testing.assert_allclose(runs[0][1], dw, rtol=1e-12, atol=1e-15 * np.abs(dw).max())
+    np.testing.assert_array_equal(runs[0][2], db)

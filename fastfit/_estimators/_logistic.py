@@ -63,8 +63,8 @@ class _Objective:
         self.n, self.p = X.shape
         self.k, self.fit_intercept, self.l2 = k, fit_intercept, l2
         self.scale = 1.0 / sw_sum
-        if isinstance(X, CSR):  # rows for the logits, the CSC copy for the gradient
-            self.fn, self._x = logistic_operands(X, need_grad=True)
+        if isinstance(X, CSR):  # rows for the logits, a CSC copy for a K > 1 gradient
+            self.fn, self._x = logistic_operands(X, need_grad=True, k=k)
             self._nnz = (X.nnz,)
         else:
             self.fn = kernel("logistic_loss_grad", X.dtype)

@@ -407,12 +407,13 @@ def csr_rows_tmatmul(x, rows, g, out=None):
     return out
 
 
-def logistic_operands(x: CSR, need_grad: bool):
+def logistic_operands(x: CSR, need_grad: bool, k: int):
     """The ``ff_csr_logistic_loss_grad`` kernel for x and the pointers to its X operands
-    (data, indptr, indices, then the CSC form's, NULL without the gradient): the int32
-    instantiation when both index arrays narrow (:meth:`CSR.narrow_indices`), else int64.
-    The arrays stay cached on x, so the pointers live as long as x."""
-    t = x.transpose() if need_grad else None
+    (data, indptr, indices, then the CSC form's: NULL without the gradient, and for K = 1,
+    whose gradient the kernel scatters from the rows): the int32 instantiation when the
+    index arrays narrow (:meth:`CSR.narrow_indices`), else int64. The arrays stay cached on
+    x, so the pointers live as long as x."""
+    t = x.transpose() if need_grad and k > 1 else None
     idx, tidx = x.narrow_indices(), t.narrow_indices() if t is not None else None
     narrow = idx is not None and (t is None or tidx is not None)
     if not narrow:
@@ -447,7 +448,7 @@ def csr_logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, 
     coef, labels, intercept, sample_weight, loss, dcoef, dint = logistic_args(
         coef, labels, intercept, sample_weight, n, i, dtype, need_grad)
     k = coef.shape[0]
-    fn, operands = logistic_operands(x, need_grad)
+    fn, operands = logistic_operands(x, need_grad, k)
     status = fn(ptr(loss), ptr(dcoef), ptr(dint), *operands, ptr(coef), ptr(intercept),
                 ptr(labels), ptr(sample_weight), n, i, k, x.nnz, float(scale))
     if status == lib.FF_EBADARG:
