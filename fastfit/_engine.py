@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastfit._backend import Totals
-from fastfit._lib import _SUFFIX, check_predict_status, check_status, ffi, kernel, lib, ptr
+from fastfit._lib import DTYPE_SUFFIX, check_predict_status, check_status, ffi, kernel, lib, ptr
 
 _OP_FIELDS = ("kind", "act", "x", "z", "y", "dx", "dy", "w", "b", "stat", "save", "a", "a2")
 
@@ -24,7 +24,7 @@ class NativeModel:
     def __init__(self, plan, params: np.ndarray, stats: np.ndarray):
         dtype = params.dtype
         self.dtype = dtype
-        self.suffix = _SUFFIX[dtype]
+        self.suffix = DTYPE_SUFFIX[dtype]
         ops = ffi.new("ff_op[]", len(plan.ops))
         for c_op, op in zip(ops, plan.ops, strict=True):
             for field in _OP_FIELDS:

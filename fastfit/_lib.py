@@ -25,8 +25,8 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
     ) from exc
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
-_CTYPE = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
+DTYPE_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+CTYPES = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]",
           np.dtype(np.int64): "int64_t[]", np.dtype(np.int32): "int32_t[]",
           np.dtype(np.uint8): "uint8_t[]", np.dtype(np.uint32): "uint32_t[]"}
 
@@ -72,14 +72,14 @@ U64 = 1 << 64  # seeds, streams and offsets are uint64_t in C
 
 def kernel(name: str, dtype: np.dtype):
     """Return ``lib.ff_<name>_<f32|f64>`` for a float dtype."""
-    return getattr(lib, f"ff_{name}_{_SUFFIX[np.dtype(dtype)]}")
+    return getattr(lib, f"ff_{name}_{DTYPE_SUFFIX[np.dtype(dtype)]}")
 
 
 def ptr(a: np.ndarray | None):
     """A cffi pointer to a C-contiguous array's data, or NULL for None."""
     if a is None:
         return ffi.NULL
-    return ffi.from_buffer(_CTYPE[a.dtype], a)
+    return ffi.from_buffer(CTYPES[a.dtype], a)
 
 
 def check_float(name: str, a, dtype=None, ndim: int | None = None,

@@ -37,7 +37,7 @@ __all__ = ["Trainer", "NonFiniteLossError"]
 _BLOCK_SECONDS = 0.1
 # Models whose batch costs fewer multiply-adds than this run on one thread: their
 # kernels are serial anyway, and idle OpenMP workers only cost wake-ups.
-_SERIAL_WORK = 1 << 20
+SERIAL_WORK = 1 << 20
 # Fit calls whose whole work (rows x epochs x parameters) is below this run on one thread
 # (~5 ms of it): a second thread saves at most half of that, and right after another
 # pool's call (BLAS workers spin ~0.1 s on the cores) every kernel's fork and join waits
@@ -202,7 +202,7 @@ class Trainer:
                                 f"got {cb!r}")
         self.callbacks = callbacks
         self.verbose = bool(verbose)
-        self.device = _check_device(device)
+        self.device = check_device(device)
         from fastfit._distributed import check_comm
 
         self.comm = check_comm(comm)
@@ -440,7 +440,7 @@ class Trainer:
         self._ensure_state()
         data, val = self._fit_data(X, y, sample_weight, validation_data, validation_fraction,
                                    rows)
-        native = self._make_native(self.batch_size, _check_device(getattr(self, "device", "cpu")),
+        native = self._make_native(self.batch_size, check_device(getattr(self, "device", "cpu")),
                                    call_work=data.n * epochs * self.model.n_params,
                                    sparse_input=not isinstance(data.x, np.ndarray))
         return self._train(native, data, val, epochs, self._n_batches(data.n), data.n, None)
@@ -884,7 +884,7 @@ class Trainer:
         return state
 
 
-def _check_device(device) -> str:
+def check_device(device) -> str:
     """"cpu" or "cuda" (ValueError otherwise); "cuda" also checks that fastfit.cuda
     imports (ImportError naming what to install) and sees a GPU (RuntimeError)."""
     if not isinstance(device, str) or device not in ("cpu", "cuda"):
@@ -900,7 +900,7 @@ def default_threads(rows: int, n_params: int) -> int:
     """Threads for a pass over ``rows`` rows of a model of ``n_params`` parameters (a
     training batch, or rows to predict): one for small work, whose kernels are serial
     anyway, else the caller's OpenMP setting unless the machine is oversubscribed."""
-    if rows * n_params < _SERIAL_WORK:
+    if rows * n_params < SERIAL_WORK:
         return 1
     return _spare_cores(get_num_threads())
 

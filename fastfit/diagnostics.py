@@ -512,7 +512,7 @@ class FitDiagnosis:
         return self.message
 
 
-def _history_of(obj) -> dict:
+def history_of(obj) -> dict:
     """{key: list} from a History, a dict of lists, a trainer or an estimator."""
     if isinstance(obj, History):
         return obj.as_dict()
@@ -521,7 +521,7 @@ def _history_of(obj) -> dict:
     for attr in ("history_", "history"):
         h = getattr(obj, attr, None)
         if h is not None and not callable(h):
-            return _history_of(h)
+            return history_of(h)
     raise TypeError("diagnose_fit needs a fastfit History, a dict of per-epoch lists, a "
                     f"Trainer or a fitted estimator with history_, got {type(obj).__name__}")
 
@@ -569,7 +569,7 @@ def diagnose_fit(history, *, baseline_loss=None, min_epochs=3, overfit_gap=0.3,
     -------
     FitDiagnosis
     """
-    h = _history_of(history)
+    h = history_of(history)
     train = _finite(h.get("loss", []))
     val = _finite(h.get("val_loss", []))
     n = len(train)

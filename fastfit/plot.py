@@ -29,9 +29,9 @@ def _save(fig, path):
 
 
 def _history_dict(obj) -> dict:
-    from fastfit.diagnostics import _history_of
+    from fastfit.diagnostics import history_of
 
-    return _history_of(obj)
+    return history_of(obj)
 
 
 def _series(values):

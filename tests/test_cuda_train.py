@@ -112,7 +112,7 @@ class _NumpyCupy:
 def test_cublas_path_with_a_projected_residual(monkeypatch):
     import fastfit.cuda._train as train
 
-    monkeypatch.setattr(train, "_cupy", lambda: _NumpyCupy)
+    monkeypatch.setattr(train, "cupy_module", lambda: _NumpyCupy)
     X, y = _data(12, 3, "mse")
 
     def make():

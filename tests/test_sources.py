@@ -1,5 +1,6 @@
-"""Checks on the source text itself: comments cite files that exist, and no module-level
-constant of the package is left defined but unused."""
+"""Checks on the source text itself: comments cite files that exist, no module-level
+constant of the package is left defined but unused, and no module imports another's
+private names."""
 
 import ast
 import pathlib
@@ -78,3 +79,23 @@ def test_no_dead_module_constants():
             if uses <= 1:   # the definition only
                 dead.append(f"{path.relative_to(ROOT)}: {name}")
     assert dead == []
+
+
+def test_no_module_imports_another_modules_private_names():
+    # a name starting with "_" is its module's own business: another module that needs it
+    # gets a public name. Exempt: submodules themselves (fastfit.ops._gemm), __all__, and
+    # the CUDA package's numba kernels, named _k_* and shared by its modules by convention
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts)
+               for p in (ROOT / "fastfit").rglob("*.py")}
+    modules |= {m.removesuffix(".__init__") for m in modules}
+    found = []
+    for path in (ROOT / "fastfit").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fastfit")):
+                continue
+            for alias in node.names:
+                name = alias.name
+                if (name.startswith("_") and name != "__all__" and not name.startswith("_k_")
+                        and f"{node.module}.{name}" not in modules):
+                    found.append(f"{path.relative_to(ROOT)}: {node.module}.{name}")
+    assert found == []

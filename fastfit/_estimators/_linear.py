@@ -97,7 +97,7 @@ def _is_alpha_array(value) -> bool:
 
 def _load(est, X, y, sample_weight, fit_intercept):
     """Validate (X, y) once; a _Data for dense X, a _SparseData for sparse X."""
-    _require_y(est, y)
+    require_y(est, y)
     X, y = check_fit_data(est, X, y, multi_output=True, y_numeric=True, accept_sparse=True)
     return (_SparseData if isinstance(X, CSR) else _Data)(X, y, sample_weight, fit_intercept)
 
@@ -254,7 +254,8 @@ def _finish(est, coef, x_off, y_off, y, dtype, fit_intercept):
     est._dtype = dtype
 
 
-def _require_y(est, y):
+def require_y(est, y):
+    """scikit-learn's error for a missing y (``fit(X)``), naming the estimator."""
     if y is None:
         name = type(est).__name__
         raise ValueError(f"{name} requires y to be passed, but the target y is None")

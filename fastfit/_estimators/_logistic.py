@@ -38,7 +38,7 @@ from fastfit._class_weight import class_weights
 from fastfit._params import RANDOM_STATE, Interval, Options, validate_params
 from fastfit._estimators._base import (SparseCoefMixin, check_fit_data, check_predict_data,
                                       linear_decision, restore_on_error)
-from fastfit._estimators._linear import _require_y
+from fastfit._estimators._linear import require_y
 from fastfit._estimators._logistic_hessian import LogisticHessian
 from fastfit._estimators._logistic_penalty import PENALTIES, SOLVERS, resolve
 from fastfit._estimators._logistic_solvers import PenalisedIntercept
@@ -231,7 +231,7 @@ class LogisticRegression(ClassifierMixin, SparseCoefMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight):
         penalty = self._check_params()
-        _require_y(self, y)
+        require_y(self, y)
         X, y = check_fit_data(self, X, y, accept_sparse=True)
         if isinstance(X, CSR) and self.solver not in _SPARSE_SOLVERS:
             # the Newton solvers' Hessian (X^T D X by the dense GEMM), liblinear's and

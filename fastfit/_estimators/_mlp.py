@@ -58,8 +58,8 @@ from fastfit._estimators._base import check_fit_data, check_predict_data, restor
 from fastfit._sparse_input import check_sparse_model
 from fastfit._validation import is_ready_matrix, is_sparse
 from fastfit._threads import blas_single_threaded
-from fastfit._lib import _CTYPE, check_predict_status, ffi, kernel, lib
-from fastfit._trainer import (_SERIAL_WORK, NonFiniteLossError, Trainer, _check_device,
+from fastfit._lib import CTYPES, check_predict_status, ffi, kernel, lib
+from fastfit._trainer import (SERIAL_WORK, NonFiniteLossError, Trainer, check_device,
                               default_threads)
 from fastfit._validation import as_sample_weight
 from fastfit.callbacks import Callback
@@ -271,7 +271,7 @@ class _BaseMLP(BaseEstimator):
                                  "device='cuda'.")
             # numba-cuda installed (ImportError saying what to install) and a GPU visible
             # (RuntimeError): found here, before the fit touches the estimator's state
-            _check_device(self.device)
+            check_device(self.device)
         if self.early_stopping and self.validation_fraction <= 0:
             raise ValueError("validation_fraction must be > 0 with early_stopping=True.")
         if self.distributed:
@@ -687,7 +687,7 @@ class _BaseMLP(BaseEstimator):
             n = X.shape[0]
             threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
             self._model._native.predict_csr_into(out, X, threads)
-            return (out, _from_buffer(_CTYPE[out.dtype], out)) if pointer else out
+            return (out, _from_buffer(CTYPES[out.dtype], out)) if pointer else out
         if fast is not None and is_ready_matrix(X, fast[0], fast[1]):
             check = 1
         else:
@@ -714,7 +714,7 @@ class _BaseMLP(BaseEstimator):
         most rows predicted serially) for ``_forward``."""
         native = model._native
         return (model.dtype, model.n_features, self.n_outputs_, native._predict, native.struct,
-                _CTYPE[model.dtype], (_SERIAL_WORK - 1) // max(model.plan.n_params, 1))
+                CTYPES[model.dtype], (SERIAL_WORK - 1) // max(model.plan.n_params, 1))
 
     def _validation_score(self, model, Xv, target, labels, w):
         """(score, loss) on the validation rows: scikit-learn's score (accuracy or R2)

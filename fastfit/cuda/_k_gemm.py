@@ -21,7 +21,7 @@ TILE = 8 if SIMULATOR else 16  # smaller under the simulator (a Python thread pe
 _RSQRT2 = 0.70710678118654752440
 
 
-def _cupy():
+def cupy_module():
     """CuPy, if it imports and a device is there (never under the simulator)."""
     if SIMULATOR:
         return None
@@ -112,7 +112,7 @@ def ff_gemm(c, a, b, bias, m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta
     c, a, b = flat(c), flat(a), flat(b)
     T = lambda x: scalar(c, x)  # noqa: E731
     use_prod = alpha != 0 and k > 0
-    cp = _cupy()
+    cp = cupy_module()
     if cp is not None:
         p = _cublas_product(cp, a, b, m, n, k, lda, ldb, trans_a, trans_b, c.dtype) if use_prod \
             else scratch("gemm_p", m * n, c.dtype)

@@ -160,7 +160,7 @@ def ff_l1_update(param, p, threshold):
     return FF_OK
 
 
-def _norm_on_device(grad, p):
+def norm_on_device(grad, p):
     """A device (1,) float64 array holding ||grad||, without waiting for it."""
     norm = scratch("norm", 1, np.float64)
     part = scratch("norm_part", R.nchunks(p), np.float64)
@@ -185,7 +185,7 @@ def ff_grad_norm(norm, grad, p):
     if p == 0:
         norm[0] = 0.0
         return FF_OK
-    _store(norm, _norm_on_device(grad, p))
+    _store(norm, norm_on_device(grad, p))
     return FF_OK
 
 
@@ -195,7 +195,7 @@ def ff_clip_grad_norm(norm, grad, p, max_norm):
     if p == 0:
         norm[0] = 0.0
         return FF_OK
-    dnorm = _norm_on_device(grad, p)
+    dnorm = norm_on_device(grad, p)
     _k_scale_if_over[blocks(p), THREADS](flat(grad), p, dnorm, float64(max_norm))
     value = _store(norm, dnorm)
     return FF_OK if math.isfinite(value) else FF_ENONFINITE

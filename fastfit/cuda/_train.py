@@ -64,10 +64,10 @@ from fastfit._lib import lib
 from fastfit.cuda import _ops
 from fastfit.cuda import _reduce as R
 from fastfit.cuda import kernels as K
-from fastfit.cuda._k_gemm import _cupy
+from fastfit.cuda._k_gemm import cupy_module
 from fastfit.cuda._device import THREADS, blocks, is_available, to_device, zeros
 from fastfit.cuda._k_losses import BCE, SOFTMAX_CE, _k_elementwise_loss, _k_softmax_ce
-from fastfit.cuda._k_optim import _k_scale_if_over, _norm_on_device
+from fastfit.cuda._k_optim import _k_scale_if_over, norm_on_device
 from fastfit.cuda._reduce import RT
 from fastfit.cuda._status import FF_ENONFINITE, FF_OK, scalar
 
@@ -239,7 +239,7 @@ class CudaTrainer:
         self._views = {}
         # With CuPy, the products run in cuBLAS straight between the workspace's slots
         # (2-D CuPy views made once per batch size: wrapping an array costs ~10 us).
-        self.cp = _cupy()
+        self.cp = cupy_module()
         # batch norm followed by its activation: one fused pass forward, one backward
         self.fused = _ops.fused_pairs(plan.ops)
 
@@ -432,7 +432,7 @@ class CudaTrainer:
         P, G = self.P, self.G
         clip = o["clip_norm"] or 0.0
         if clip > 0:
-            norm = _norm_on_device(G, np_)
+            norm = norm_on_device(G, np_)
             _k_check_norm[1, 1](self.acc, norm, float64(b))
             _k_scale_if_over[blocks(np_), THREADS](G, np_, norm, float64(clip))
         s.step += 1
