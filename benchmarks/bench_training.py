@@ -185,6 +185,34 @@ def test_w2_step(benchmark):
           f"-> {ratio:.1f}x (target >= 30x); fastfit train_step() loop {info['train_step_us']:.1f} us")
 
 
+def test_w2_through_mlpclassifier(benchmark):
+    """W2 through ``MLPClassifier(batch_norm=True)`` against the same model through the
+    Trainer (issue 15: the estimator's fixed per-fit work -- validation, label encoding,
+    model build -- within 10% of the Trainer's step time). Both fit one epoch of 500
+    steps from scratch: a new estimator per call, a new Trainer on a model built outside
+    the timing (what a Trainer user builds once)."""
+    import warnings
+
+    import fastfit
+
+    n = W2_STEPS * W2_BATCH
+    x, y = make_classification(n, W2_FEATURES, 2, seed=2)
+
+    def estimator():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one epoch: the ConvergenceWarning
+            fastfit.MLPClassifier(hidden_layer_sizes=(W2_HIDDEN, W2_HIDDEN), batch_norm=True,
+                                  batch_size=W2_BATCH, max_iter=1, alpha=0.0,
+                                  random_state=0).fit(x, y)
+    trainer = fastfit_trainer(W2_FEATURES, W2_HIDDEN, 2, W2_BATCH)
+    ratio = compare(benchmark, lambda: trainer.fit(x, y, epochs=1), estimator,
+                    baseline_name="mlpclassifier", repeat=5, statistic="median")
+    info = benchmark.extra_info
+    print(f"[w2-estimator] per step: Trainer {info['ours_s'] / W2_STEPS * 1e6:.1f} us, "
+          f"MLPClassifier {info['mlpclassifier_s'] / W2_STEPS * 1e6:.1f} us: the estimator "
+          f"takes {100 * (ratio - 1):+.1f}% (target within +10%)")
+
+
 def _rss_hwm_reset():
     """Reset the kernel's RSS high-water mark for this process (Linux); False if unable."""
     try:

@@ -525,3 +525,19 @@ def test_predictions_from_threads_and_thread_count_determinism():
     for (a, pa), (b, pb) in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(pa, pb)
+
+
+@pytest.mark.parametrize("labels", [np.array([-100, 100, 7], np.int8), np.array([True, False]),
+                                    np.array([2**64 - 1, 2**64 - 2], np.uint64),
+                                    np.array([0, 2**40], np.int64), np.array([3, 1], np.uint8)])
+def test_integer_labels_of_any_range_and_dtype(labels):
+    # 1-D integer labels skip scikit-learn's type sniffing and get their classes by
+    # counting when the range is small: the same classes_ (values and dtype) as np.unique
+    rng = np.random.default_rng(0)
+    y = labels[rng.integers(0, len(labels), 60)]
+    y[:len(labels)] = labels
+    X = rng.standard_normal((60, 3))
+    m = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(m.classes_, np.unique(y))
+    assert m.classes_.dtype == np.unique(y).dtype
+    assert set(np.unique(m.predict(X))) <= set(np.unique(y))

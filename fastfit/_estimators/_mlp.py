@@ -104,6 +104,18 @@ _SOFTMAX = {np.dtype(t): kernel("softmax_forward", t) for t in (np.float32, np.f
 _ACTIVATION = {np.dtype(t): kernel("activation_forward", t) for t in (np.float32, np.float64)}
 
 
+def _classes_of(y):
+    """np.unique of 1-D integer labels; by counting when their range is small (a tenth
+    of the time of NumPy's hash-based unique on 16000 labels)."""
+    if y.size == 0:
+        return np.unique(y)
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo > 4 * y.size + 1024 or not -2**62 < lo <= hi < 2**62:
+        return np.unique(y)
+    present = np.flatnonzero(np.bincount(y.astype(np.intp) - lo, minlength=hi - lo + 1))
+    return (present + lo).astype(y.dtype)
+
+
 class _Rule(Callback):
     """scikit-learn's end-of-epoch bookkeeping and stopping rule, as a callback.
 
@@ -527,7 +539,7 @@ class _BaseMLP(BaseEstimator):
             if self.batch_size > n:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped", stacklevel=5)
-            bs = int(np.clip(self.batch_size, 1, n))
+            bs = min(max(int(self.batch_size), 1), n)
         trainer = self._trainer if incremental else None
         if trainer is None or trainer.model is not self._model:
             seed = int(rs.randint(np.iinfo(np.int32).max))
@@ -890,7 +902,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """(target, labels, fitted label state) without touching the estimator."""
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
-        check_classification_targets(y)
+        integer_labels = y.ndim == 1 and y.dtype.kind in "iub"
+        if not integer_labels:  # 1-D integers are binary or multiclass: nothing to sniff
+            check_classification_targets(y)
         if first_pass or not hasattr(self, "classes_"):
             lb = LabelBinarizer()
             if incremental:
@@ -904,10 +918,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     if len(unseen):
                         raise ValueError(f"`y` has classes {unseen} not in `classes`.")
             elif y.ndim == 1:
-                # fitted on the classes alone: the same state as lb.fit(y) (the type of a
-                # binary or multiclass y is that of its classes, checked just above), without
-                # scikit-learn's second and third pass over y (~1 ms of a 16000-row fit)
-                lb.fit(np.unique(y))
+                # the state lb.fit(y) leaves, from the classes alone: a binary or multiclass
+                # y (checked just above) has its classes' type. LabelBinarizer.fit's own
+                # validation and passes over y cost ~0.8 ms of a 16000-row W2 fit (~5%)
+                lb.classes_ = _classes_of(y) if integer_labels else np.unique(y)
+                lb.y_type_ = "multiclass" if len(lb.classes_) > 2 else "binary"
+                lb.sparse_input_ = False
             else:
                 lb.fit(y)
             if len(lb.classes_) < 2 and lb.y_type_ != "multilabel-indicator":
