@@ -17,9 +17,6 @@ from fastfit.ops._out import Out, outputs
 
 __all__ = ["gather_rows", "shuffle", "init_weights", "philox_u32", "count_nonfinite", "is_finite"]
 
-#: Elements of ``shuffle``'s ``out`` filled with 0..n-1 at a time (512 KiB of int64).
-_IOTA_CHUNK = 1 << 16
-
 
 def gather_rows(x, idx, *, out=None):
     """Rows of ``x`` picked by ``idx``: ``out[r] = x[idx[r]]``.
@@ -87,11 +84,11 @@ def shuffle(n, seed, stream=0, *, out=None):
         perm = np.arange(n, dtype=np.int64)
     else:
         perm, = outputs(out, (Out("perm", np.dtype(np.int64), (n,)),))
-        # the kernel shuffles 0..n-1 in place; fill it by chunks, not through a temporary
-        # of out's size
-        for lo in range(0, n, _IOTA_CHUNK):
-            hi = min(n, lo + _IOTA_CHUNK)
-            perm[lo:hi] = np.arange(lo, hi, dtype=np.int64)
+        # the kernel shuffles 0..n-1 in place: a running sum of ones writes them into
+        # perm with no temporary of its size (an arange would be one)
+        perm.fill(1)
+        perm[:1] = 0
+        np.cumsum(perm, out=perm)
     check_status(lib.ff_shuffle_i64(ptr(perm), n, seed, stream), "shuffle")
     return perm
 

@@ -23,7 +23,7 @@ __all__ = ["mse_loss", "huber_loss", "bce_with_logits", "softmax_cross_entropy",
 
 def _elementwise(name: str, pred, target, sample_weight, out, extra=()):
     pred, target, weight, n, k = elementwise_loss_args(name, pred, target, sample_weight)
-    pname = "logits" if name == "bce_logits_loss" else "pred"
+    pname = {"bce_logits_loss": "logits", "poisson_loss": "logmean"}.get(name, "pred")
     dpred, = outputs(out, (Out("d" + pname, pred.dtype, pred.shape),),
                      ((pname, pred), ("target", target), ("sample_weight", weight)))
     loss = ffi.new("double *")
