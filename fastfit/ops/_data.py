@@ -47,10 +47,13 @@ def gather_rows(x, idx, *, out=None):
     idx = index_array("idx", idx)
     n = x.shape[0]
     b = idx.shape[0]
-    if out is not None and b and (idx.min() < 0 or idx.max() >= n):
-        # the kernel skips a bad row but writes the others: a caller's out stays untouched
-        gather_status(lib.FF_EBADARG, n)
-    out, = outputs(out, (Out("rows", x.dtype, (b,) + x.shape[1:]),), (("x", x), ("idx", idx)))
+    if out is None:
+        out = np.empty((b,) + x.shape[1:], dtype=x.dtype)
+    else:
+        out, = outputs(out, (Out("rows", x.dtype, (b,) + x.shape[1:]),), (("x", x), ("idx", idx)))
+        if b and (idx.min() < 0 or idx.max() >= n):
+            # the kernel skips a bad row but writes the others: a caller's out stays as it was
+            gather_status(lib.FF_EBADARG, n)
     if x.dtype == np.int64:
         status = lib.ff_gather_i64(ptr(out), ptr(x), ptr(idx), b, n)
     else:
@@ -124,7 +127,7 @@ def init_weights(shape, scheme="he_normal", seed=0, gain=1.0, fan_in=None, fan_o
     """
     shape, code, seed, gain, fan_in, fan_out, dtype, offset = init_args(
         shape, scheme, seed, gain, fan_in, fan_out, dtype, offset)
-    w, = outputs(out, (Out("w", dtype, shape),))
+    w = np.empty(shape, dtype=dtype) if out is None else outputs(out, (Out("w", dtype, shape),))[0]
     check_status(kernel("init", dtype)(ptr(w), w.size, fan_in, fan_out, code, gain,
                                        seed, offset), "init_weights")
     return w
@@ -148,7 +151,8 @@ def philox_u32(n, seed, offset=0, *, out=None):
     out : ndarray of shape (n,), uint32
     """
     n, seed, offset = philox_args(n, seed, offset)
-    out, = outputs(out, (Out("words", np.dtype(np.uint32), (n,)),))
+    out = (np.empty(n, dtype=np.uint32) if out is None
+           else outputs(out, (Out("words", np.dtype(np.uint32), (n,)),))[0])
     check_status(lib.ff_philox_u32(ptr(out), n, seed, offset), "philox_u32")
     return out
 

@@ -108,7 +108,8 @@ def linear_forward(x, w, b=None, *, out=None):
     """
     x, w, b = linear_forward_args(x, w, b)
     n, o = x.shape[0], w.shape[1]
-    y, = outputs(out, (Out("y", x.dtype, (n, o)),), (("x", x), ("w", w), ("b", b)))
+    y = (np.empty((n, o), dtype=x.dtype) if out is None
+         else outputs(out, (Out("y", x.dtype, (n, o)),), (("x", x), ("w", w), ("b", b)))[0])
     check_status(kernel("linear_forward", x.dtype)(ptr(y), ptr(x), ptr(w), ptr(b), n,
                                                    x.shape[1], o), "linear_forward")
     return y
@@ -144,7 +145,8 @@ def linear_decision(x, w, b=None, *, out=None):
     if b is not None and b.shape != (w.shape[0],):
         raise ValueError(f"b must have shape ({w.shape[0]},), got {b.shape}")
     n, k = x.shape[0], w.shape[0]
-    out, = outputs(out, (Out("decision", x.dtype, (n, k)),), (("x", x), ("w", w), ("b", b)))
+    out = (np.empty((n, k), dtype=x.dtype) if out is None
+           else outputs(out, (Out("decision", x.dtype, (n, k)),), (("x", x), ("w", w), ("b", b)))[0])
     check_status(kernel("linear_decision", x.dtype)(ptr(out), ptr(x), ptr(w), ptr(b), n,
                                                     x.shape[1], k), "linear_decision")
     return out
@@ -181,10 +183,15 @@ def linear_backward(dy, x, w, need_dx=True, *, out=None):
     dy, x, w = linear_backward_args(dy, x, w)
     n, o = dy.shape
     # the kernel accumulates into dw and db: they start at zero
-    dx, dw, db = outputs(out, (Out("dx", dy.dtype, x.shape if need_dx else None),
-                               Out("dw", dy.dtype, w.shape, zero=True),
-                               Out("db", dy.dtype, (o,), zero=True)),
-                         (("dy", dy), ("x", x), ("w", w)))
+    if out is None:
+        dx = np.empty_like(x) if need_dx else None
+        dw = np.zeros_like(w)
+        db = np.zeros(o, dtype=dy.dtype)
+    else:
+        dx, dw, db = outputs(out, (Out("dx", dy.dtype, x.shape if need_dx else None),
+                                   Out("dw", dy.dtype, w.shape, zero=True),
+                                   Out("db", dy.dtype, (o,), zero=True)),
+                             (("dy", dy), ("x", x), ("w", w)))
     check_status(kernel("linear_backward", dy.dtype)(ptr(dx), ptr(dw), ptr(db), ptr(dy), ptr(x),
                                                      ptr(w), n, x.shape[1], o),
                  "linear_backward")
@@ -207,7 +214,8 @@ def sum_rows(dy, *, out=None):
         ``dy.sum(axis=0)``, bitwise the same for any thread count.
     """
     dy = float_array("dy", dy, None, ndim=2)
-    db, = outputs(out, (Out("db", dy.dtype, (dy.shape[1],), zero=True),), (("dy", dy),))
+    db = (np.zeros(dy.shape[1], dtype=dy.dtype) if out is None
+          else outputs(out, (Out("db", dy.dtype, (dy.shape[1],), zero=True),), (("dy", dy),))[0])
     check_status(kernel("sum_rows", dy.dtype)(ptr(db), ptr(dy), dy.shape[0], dy.shape[1]),
                  "sum_rows")
     return db

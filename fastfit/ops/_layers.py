@@ -42,7 +42,8 @@ def activation_forward(x, activation="relu", negative_slope=0.01, *, out=None):
     """
     x = float_array("x", x)
     act = activation_code(activation)
-    y, = outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),), (("x", x),))
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),), (("x", x),))[0])
     check_status(kernel("activation_forward", x.dtype)(ptr(y), ptr(x), x.size, act, negative_slope),
                  "activation_forward")
     return y
@@ -74,8 +75,9 @@ def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01, *, 
     dx : ndarray, same shape and dtype as ``dy``
     """
     dy, act, x, y = activation_backward_args(dy, activation, x, y, negative_slope)
-    dx, = outputs(out, (Out("dx", dy.dtype, dy.shape, alias=("dy",)),),
-                  (("dy", dy), ("x", x), ("y", y)))
+    dx = (np.empty_like(dy) if out is None
+          else outputs(out, (Out("dx", dy.dtype, dy.shape, alias=("dy",)),),
+                       (("dy", dy), ("x", x), ("y", y)))[0])
     check_status(kernel("activation_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(x), ptr(y), dy.size,
                                                          act, negative_slope),
                  "activation_backward")
@@ -97,7 +99,8 @@ def softmax(x, *, out=None):
     y : ndarray of shape (n, c); each row sums to 1
     """
     x = float_array("x", x, ndim=2)
-    y, = outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),), (("x", x),))
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),), (("x", x),))[0])
     check_status(kernel("softmax_forward", x.dtype)(ptr(y), ptr(x), x.shape[0], x.shape[1]), "softmax")
     return y
 
@@ -136,10 +139,13 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=N
     x, gamma, beta, running_mean, running_var = batchnorm_forward_args(
         x, gamma, beta, running_mean, running_var)
     n, c = x.shape
-    y, mean, rstd = outputs(out, (Out("y", x.dtype, x.shape), Out("mean", x.dtype, (c,)),
-                                  Out("rstd", x.dtype, (c,))),
-                            (("x", x), ("gamma", gamma), ("beta", beta),
-                             ("running_mean", running_mean), ("running_var", running_var)))
+    if out is None:
+        y, mean, rstd = np.empty_like(x), np.empty(c, x.dtype), np.empty(c, x.dtype)
+    else:
+        y, mean, rstd = outputs(out, (Out("y", x.dtype, x.shape), Out("mean", x.dtype, (c,)),
+                                      Out("rstd", x.dtype, (c,))),
+                                (("x", x), ("gamma", gamma), ("beta", beta),
+                                 ("running_mean", running_mean), ("running_var", running_var)))
     check_status(kernel("batchnorm_forward", x.dtype)(
         ptr(y), ptr(mean), ptr(rstd), ptr(running_mean), ptr(running_var), ptr(x), ptr(gamma),
         ptr(beta), n, c, eps, momentum), "batchnorm_forward")
@@ -165,9 +171,10 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5, *, 
     x, gamma, beta, running_mean, running_var = batchnorm_inference_args(
         x, gamma, beta, running_mean, running_var)
     n, c = x.shape
-    y, = outputs(out, (Out("y", x.dtype, x.shape),),
-                 (("x", x), ("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
-                  ("running_var", running_var)))
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape),),
+                      (("x", x), ("gamma", gamma), ("beta", beta),
+                       ("running_mean", running_mean), ("running_var", running_var)))[0])
     check_status(kernel("batchnorm_inference", x.dtype)(
         ptr(y), ptr(x), ptr(gamma), ptr(beta), ptr(running_mean), ptr(running_var), n, c, eps),
         "batchnorm_inference")
@@ -199,10 +206,13 @@ def batchnorm_backward(dy, x, gamma, mean, rstd, *, out=None):
     dy, x, gamma, mean, rstd = batchnorm_backward_args(dy, x, gamma, mean, rstd)
     n, c = dy.shape
     # the kernel accumulates into dgamma and dbeta: they start at zero
-    dx, dgamma, dbeta = outputs(
-        out, (Out("dx", dy.dtype, dy.shape), Out("dgamma", dy.dtype, (c,), zero=True),
-              Out("dbeta", dy.dtype, (c,), zero=True)),
-        (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("rstd", rstd)))
+    if out is None:
+        dx, dgamma, dbeta = np.empty_like(dy), np.zeros(c, dy.dtype), np.zeros(c, dy.dtype)
+    else:
+        dx, dgamma, dbeta = outputs(
+            out, (Out("dx", dy.dtype, dy.shape), Out("dgamma", dy.dtype, (c,), zero=True),
+                  Out("dbeta", dy.dtype, (c,), zero=True)),
+            (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("rstd", rstd)))
     check_status(kernel("batchnorm_backward", dy.dtype)(
         ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dy), ptr(x), ptr(gamma), ptr(mean), ptr(rstd), n, c),
         "batchnorm_backward")
@@ -235,8 +245,11 @@ def dropout_forward(x, p, seed, offset=0, *, out=None):
     mask : ndarray of uint8, same shape; 1 where kept
     """
     x, p, seed, offset = dropout_forward_args(x, p, seed, offset)
-    y, mask = outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),
-                            Out("mask", np.dtype(np.uint8), x.shape)), (("x", x),))
+    if out is None:
+        y, mask = np.empty_like(x), np.empty(x.shape, np.uint8)
+    else:
+        y, mask = outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),
+                                Out("mask", np.dtype(np.uint8), x.shape)), (("x", x),))
     check_status(kernel("dropout_forward", x.dtype)(ptr(y), ptr(mask), ptr(x), x.size, p, seed, offset),
                  "dropout_forward")
     return y, mask
@@ -262,7 +275,9 @@ def dropout_backward(dy, mask, p, *, out=None):
     dy = float_array("dy", dy)
     mask = np.ascontiguousarray(check_mask(np.asarray(mask), dy.shape))
     p = dropout_p(p)
-    dx, = outputs(out, (Out("dx", dy.dtype, dy.shape, alias=("dy",)),), (("dy", dy), ("mask", mask)))
+    dx = (np.empty_like(dy) if out is None
+          else outputs(out, (Out("dx", dy.dtype, dy.shape, alias=("dy",)),),
+                       (("dy", dy), ("mask", mask)))[0])
     check_status(kernel("dropout_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(mask), dy.size, p),
                  "dropout_backward")
     return dx
@@ -283,7 +298,9 @@ def residual_forward(x, fx, *, out=None):
     y : ndarray
     """
     x, fx = residual_forward_args(x, fx)
-    y, = outputs(out, (Out("y", x.dtype, x.shape, alias=("x", "fx")),), (("x", x), ("fx", fx)))
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape, alias=("x", "fx")),),
+                      (("x", x), ("fx", fx)))[0])
     check_status(kernel("residual_forward", x.dtype)(ptr(y), ptr(x), ptr(fx), x.size), "residual_forward")
     return y
 

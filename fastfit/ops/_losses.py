@@ -12,6 +12,8 @@ the prediction while they write the gradient).
 
 from __future__ import annotations
 
+import numpy as np
+
 from fastfit._lib import ffi, kernel, ptr
 from fastfit.ops._args import (elementwise_loss_args, elementwise_loss_status, huber_delta,
                                poisson_target, softmax_cross_entropy_args,
@@ -24,8 +26,9 @@ __all__ = ["mse_loss", "huber_loss", "bce_with_logits", "softmax_cross_entropy",
 def _elementwise(name: str, pred, target, sample_weight, out, extra=()):
     pred, target, weight, n, k = elementwise_loss_args(name, pred, target, sample_weight)
     pname = {"bce_logits_loss": "logits", "poisson_loss": "logmean"}.get(name, "pred")
-    dpred, = outputs(out, (Out("d" + pname, pred.dtype, pred.shape),),
-                     ((pname, pred), ("target", target), ("sample_weight", weight)))
+    dpred = (np.empty_like(pred) if out is None
+             else outputs(out, (Out("d" + pname, pred.dtype, pred.shape),),
+                          ((pname, pred), ("target", target), ("sample_weight", weight)))[0])
     loss = ffi.new("double *")
     status = kernel(name, pred.dtype)(loss, ptr(dpred), ptr(pred), ptr(target), ptr(weight),
                                       n, k, *extra)
@@ -146,8 +149,9 @@ def softmax_cross_entropy(logits, y, sample_weight=None, *, out=None):
         If the loss is NaN or infinite.
     """
     logits, labels, weight, n, c = softmax_cross_entropy_args(logits, y, sample_weight)
-    dlogits, = outputs(out, (Out("dlogits", logits.dtype, logits.shape),),
-                       (("logits", logits), ("y", labels), ("sample_weight", weight)))
+    dlogits = (np.empty_like(logits) if out is None
+               else outputs(out, (Out("dlogits", logits.dtype, logits.shape),),
+                            (("logits", logits), ("y", labels), ("sample_weight", weight)))[0])
     loss = ffi.new("double *")
     status = kernel("softmax_cross_entropy", logits.dtype)(loss, ptr(dlogits), ptr(logits), ptr(labels),
                                                          ptr(weight), n, c)

@@ -231,7 +231,8 @@ def csr_matmul(x, w, b=None, *, out=None):
     o = w.shape[1]
     if b is not None:
         b = float_array("b", np.asarray(b, dtype=dtype), shape=(o,))
-    y, = outputs(out, (Out("y", dtype, (n, o)),), _x_inputs(x, ("w", w), ("b", b)))
+    y = (np.empty((n, o), dtype) if out is None
+         else outputs(out, (Out("y", dtype, (n, o)),), _x_inputs(x, ("w", w), ("b", b)))[0])
     if n == 0 or o == 0:
         return y
     _bad(kernel("csr_matmul", dtype)(ptr(y), ptr(x.data), ptr(x.indptr), ptr(x.indices),
@@ -301,7 +302,8 @@ def csr_matvec(x, v, *, out=None):
     n, i = x.shape
     v = float_array("v", np.asarray(v, dtype=x.dtype), shape=(i,))
     # zeros: with no column the kernel is not called and X v is 0
-    y, = outputs(out, (Out("y", x.dtype, (n,), zero=i == 0),), _x_inputs(x, ("v", v)))
+    y = (np.zeros(n, x.dtype) if out is None
+         else outputs(out, (Out("y", x.dtype, (n,), zero=i == 0),), _x_inputs(x, ("v", v)))[0])
     if n == 0 or i == 0:
         return y
     fn, idx = _vec_kernel("csr_matvec", x)
@@ -333,7 +335,8 @@ def csr_tmatvec(x, u, *, out=None):
     x = as_csr(x)
     n, i = x.shape
     u = float_array("u", np.asarray(u, dtype=x.dtype), shape=(n,))
-    y, = outputs(out, (Out("y", x.dtype, (i,)),), _x_inputs(x, ("u", u)))
+    y = (np.zeros(i, x.dtype) if out is None
+         else outputs(out, (Out("y", x.dtype, (i,)),), _x_inputs(x, ("u", u)))[0])
     if i == 0:
         return y
     fn, idx = _vec_kernel("csr_tmatvec", x)
@@ -395,8 +398,9 @@ def csr_rows_matmul(x, rows, w, b=None, *, out=None):
     o = w.shape[1]
     if b is not None:
         b = float_array("b", b, dtype=dtype, shape=(o,))
-    y, = outputs(out, (Out("y", dtype, (n, o)),),
-                 _x_inputs(x, ("rows", rows), ("w", w), ("b", b)))
+    y = (np.empty((n, o), dtype) if out is None
+         else outputs(out, (Out("y", dtype, (n, o)),),
+                      _x_inputs(x, ("rows", rows), ("w", w), ("b", b)))[0])
     if n == 0 or o == 0:
         return y
     _bad(kernel("csr_rows_matmul", dtype)(ptr(y), ptr(x.data), ptr(x.indptr), ptr(x.indices),
