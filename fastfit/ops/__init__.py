@@ -1,9 +1,10 @@
 """Thin NumPy wrappers over the native kernels, one function per kernel.
 
 Every function follows its input's dtype (float32 or float64; anything else is a
-TypeError), checks shapes (ValueError) and returns new arrays, except the optimizer
-updates and ``residual_backward``, which work in place like their kernels. All of them
-release the GIL while the kernel runs.
+TypeError), checks shapes (ValueError) and returns new arrays, or writes them into a
+keyword ``out`` (NumPy's convention: an array, or a tuple for several outputs; see
+``fastfit.ops._out``), except the optimizer updates and ``residual_backward``, which work
+in place like their kernels. All of them release the GIL while the kernel runs.
 """
 
 from fastfit.ops._gemm import *  # noqa: F401,F403

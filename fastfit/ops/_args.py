@@ -413,12 +413,11 @@ def adam_hypers(step, lr, beta1, beta2, eps, weight_decay):
 
 # --------------------------------------------------------------------------- logistic
 
-def logistic_args(coef, labels, intercept, sample_weight, n, i, dtype, need_grad):
+def logistic_args(coef, labels, intercept, sample_weight, n, i, dtype):
     """The logistic pass's arguments after X (dense or CSR, n x i of ``dtype``): ``coef``
     (K, i), int64 ``labels`` (n,), optional ``intercept`` (K,) and ``sample_weight`` (n,),
-    and the outputs it writes: loss (1,), dcoef (K, i) and dintercept (K,) in float64
-    (None where not asked for). Returns (coef, labels, intercept, sample_weight, loss,
-    dcoef, dintercept)."""
+    and the loss (1,) it writes, in float64 (the gradients are the caller's: they may be
+    ``out=``). Returns (coef, labels, intercept, sample_weight, loss)."""
     coef = np.ascontiguousarray(coef, dtype=dtype)
     if coef.ndim != 2 or coef.shape[1] != i:
         raise ValueError(f"coef must have shape (K, {i}), got {coef.shape}")
@@ -431,6 +430,4 @@ def logistic_args(coef, labels, intercept, sample_weight, n, i, dtype, need_grad
     if sample_weight is not None:
         sample_weight = float_array("sample_weight", np.asarray(sample_weight, dtype=dtype),
                                     shape=(n,))
-    dcoef = np.empty((k, i)) if need_grad else None
-    dint = np.empty(k) if need_grad and intercept is not None else None
-    return coef, labels, intercept, sample_weight, np.zeros(1), dcoef, dint
+    return coef, labels, intercept, sample_weight, np.zeros(1)

@@ -13,24 +13,33 @@ import numpy as np
 
 from fastfit._lib import ACTIVATIONS, activation_code, check_status, float_array, kernel, out_array, ptr
 from fastfit.ops._args import gemm_args, linear_backward_args, linear_forward_args
+from fastfit.ops._out import Out, outputs
 
 __all__ = ["ACTIVATIONS", "matmul", "gemm", "linear_forward", "linear_backward", "sum_rows",
            "linear_decision"]
 
-def matmul(a, b):
+def matmul(a, b, *, out=None):
     """Matrix product ``a @ b`` of two 2-D float arrays.
 
     Parameters
     ----------
     a : ndarray of shape (m, k), float32 or float64
     b : ndarray of shape (k, n), same dtype as ``a``
+    out : ndarray of shape (m, n), optional
+        Receives the product (``a``'s dtype, C-contiguous, writeable) and is returned.
+        It must not share memory with ``a`` or ``b``.
 
     Returns
     -------
     ndarray of shape (m, n)
-        ``a @ b`` in the inputs' dtype.
+        ``a @ b`` in the inputs' dtype (``out`` when given).
     """
-    return gemm(a, b)
+    if out is None:
+        return gemm(a, b)
+    a, b, _, ta, tb, m, n, _ = gemm_args(a, b, None, None, 0.0, False, False)
+    c, = outputs(out, (Out("c", a.dtype, (m, n)),), (("a", a), ("b", b)))
+    # gemm_args read a Fortran-ordered operand as its transpose: hand gemm what it read
+    return gemm(a.T if ta else a, b.T if tb else b, c)
 
 
 def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False,
@@ -81,7 +90,7 @@ def gemm(a, b, c=None, *, bias=None, alpha=1.0, beta=0.0, trans_a=False, trans_b
     return c
 
 
-def linear_forward(x, w, b=None):
+def linear_forward(x, w, b=None, *, out=None):
     """Linear layer forward: ``x @ w + b``.
 
     Parameters
@@ -89,20 +98,24 @@ def linear_forward(x, w, b=None):
     x : ndarray of shape (n, in), float32 or float64
     w : ndarray of shape (in, out), same dtype
     b : ndarray of shape (out,), optional
+    out : ndarray of shape (n, out), optional
+        Receives ``y`` (``x``'s dtype, C-contiguous, writeable) and is returned. It must
+        not share memory with ``x``, ``w`` or ``b``.
 
     Returns
     -------
     y : ndarray of shape (n, out)
     """
     x, w, b = linear_forward_args(x, w, b)
-    n, out = x.shape[0], w.shape[1]
-    y = np.empty((n, out), dtype=x.dtype)
+    n, o = x.shape[0], w.shape[1]
+    y = (np.empty((n, o), dtype=x.dtype) if out is None
+         else outputs(out, (Out("y", x.dtype, (n, o)),), (("x", x), ("w", w), ("b", b)))[0])
     check_status(kernel("linear_forward", x.dtype)(ptr(y), ptr(x), ptr(w), ptr(b), n,
-                                                   x.shape[1], out), "linear_forward")
+                                                   x.shape[1], o), "linear_forward")
     return y
 
 
-def linear_decision(x, w, b=None):
+def linear_decision(x, w, b=None, *, out=None):
     """A linear model's decision function: ``x @ w.T + b`` with ``w`` stored as ``coef_``.
 
     Up to 8 outputs, each row is read once for all of them (row dot products, dynamic
@@ -113,6 +126,9 @@ def linear_decision(x, w, b=None):
     x : ndarray of shape (n, in), float32 or float64
     w : ndarray of shape (k, in), same dtype
     b : ndarray of shape (k,), optional
+    out : ndarray of shape (n, k), optional
+        Receives the decision values (``x``'s dtype, C-contiguous, writeable) and is
+        returned. It must not share memory with ``x``, ``w`` or ``b``.
 
     Returns
     -------
@@ -129,13 +145,14 @@ def linear_decision(x, w, b=None):
     if b is not None and b.shape != (w.shape[0],):
         raise ValueError(f"b must have shape ({w.shape[0]},), got {b.shape}")
     n, k = x.shape[0], w.shape[0]
-    out = np.empty((n, k), dtype=x.dtype)
+    out = (np.empty((n, k), dtype=x.dtype) if out is None
+           else outputs(out, (Out("decision", x.dtype, (n, k)),), (("x", x), ("w", w), ("b", b)))[0])
     check_status(kernel("linear_decision", x.dtype)(ptr(out), ptr(x), ptr(w), ptr(b), n,
                                                     x.shape[1], k), "linear_decision")
     return out
 
 
-def linear_backward(dy, x, w, need_dx=True):
+def linear_backward(dy, x, w, need_dx=True, *, out=None):
     """Linear layer backward.
 
     Parameters
@@ -147,6 +164,12 @@ def linear_backward(dy, x, w, need_dx=True):
     w : ndarray of shape (in, out), same dtype
     need_dx : bool
         Compute ``dx`` (the first layer of a network does not need it).
+    out : tuple of 3 ndarrays or None, optional
+        ``(dx, dw, db)`` receiving the gradients (shapes as returned, ``dy``'s dtype,
+        C-contiguous, writeable), returned in their place; a None entry gets a fresh
+        array, and ``dx``'s must be None without ``need_dx``. They are overwritten (not
+        accumulated into) and must not share memory with ``dy``, ``x``, ``w`` or each
+        other.
 
     Returns
     -------
@@ -158,22 +181,32 @@ def linear_backward(dy, x, w, need_dx=True):
         ``dy.sum(axis=0)``.
     """
     dy, x, w = linear_backward_args(dy, x, w)
-    n, out = dy.shape
-    dx = np.empty_like(x) if need_dx else None
-    dw = np.zeros_like(w)
-    db = np.zeros(out, dtype=dy.dtype)
+    n, o = dy.shape
+    # the kernel accumulates into dw and db: they start at zero
+    if out is None:
+        dx = np.empty_like(x) if need_dx else None
+        dw = np.zeros_like(w)
+        db = np.zeros(o, dtype=dy.dtype)
+    else:
+        dx, dw, db = outputs(out, (Out("dx", dy.dtype, x.shape if need_dx else None),
+                                   Out("dw", dy.dtype, w.shape, zero=True),
+                                   Out("db", dy.dtype, (o,), zero=True)),
+                             (("dy", dy), ("x", x), ("w", w)))
     check_status(kernel("linear_backward", dy.dtype)(ptr(dx), ptr(dw), ptr(db), ptr(dy), ptr(x),
-                                                     ptr(w), n, x.shape[1], out),
+                                                     ptr(w), n, x.shape[1], o),
                  "linear_backward")
     return dx, dw, db
 
 
-def sum_rows(dy):
+def sum_rows(dy, *, out=None):
     """Column sums of a 2-D array (the bias gradient), summed in a fixed order.
 
     Parameters
     ----------
     dy : ndarray of shape (n, out), float32 or float64
+    out : ndarray of shape (out,), optional
+        Receives the sums (``dy``'s dtype, C-contiguous, writeable; overwritten, not
+        accumulated into) and is returned. It must not share memory with ``dy``.
 
     Returns
     -------
@@ -181,7 +214,8 @@ def sum_rows(dy):
         ``dy.sum(axis=0)``, bitwise the same for any thread count.
     """
     dy = float_array("dy", dy, None, ndim=2)
-    db = np.zeros(dy.shape[1], dtype=dy.dtype)
+    db = (np.zeros(dy.shape[1], dtype=dy.dtype) if out is None
+          else outputs(out, (Out("db", dy.dtype, (dy.shape[1],), zero=True),), (("dy", dy),))[0])
     check_status(kernel("sum_rows", dy.dtype)(ptr(db), ptr(dy), dy.shape[0], dy.shape[1]),
                  "sum_rows")
     return db

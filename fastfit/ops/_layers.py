@@ -13,6 +13,7 @@ from fastfit._lib import activation_code, check_status, float_array, inplace_dty
 from fastfit.ops._args import (activation_backward_args, batchnorm_backward_args,
                                batchnorm_forward_args, batchnorm_inference_args, check_mask,
                                dropout_forward_args, dropout_p, residual_forward_args)
+from fastfit.ops._out import Out, outputs
 
 __all__ = [
     "activation_forward", "activation_backward", "softmax",
@@ -21,7 +22,7 @@ __all__ = [
     "residual_forward", "residual_backward",
 ]
 
-def activation_forward(x, activation="relu", negative_slope=0.01):
+def activation_forward(x, activation="relu", negative_slope=0.01, *, out=None):
     """Apply an activation element-wise.
 
     Parameters
@@ -31,6 +32,9 @@ def activation_forward(x, activation="relu", negative_slope=0.01):
         ``gelu`` is the exact erf form (``torch.nn.GELU()``).
     negative_slope : float
         Slope of ``leaky_relu`` for negative inputs.
+    out : ndarray, optional
+        Receives ``y`` (``x``'s shape and dtype, C-contiguous, writeable) and is returned.
+        It may be ``x`` itself (in place); any other overlap with ``x`` is a ValueError.
 
     Returns
     -------
@@ -38,13 +42,14 @@ def activation_forward(x, activation="relu", negative_slope=0.01):
     """
     x = float_array("x", x)
     act = activation_code(activation)
-    y = np.empty_like(x)
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),), (("x", x),))[0])
     check_status(kernel("activation_forward", x.dtype)(ptr(y), ptr(x), x.size, act, negative_slope),
                  "activation_forward")
     return y
 
 
-def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01):
+def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01, *, out=None):
     """Gradient of an activation: ``dx = dy * act'(x)``.
 
     Parameters
@@ -60,37 +65,48 @@ def activation_backward(dy, activation, x=None, y=None, negative_slope=0.01):
         The forward output; required for ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid``.
     negative_slope : float
         Slope of ``leaky_relu``.
+    out : ndarray, optional
+        Receives ``dx`` (``dy``'s shape and dtype, C-contiguous, writeable) and is
+        returned. It may be ``dy`` itself (in place); it must not otherwise share memory
+        with ``dy``, ``x`` or ``y``.
 
     Returns
     -------
     dx : ndarray, same shape and dtype as ``dy``
     """
     dy, act, x, y = activation_backward_args(dy, activation, x, y, negative_slope)
-    dx = np.empty_like(dy)
+    dx = (np.empty_like(dy) if out is None
+          else outputs(out, (Out("dx", dy.dtype, dy.shape, alias=("dy",)),),
+                       (("dy", dy), ("x", x), ("y", y)))[0])
     check_status(kernel("activation_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(x), ptr(y), dy.size,
                                                          act, negative_slope),
                  "activation_backward")
     return dx
 
 
-def softmax(x):
+def softmax(x, *, out=None):
     """Row-wise softmax of a 2-D array, computed stably (max subtracted).
 
     Parameters
     ----------
     x : ndarray of shape (n, c), float32 or float64
+    out : ndarray of shape (n, c), optional
+        Receives ``y`` (``x``'s dtype, C-contiguous, writeable) and is returned. It may
+        be ``x`` itself (in place); any other overlap with ``x`` is a ValueError.
 
     Returns
     -------
     y : ndarray of shape (n, c); each row sums to 1
     """
     x = float_array("x", x, ndim=2)
-    y = np.empty_like(x)
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),), (("x", x),))[0])
     check_status(kernel("softmax_forward", x.dtype)(ptr(y), ptr(x), x.shape[0], x.shape[1]), "softmax")
     return y
 
 
-def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=None, momentum=0.1):
+def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=None, momentum=0.1,
+                      *, out=None):
     """Batch normalisation in training mode over the rows of ``x``.
 
     ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` with the batch mean and biased
@@ -106,6 +122,11 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=N
     running_mean, running_var : ndarray of shape (c,), optional
         Updated in place; must be C-contiguous and of x's dtype.
     momentum : float in [0, 1]
+    out : tuple of 3 ndarrays or None, optional
+        ``(y, mean, rstd)`` receiving the results (shapes as returned, ``x``'s dtype,
+        C-contiguous, writeable), returned in their place; a None entry gets a fresh
+        array. They must not share memory with ``x``, ``gamma``, ``beta``, the running
+        statistics or each other.
 
     Returns
     -------
@@ -118,16 +139,20 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, running_mean=None, running_var=N
     x, gamma, beta, running_mean, running_var = batchnorm_forward_args(
         x, gamma, beta, running_mean, running_var)
     n, c = x.shape
-    y = np.empty_like(x)
-    mean = np.empty(c, x.dtype)
-    rstd = np.empty(c, x.dtype)
+    if out is None:
+        y, mean, rstd = np.empty_like(x), np.empty(c, x.dtype), np.empty(c, x.dtype)
+    else:
+        y, mean, rstd = outputs(out, (Out("y", x.dtype, x.shape), Out("mean", x.dtype, (c,)),
+                                      Out("rstd", x.dtype, (c,))),
+                                (("x", x), ("gamma", gamma), ("beta", beta),
+                                 ("running_mean", running_mean), ("running_var", running_var)))
     check_status(kernel("batchnorm_forward", x.dtype)(
         ptr(y), ptr(mean), ptr(rstd), ptr(running_mean), ptr(running_var), ptr(x), ptr(gamma),
         ptr(beta), n, c, eps, momentum), "batchnorm_forward")
     return y, mean, rstd
 
 
-def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5, *, out=None):
     """Batch normalisation in evaluation mode, with the running statistics.
 
     Parameters
@@ -135,6 +160,9 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     x : ndarray of shape (n, c)
     gamma, beta, running_mean, running_var : ndarray of shape (c,)
     eps : float
+    out : ndarray of shape (n, c), optional
+        Receives ``y`` (``x``'s dtype, C-contiguous, writeable) and is returned. It must
+        not share memory with any input.
 
     Returns
     -------
@@ -143,14 +171,17 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     x, gamma, beta, running_mean, running_var = batchnorm_inference_args(
         x, gamma, beta, running_mean, running_var)
     n, c = x.shape
-    y = np.empty_like(x)
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape),),
+                      (("x", x), ("gamma", gamma), ("beta", beta),
+                       ("running_mean", running_mean), ("running_var", running_var)))[0])
     check_status(kernel("batchnorm_inference", x.dtype)(
         ptr(y), ptr(x), ptr(gamma), ptr(beta), ptr(running_mean), ptr(running_var), n, c, eps),
         "batchnorm_inference")
     return y
 
 
-def batchnorm_backward(dy, x, gamma, mean, rstd):
+def batchnorm_backward(dy, x, gamma, mean, rstd, *, out=None):
     """Gradients of training-mode batch normalisation.
 
     Parameters
@@ -161,6 +192,11 @@ def batchnorm_backward(dy, x, gamma, mean, rstd):
     gamma : ndarray of shape (c,)
     mean, rstd : ndarray of shape (c,)
         As returned by :func:`batchnorm_forward`.
+    out : tuple of 3 ndarrays or None, optional
+        ``(dx, dgamma, dbeta)`` receiving the gradients (shapes as returned, ``dy``'s
+        dtype, C-contiguous, writeable), returned in their place; a None entry gets a
+        fresh array. They are overwritten (not accumulated into) and must not share
+        memory with any input or each other.
 
     Returns
     -------
@@ -169,16 +205,21 @@ def batchnorm_backward(dy, x, gamma, mean, rstd):
     """
     dy, x, gamma, mean, rstd = batchnorm_backward_args(dy, x, gamma, mean, rstd)
     n, c = dy.shape
-    dx = np.empty_like(dy)
-    dgamma = np.zeros(c, dy.dtype)
-    dbeta = np.zeros(c, dy.dtype)
+    # the kernel accumulates into dgamma and dbeta: they start at zero
+    if out is None:
+        dx, dgamma, dbeta = np.empty_like(dy), np.zeros(c, dy.dtype), np.zeros(c, dy.dtype)
+    else:
+        dx, dgamma, dbeta = outputs(
+            out, (Out("dx", dy.dtype, dy.shape), Out("dgamma", dy.dtype, (c,), zero=True),
+                  Out("dbeta", dy.dtype, (c,), zero=True)),
+            (("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("rstd", rstd)))
     check_status(kernel("batchnorm_backward", dy.dtype)(
         ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dy), ptr(x), ptr(gamma), ptr(mean), ptr(rstd), n, c),
         "batchnorm_backward")
     return dx, dgamma, dbeta
 
 
-def dropout_forward(x, p, seed, offset=0):
+def dropout_forward(x, p, seed, offset=0, *, out=None):
     """Inverted dropout: keep each element with probability ``1 - p``, scale by ``1/(1-p)``.
 
     The mask depends only on ``(seed, offset + i)`` (Philox4x32-10), so it is the same
@@ -192,6 +233,11 @@ def dropout_forward(x, p, seed, offset=0):
     seed : int in [0, 2**64)
     offset : int in [0, 2**64)
         Counter of the first element; give each call its own range.
+    out : tuple of 2 ndarrays or None, optional
+        ``(y, mask)`` receiving the results (``x``'s shape; ``x``'s dtype and uint8;
+        C-contiguous, writeable), returned in their place; a None entry gets a fresh
+        array. ``y`` may be ``x`` itself (in place); otherwise neither may share memory
+        with ``x`` or the other.
 
     Returns
     -------
@@ -199,14 +245,17 @@ def dropout_forward(x, p, seed, offset=0):
     mask : ndarray of uint8, same shape; 1 where kept
     """
     x, p, seed, offset = dropout_forward_args(x, p, seed, offset)
-    y = np.empty_like(x)
-    mask = np.empty(x.shape, np.uint8)
+    if out is None:
+        y, mask = np.empty_like(x), np.empty(x.shape, np.uint8)
+    else:
+        y, mask = outputs(out, (Out("y", x.dtype, x.shape, alias=("x",)),
+                                Out("mask", np.dtype(np.uint8), x.shape)), (("x", x),))
     check_status(kernel("dropout_forward", x.dtype)(ptr(y), ptr(mask), ptr(x), x.size, p, seed, offset),
                  "dropout_forward")
     return y, mask
 
 
-def dropout_backward(dy, mask, p):
+def dropout_backward(dy, mask, p, *, out=None):
     """Gradient of inverted dropout: ``dx = dy * mask / (1 - p)``.
 
     Parameters
@@ -214,6 +263,10 @@ def dropout_backward(dy, mask, p):
     dy : ndarray of float32 or float64
     mask : ndarray of uint8, same shape, as returned by :func:`dropout_forward`
     p : float in [0, 1)
+    out : ndarray, optional
+        Receives ``dx`` (``dy``'s shape and dtype, C-contiguous, writeable) and is
+        returned. It may be ``dy`` itself (in place); it must not otherwise share memory
+        with ``dy`` or ``mask``.
 
     Returns
     -------
@@ -222,25 +275,32 @@ def dropout_backward(dy, mask, p):
     dy = float_array("dy", dy)
     mask = np.ascontiguousarray(check_mask(np.asarray(mask), dy.shape))
     p = dropout_p(p)
-    dx = np.empty_like(dy)
+    dx = (np.empty_like(dy) if out is None
+          else outputs(out, (Out("dx", dy.dtype, dy.shape, alias=("dy",)),),
+                       (("dy", dy), ("mask", mask)))[0])
     check_status(kernel("dropout_backward", dy.dtype)(ptr(dx), ptr(dy), ptr(mask), dy.size, p),
                  "dropout_backward")
     return dx
 
 
-def residual_forward(x, fx):
+def residual_forward(x, fx, *, out=None):
     """Skip connection: ``y = x + fx``.
 
     Parameters
     ----------
     x, fx : ndarray of the same shape and float dtype
+    out : ndarray, optional
+        Receives ``y`` (``x``'s shape and dtype, C-contiguous, writeable) and is returned.
+        It may be ``x`` or ``fx`` itself (in place); any other overlap is a ValueError.
 
     Returns
     -------
     y : ndarray
     """
     x, fx = residual_forward_args(x, fx)
-    y = np.empty_like(x)
+    y = (np.empty_like(x) if out is None
+         else outputs(out, (Out("y", x.dtype, x.shape, alias=("x", "fx")),),
+                      (("x", x), ("fx", fx)))[0])
     check_status(kernel("residual_forward", x.dtype)(ptr(y), ptr(x), ptr(fx), x.size), "residual_forward")
     return y
 

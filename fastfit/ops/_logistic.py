@@ -8,14 +8,27 @@ wrapper is the checked, public form of the same call.
 
 from __future__ import annotations
 
+import numpy as np
+
 from fastfit._lib import check_status, float_array, kernel, ptr
 from fastfit.ops._args import logistic_args
+from fastfit.ops._out import Out, outputs
 
 __all__ = ["logistic_loss_grad"]
 
 
+def logistic_outputs(out, k, i, need_grad, intercept, inputs):
+    """``(dcoef, dintercept)`` of the dense or sparse pass: float64 whatever X's dtype,
+    None where not computed (no gradient, or no intercept), checked against ``inputs``
+    and the arguments already converted."""
+    f64 = np.dtype(np.float64)
+    return outputs(out, (Out("dcoef", f64, (k, i) if need_grad else None),
+                         Out("dintercept", f64, (k,) if need_grad and intercept is not None
+                             else None)), inputs)
+
+
 def logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, scale=1.0,
-                       need_grad=True):
+                       need_grad=True, *, out=None):
     """Weighted logistic (K = 1) or softmax cross-entropy (K >= 2) loss and gradient.
 
     Parameters
@@ -34,6 +47,12 @@ def logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, scal
         Multiplies the loss and the gradient (e.g. ``1 / sum(sample_weight)``).
     need_grad : bool
         False computes the loss only.
+    out : tuple of 2 ndarrays or None, optional
+        ``(dcoef, dintercept)`` receiving the gradients (float64, shapes as returned,
+        C-contiguous, writeable), returned in their place; a None entry gets a fresh
+        array. An entry must be None where the call computes nothing (``need_grad``
+        false; ``dintercept`` without an intercept). They must not share memory with
+        any input or each other.
 
     Returns
     -------
@@ -45,9 +64,12 @@ def logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, scal
     x = float_array("x", x, ndim=2)
     dtype = x.dtype
     n, i = x.shape
-    coef, labels, intercept, sample_weight, loss, dcoef, dint = logistic_args(
-        coef, labels, intercept, sample_weight, n, i, dtype, need_grad)
+    coef, labels, intercept, sample_weight, loss = logistic_args(
+        coef, labels, intercept, sample_weight, n, i, dtype)
     k = coef.shape[0]
+    dcoef, dint = logistic_outputs(out, k, i, need_grad, intercept,
+                                   (("x", x), ("labels", labels), ("coef", coef),
+                                    ("intercept", intercept), ("sample_weight", sample_weight)))
     status = kernel("logistic_loss_grad", dtype)(
         ptr(loss), ptr(dcoef), ptr(dint), ptr(x), ptr(coef), ptr(intercept), ptr(labels),
         ptr(sample_weight), n, i, k, float(scale))

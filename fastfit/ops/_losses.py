@@ -4,7 +4,10 @@ Every loss is a weighted mean over rows of the per-row mean over the K outputs,
 ``loss = sum_i w_i * mean_j l(pred_ij, target_ij) / sum_i w_i`` (``w_i = 1`` without
 ``sample_weight``), accumulated in double for both dtypes and the same for any thread
 count. The gradient returned is that of this mean, in the prediction's dtype and shape.
-A 1-D prediction is treated as one output per row, ``(N,)`` as ``(N, 1)``.
+A 1-D prediction is treated as one output per row, ``(N,)`` as ``(N, 1)``. ``out=``
+receives the gradient (the loss is a float): an array of the prediction's shape and
+dtype, C-contiguous and writeable, sharing no memory with any input (the kernels read
+the prediction while they write the gradient).
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from fastfit._lib import ffi, kernel, ptr
 from fastfit.ops._args import (elementwise_loss_args, elementwise_loss_status, huber_delta,
                                poisson_target, softmax_cross_entropy_args,
                                softmax_cross_entropy_status)
+from fastfit.ops._out import Out, outputs
 
 __all__ = ["mse_loss", "huber_loss", "bce_with_logits", "softmax_cross_entropy", "poisson_loss"]
 
 
-def _elementwise(name: str, pred, target, sample_weight, extra=()):
+def _elementwise(name: str, pred, target, sample_weight, out, extra=()):
     pred, target, weight, n, k = elementwise_loss_args(name, pred, target, sample_weight)
-    dpred = np.empty_like(pred)
+    pname = {"bce_logits_loss": "logits", "poisson_loss": "logmean"}.get(name, "pred")
+    dpred = (np.empty_like(pred) if out is None
+             else outputs(out, (Out("d" + pname, pred.dtype, pred.shape),),
+                          ((pname, pred), ("target", target), ("sample_weight", weight)))[0])
     loss = ffi.new("double *")
     status = kernel(name, pred.dtype)(loss, ptr(dpred), ptr(pred), ptr(target), ptr(weight),
                                       n, k, *extra)
@@ -29,7 +36,7 @@ def _elementwise(name: str, pred, target, sample_weight, extra=()):
     return float(loss[0]), dpred
 
 
-def mse_loss(pred, target, sample_weight=None):
+def mse_loss(pred, target, sample_weight=None, *, out=None):
     """Mean squared error and its gradient, ``l = (pred - target)**2``.
 
     Parameters
@@ -39,6 +46,8 @@ def mse_loss(pred, target, sample_weight=None):
     target : ndarray of the same shape and dtype
     sample_weight : ndarray of shape (N,), optional
         Per-row weights (same dtype); their sum must be positive.
+    out : ndarray like ``pred``, optional
+        Receives the gradient and is returned in its place (see the module's notes).
 
     Returns
     -------
@@ -52,10 +61,10 @@ def mse_loss(pred, target, sample_weight=None):
     FloatingPointError
         If the loss is NaN or infinite.
     """
-    return _elementwise("mse_loss", pred, target, sample_weight)
+    return _elementwise("mse_loss", pred, target, sample_weight, out)
 
 
-def huber_loss(pred, target, delta=1.0, sample_weight=None):
+def huber_loss(pred, target, delta=1.0, sample_weight=None, *, out=None):
     """Huber loss (as ``torch.nn.HuberLoss``) and its gradient.
 
     ``l = r**2 / 2`` if ``|r| <= delta`` else ``delta * (|r| - delta / 2)``, ``r = pred - target``.
@@ -67,6 +76,8 @@ def huber_loss(pred, target, delta=1.0, sample_weight=None):
     delta : float, default 1.0
         Where the loss turns from quadratic to linear; must be positive and finite.
     sample_weight : ndarray of shape (N,), optional
+    out : ndarray like ``pred``, optional
+        Receives the gradient and is returned in its place (see the module's notes).
 
     Returns
     -------
@@ -79,10 +90,10 @@ def huber_loss(pred, target, delta=1.0, sample_weight=None):
         If the loss is NaN or infinite.
     """
     delta = huber_delta(delta)
-    return _elementwise("huber_loss", pred, target, sample_weight, (delta,))
+    return _elementwise("huber_loss", pred, target, sample_weight, out, (delta,))
 
 
-def bce_with_logits(logits, target, sample_weight=None):
+def bce_with_logits(logits, target, sample_weight=None, *, out=None):
     """Binary cross-entropy on logits and its gradient (stable for any logit).
 
     ``l = max(z, 0) - z*t + log1p(exp(-|z|))``, ``dl/dz = sigmoid(z) - t``.
@@ -93,6 +104,8 @@ def bce_with_logits(logits, target, sample_weight=None):
     target : ndarray of the same shape and dtype
         Targets in [0, 1] (probabilities or 0/1 labels as floats).
     sample_weight : ndarray of shape (N,), optional
+    out : ndarray like ``logits``, optional
+        Receives the gradient and is returned in its place (see the module's notes).
 
     Returns
     -------
@@ -104,10 +117,10 @@ def bce_with_logits(logits, target, sample_weight=None):
     FloatingPointError
         If the loss is NaN or infinite.
     """
-    return _elementwise("bce_logits_loss", logits, target, sample_weight)
+    return _elementwise("bce_logits_loss", logits, target, sample_weight, out)
 
 
-def softmax_cross_entropy(logits, y, sample_weight=None):
+def softmax_cross_entropy(logits, y, sample_weight=None, *, out=None):
     """Softmax cross-entropy on logits with integer labels, and its gradient.
 
     ``l_i = logsumexp(z_i) - z_i[y_i]`` (stable through the row maximum); the gradient is
@@ -119,6 +132,8 @@ def softmax_cross_entropy(logits, y, sample_weight=None):
     y : ndarray of shape (N,), integer
         Class labels in ``[0, C)``.
     sample_weight : ndarray of shape (N,), optional
+    out : ndarray like ``logits``, optional
+        Receives the gradient and is returned in its place (see the module's notes).
 
     Returns
     -------
@@ -134,7 +149,9 @@ def softmax_cross_entropy(logits, y, sample_weight=None):
         If the loss is NaN or infinite.
     """
     logits, labels, weight, n, c = softmax_cross_entropy_args(logits, y, sample_weight)
-    dlogits = np.empty_like(logits)
+    dlogits = (np.empty_like(logits) if out is None
+               else outputs(out, (Out("dlogits", logits.dtype, logits.shape),),
+                            (("logits", logits), ("y", labels), ("sample_weight", weight)))[0])
     loss = ffi.new("double *")
     status = kernel("softmax_cross_entropy", logits.dtype)(loss, ptr(dlogits), ptr(logits), ptr(labels),
                                                          ptr(weight), n, c)
@@ -142,7 +159,7 @@ def softmax_cross_entropy(logits, y, sample_weight=None):
     return float(loss[0]), dlogits
 
 
-def poisson_loss(logmean, target, sample_weight=None):
+def poisson_loss(logmean, target, sample_weight=None, *, out=None):
     """Half Poisson deviance on the log link and its gradient (scikit-learn's
     ``MLPRegressor(loss="poisson")``).
 
@@ -156,6 +173,8 @@ def poisson_loss(logmean, target, sample_weight=None):
     target : ndarray of the same shape and dtype
         Non-negative targets (counts, rates).
     sample_weight : ndarray of shape (N,), optional
+    out : ndarray like ``logmean``, optional
+        Receives the gradient and is returned in its place (see the module's notes).
 
     Returns
     -------
@@ -170,4 +189,4 @@ def poisson_loss(logmean, target, sample_weight=None):
         If the loss is NaN or infinite (``exp(z)`` overflows).
     """
     poisson_target(target)
-    return _elementwise("poisson_loss", logmean, target, sample_weight)
+    return _elementwise("poisson_loss", logmean, target, sample_weight, out)

@@ -15,6 +15,10 @@ stream, read an int32 copy of the column indices made once (:meth:`CSR.narrow_in
 sum over rows (``X^T @ g``) read the CSC form of X, made once per matrix and cached on
 the :class:`CSR` (:meth:`CSR.transpose`), so that every output is summed by one thread in
 a fixed order: the results have the same bits for any thread count.
+
+``out=`` follows NumPy (the result is written into it) everywhere except in the two
+weight-gradient products, :func:`csr_tmatmul` and :func:`csr_rows_tmatmul`, whose
+``out`` is accumulated into (``out += X^T g``), as the dense backward's ``dw``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import numpy as np
 from fastfit._lib import (FLOAT_DTYPES, check_status, ffi, float_array, index_array,
                           inplace_dtype, kernel, lib, out_array, ptr)
 from fastfit.ops._args import logistic_args
+from fastfit.ops._logistic import logistic_outputs
+from fastfit.ops._out import Out, outputs
 
 __all__ = ["CSR", "as_csr", "csr_matmul", "csr_tmatmul", "csr_matvec", "csr_tmatvec",
            "csr_rows_matmul", "csr_rows_tmatmul",
@@ -194,7 +200,12 @@ def _bad(status: int, what: str) -> None:
     check_status(status, what)
 
 
-def csr_matmul(x, w, b=None):
+def _x_inputs(x: CSR, *others):
+    """The (name, array) pairs a kernel reads: X's three arrays, then ``others``."""
+    return (("x.data", x.data), ("x.indptr", x.indptr), ("x.indices", x.indices), *others)
+
+
+def csr_matmul(x, w, b=None, *, out=None):
     """``y = X @ w + b`` for a sparse X: the sparse first layer's forward.
 
     Parameters
@@ -203,6 +214,9 @@ def csr_matmul(x, w, b=None):
     w : ndarray of shape (i, o)
         Weights in the dense linear layer's layout; x's dtype is followed (w is cast).
     b : ndarray of shape (o,) or None
+    out : ndarray of shape (n, o), optional
+        Receives ``y`` (x's dtype, C-contiguous, writeable; overwritten) and is returned.
+        It must not share memory with X's arrays, ``w`` or ``b``.
 
     Returns
     -------
@@ -217,7 +231,8 @@ def csr_matmul(x, w, b=None):
     o = w.shape[1]
     if b is not None:
         b = float_array("b", np.asarray(b, dtype=dtype), shape=(o,))
-    y = np.empty((n, o), dtype)
+    y = (np.empty((n, o), dtype) if out is None
+         else outputs(out, (Out("y", dtype, (n, o)),), _x_inputs(x, ("w", w), ("b", b)))[0])
     if n == 0 or o == 0:
         return y
     _bad(kernel("csr_matmul", dtype)(ptr(y), ptr(x.data), ptr(x.indptr), ptr(x.indices),
@@ -234,11 +249,14 @@ def csr_tmatmul(x, g, out=None):
     x : scipy.sparse matrix/array or :class:`CSR` of shape (n, i)
     g : ndarray of shape (n, o), x's dtype
     out : ndarray of shape (i, o) or None
-        Accumulated into (``out += X^T g``, like the dense backward's dw) when given.
+        Accumulated into, not overwritten: ``out += X^T g`` (as the dense backward's
+        ``dw``, so one buffer can gather several batches), then returned; x's dtype,
+        C-contiguous, writeable. None starts from zeros.
 
     Returns
     -------
     dw : ndarray of shape (i, o)
+        ``out`` when given.
     """
     x = as_csr(x)
     dtype = x.dtype
@@ -260,7 +278,7 @@ def _vec_kernel(name, x):
     return kernel(f"{name}_i32", x.dtype), idx
 
 
-def csr_matvec(x, v):
+def csr_matvec(x, v, *, out=None):
     """``X @ v`` for one vector v: the product an iterative solver (sparse conjugate
     gradients) needs once per iteration.
 
@@ -272,6 +290,9 @@ def csr_matvec(x, v):
     x : scipy.sparse matrix/array or :class:`CSR` of shape (n, i)
     v : array-like of shape (i,)
         Cast to x's dtype.
+    out : ndarray of shape (n,), optional
+        Receives ``y`` (x's dtype, C-contiguous, writeable; overwritten) and is returned.
+        It must not share memory with X's arrays or ``v``.
 
     Returns
     -------
@@ -280,7 +301,9 @@ def csr_matvec(x, v):
     x = as_csr(x)
     n, i = x.shape
     v = float_array("v", np.asarray(v, dtype=x.dtype), shape=(i,))
-    y = np.zeros(n, x.dtype)
+    # zeros: with no column the kernel is not called and X v is 0
+    y = (np.zeros(n, x.dtype) if out is None
+         else outputs(out, (Out("y", x.dtype, (n,), zero=i == 0),), _x_inputs(x, ("v", v)))[0])
     if n == 0 or i == 0:
         return y
     fn, idx = _vec_kernel("csr_matvec", x)
@@ -288,7 +311,7 @@ def csr_matvec(x, v):
     return y
 
 
-def csr_tmatvec(x, u):
+def csr_tmatvec(x, u, *, out=None):
     """``X^T @ u`` for one vector u, from X's rows (no CSC copy): the product an
     iterative solver (sparse conjugate gradients) needs once per iteration.
 
@@ -301,6 +324,9 @@ def csr_tmatvec(x, u):
     x : scipy.sparse matrix/array or :class:`CSR` of shape (n, i)
     u : array-like of shape (n,)
         Cast to x's dtype.
+    out : ndarray of shape (i,), optional
+        Receives ``y`` (x's dtype, C-contiguous, writeable; overwritten) and is returned.
+        It must not share memory with X's arrays or ``u``.
 
     Returns
     -------
@@ -309,7 +335,8 @@ def csr_tmatvec(x, u):
     x = as_csr(x)
     n, i = x.shape
     u = float_array("u", np.asarray(u, dtype=x.dtype), shape=(n,))
-    y = np.zeros(i, x.dtype)
+    y = (np.zeros(i, x.dtype) if out is None
+         else outputs(out, (Out("y", x.dtype, (i,)),), _x_inputs(x, ("u", u)))[0])
     if i == 0:
         return y
     fn, idx = _vec_kernel("csr_tmatvec", x)
@@ -343,7 +370,7 @@ def _rows_arg(rows, n_rows):
     return rows, rows.shape[0]
 
 
-def csr_rows_matmul(x, rows, w, b=None):
+def csr_rows_matmul(x, rows, w, b=None, *, out=None):
     """``y = X[rows] @ w + b``, the rows read in place: the forward of an MLP's sparse
     first layer on a batch (``rows`` None: every row).
 
@@ -353,6 +380,9 @@ def csr_rows_matmul(x, rows, w, b=None):
     rows : 1-D integer array of row numbers, or None
     w : ndarray of shape (i, o), x's dtype
     b : ndarray of shape (o,) or None
+    out : ndarray of shape (len(rows), o), optional
+        Receives ``y`` (x's dtype, C-contiguous, writeable; overwritten) and is returned.
+        It must not share memory with X's arrays, ``rows``, ``w`` or ``b``.
 
     Returns
     -------
@@ -368,7 +398,9 @@ def csr_rows_matmul(x, rows, w, b=None):
     o = w.shape[1]
     if b is not None:
         b = float_array("b", b, dtype=dtype, shape=(o,))
-    y = np.empty((n, o), dtype)
+    y = (np.empty((n, o), dtype) if out is None
+         else outputs(out, (Out("y", dtype, (n, o)),),
+                      _x_inputs(x, ("rows", rows), ("w", w), ("b", b)))[0])
     if n == 0 or o == 0:
         return y
     _bad(kernel("csr_rows_matmul", dtype)(ptr(y), ptr(x.data), ptr(x.indptr), ptr(x.indices),
@@ -388,11 +420,14 @@ def csr_rows_tmatmul(x, rows, g, out=None):
     rows : 1-D integer array of row numbers, or None (every row)
     g : ndarray of shape (len(rows), o), x's dtype
     out : ndarray of shape (i, o) or None
-        Accumulated into (``out += X[rows]^T g``) when given.
+        Accumulated into, not overwritten: ``out += X[rows]^T g`` (as the dense
+        backward's ``dw``), then returned; x's dtype, C-contiguous, writeable. None
+        starts from zeros.
 
     Returns
     -------
     dw : ndarray of shape (i, o)
+        ``out`` when given.
     """
     x = as_csr(x)
     dtype = x.dtype
@@ -424,15 +459,16 @@ def logistic_operands(x: CSR, need_grad: bool, k: int):
 
 
 def csr_logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, scale=1.0,
-                           need_grad=True):
+                           need_grad=True, *, out=None):
     """:func:`fastfit.ops.logistic_loss_grad` for a sparse X (same arguments, semantics and
     results, to float rounding).
 
     Parameters
     ----------
     x : scipy.sparse matrix/array or :class:`CSR` of shape (n, i)
-    labels, coef, intercept, sample_weight, scale, need_grad
-        As :func:`fastfit.ops.logistic_loss_grad`.
+    labels, coef, intercept, sample_weight, scale, need_grad, out
+        As :func:`fastfit.ops.logistic_loss_grad` (``out`` must not share memory with X's
+        arrays either).
 
     Returns
     -------
@@ -445,9 +481,13 @@ def csr_logistic_loss_grad(x, labels, coef, intercept=None, sample_weight=None, 
     n, i = x.shape
     if n < 1 or i < 1:
         raise ValueError(f"x must have at least one row and one column, got shape {x.shape}")
-    coef, labels, intercept, sample_weight, loss, dcoef, dint = logistic_args(
-        coef, labels, intercept, sample_weight, n, i, dtype, need_grad)
+    coef, labels, intercept, sample_weight, loss = logistic_args(
+        coef, labels, intercept, sample_weight, n, i, dtype)
     k = coef.shape[0]
+    dcoef, dint = logistic_outputs(out, k, i, need_grad, intercept,
+                                   _x_inputs(x, ("labels", labels), ("coef", coef),
+                                             ("intercept", intercept),
+                                             ("sample_weight", sample_weight)))
     fn, operands = logistic_operands(x, need_grad, k)
     status = fn(ptr(loss), ptr(dcoef), ptr(dint), *operands, ptr(coef), ptr(intercept),
                 ptr(labels), ptr(sample_weight), n, i, k, x.nnz, float(scale))
