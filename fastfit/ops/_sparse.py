@@ -278,6 +278,24 @@ def _vec_kernel(name, x):
     return kernel(f"{name}_i32", x.dtype), idx
 
 
+def _vector_product(name, x, vec, vec_name, out, rows_out):
+    """The body of :func:`csr_matvec` (``rows_out``: a value per row of X from a vector
+    over its columns) and :func:`csr_tmatvec` (the transposed sizes)."""
+    x = as_csr(x)
+    n, i = x.shape
+    size_in, size_out = (i, n) if rows_out else (n, i)
+    vec = float_array(vec_name, np.asarray(vec, dtype=x.dtype), shape=(size_in,))
+    empty = n == 0 or i == 0  # no kernel call: the product is 0
+    y = (np.zeros(size_out, x.dtype) if out is None
+         else outputs(out, (Out("y", x.dtype, (size_out,), zero=empty),),
+                      _x_inputs(x, (vec_name, vec)))[0])
+    if empty:
+        return y
+    fn, idx = _vec_kernel(name, x)
+    _bad(fn(ptr(y), ptr(x.data), ptr(x.indptr), ptr(idx), ptr(vec), n, i, x.nnz), name)
+    return y
+
+
 def csr_matvec(x, v, *, out=None):
     """``X @ v`` for one vector v: the product an iterative solver (sparse conjugate
     gradients) needs once per iteration.
@@ -298,17 +316,7 @@ def csr_matvec(x, v, *, out=None):
     -------
     y : ndarray of shape (n,), x's dtype
     """
-    x = as_csr(x)
-    n, i = x.shape
-    v = float_array("v", np.asarray(v, dtype=x.dtype), shape=(i,))
-    # zeros: with no column the kernel is not called and X v is 0
-    y = (np.zeros(n, x.dtype) if out is None
-         else outputs(out, (Out("y", x.dtype, (n,), zero=i == 0),), _x_inputs(x, ("v", v)))[0])
-    if n == 0 or i == 0:
-        return y
-    fn, idx = _vec_kernel("csr_matvec", x)
-    _bad(fn(ptr(y), ptr(x.data), ptr(x.indptr), ptr(idx), ptr(v), n, i, x.nnz), "csr_matvec")
-    return y
+    return _vector_product("csr_matvec", x, v, "v", out, rows_out=True)
 
 
 def csr_tmatvec(x, u, *, out=None):
@@ -332,16 +340,7 @@ def csr_tmatvec(x, u, *, out=None):
     -------
     y : ndarray of shape (i,), x's dtype
     """
-    x = as_csr(x)
-    n, i = x.shape
-    u = float_array("u", np.asarray(u, dtype=x.dtype), shape=(n,))
-    y = (np.zeros(i, x.dtype) if out is None
-         else outputs(out, (Out("y", x.dtype, (i,)),), _x_inputs(x, ("u", u)))[0])
-    if i == 0:
-        return y
-    fn, idx = _vec_kernel("csr_tmatvec", x)
-    _bad(fn(ptr(y), ptr(x.data), ptr(x.indptr), ptr(idx), ptr(u), n, i, x.nnz), "csr_tmatvec")
-    return y
+    return _vector_product("csr_tmatvec", x, u, "u", out, rows_out=False)
 
 
 def _tmatmul_args(g, out, n, i, dtype):
