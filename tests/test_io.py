@@ -430,3 +430,20 @@ def test_fuzz_header_fields(which, data):
         field = data.draw(st.sampled_from(["dtype", "shape", "data_offsets"]))
         header[name][field] = data.draw(_JSON)
     _check_loads_or_value_error(_join(header, body))
+
+
+def test_hand_edited_parameters_are_refused_at_load():
+    # a parameter value fit would refuse (here n_threads=1.0, which prediction reads) is
+    # refused by load, not left for the C call to trip over (found by the fuzz test)
+    m = fastfit.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(
+        X, (X[:, 0] > 0).astype(int))
+    buf = io.BytesIO()
+    fastfit.save(m, buf)
+    header, body = _split(buf.getvalue())
+    desc = json.loads(header["__metadata__"]["description"])
+    assert desc["params"]["$dict"]
+    text = json.dumps(desc).replace('"n_threads", null', '"n_threads", 1.0')
+    assert text != json.dumps(desc)
+    header["__metadata__"]["description"] = text
+    with pytest.raises(ValueError, match="n_threads"):
+        _load_bytes(_join(header, body))

@@ -19,6 +19,7 @@ import numpy as np
 from fastfit._io import _container
 from fastfit._io._codec import Decoder, Encoder
 from fastfit._io._objects import MAX_WIDTH, handlers
+from fastfit._params import validate_params
 
 __all__ = ["save", "load"]
 
@@ -180,6 +181,9 @@ def _rebuild(kind, description, dec):
                          f"fit loss={params.get('loss')!r}")
     try:
         est = cls(**params)
+        # the constraints fit checks: prediction reads some parameters too (n_threads),
+        # and a hand-edited value must not reach the C call
+        validate_params(est)
     except (TypeError, ValueError) as err:
         raise ValueError(f"fastfit file: {kind} parameters: {err}") from None
     est.__setstate__(dict(state))
