@@ -847,7 +847,9 @@ int ff_csr_logistic_loss_grad_i32_f64(double *loss, double *dw /* (K,I) or NULL 
  * the update, the average and the lazy L1 truncation of the features it holds) and the
  * intercept moves by update * intercept_decay (scikit-learn: 0.01 for sparse X, 1 for
  * dense). The objective's norms are kept exactly, per touched feature. Finish with
- * ff_sgd_finish. The structure is checked first (FF_EBADARG). */
+ * ff_sgd_finish. Each row's range and indices are checked as the row is reached (no pass
+ * over the whole matrix each epoch): a bad one returns FF_EBADARG with the rows before it
+ * applied (the Python wrappers check the structure once, when the matrix is converted). */
 int ff_csr_sgd_epoch_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, float *q /* (K,D) or NULL */,
                          ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
                          const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,

@@ -555,12 +555,8 @@ class Ridge(_LinearPredict):
         op, yc = d.operator()
         n, p = op.shape
         coef = np.empty((yc.shape[1], p))
-        # CG's own vector work (dots, axpys over n or p values) is memory-bound and small;
-        # threaded, OpenBLAS's workers spin after each call on the cores the sparse
-        # products then need (the products ran 2x slower inside CG than alone)
-        with blas_single_threaded():
-            for j, a in enumerate(alphas):
-                coef[j] = self._cg_one(op, yc[:, j], float(a), n, p)
+        for j, a in enumerate(alphas):
+            coef[j] = self._cg_one(op, yc[:, j], float(a), n, p)
         return coef
 
     def _cg_one(self, op, yc, a, n, p):
