@@ -754,10 +754,12 @@ int ff_csr_tmatmul_f64(double *dw /* (I,O) */, const double *cdata /* (NNZ) */,
 /* One-vector products for iterative solvers (Ridge's sparse conjugate gradients), with
  * int64 or int32 indices (_i64 / _i32; indptr is int64 in both): these passes stream the
  * whole matrix for 2 flops a non-zero, and int32 indices cut its bytes by a third.
- * ff_csr_matvec:  y = X v, written; rows in parallel, each summed in a fixed order.
+ * ff_csr_matvec:  y = X v, written; rows in parallel (from NNZ + N >= 2^20), each summed
+ *   in a fixed order.
  * ff_csr_tmatvec: y = X^T u, written, from the CSR rows (no CSC copy): X's rows are cut
- *   into 4 fixed blocks, each scattered in row order into its own partial, and the
- *   partials are added in block order. Both: the same bits for any thread count. */
+ *   into 4 fixed blocks (1, a plain serial scatter, when NNZ < 4 I or NNZ + N < 2^20),
+ *   each scattered in row order into its own partial, and the partials are added in
+ *   block order. Both: the same bits for any thread count. */
 int ff_csr_matvec_i64_f32(float *y /* (N) */, const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
                           const int64_t *indices /* (NNZ) */, const float *v /* (I) */, int64_t n, int64_t in,
                           int64_t nnz);
@@ -812,8 +814,9 @@ int ff_csr_rows_tmatmul_f64(double *dw /* (I,O) */, const double *data /* (NNZ) 
  * gradient, columns in parallel). The gradient is formed in double. With int64 (_i64) or
  * int32 (_i32) column indices in the CSR and row indices in the CSC (indptr/cptr int64).
  * For K = 1 the CSC form may be NULL (cdata, cptr, crow): the gradient then comes from the
- * rows, 4 fixed row blocks scattered into double partials added in block order -- no CSC
- * copy to make, and the same bits for any thread count. */
+ * rows, 4 fixed row blocks (1 when NNZ < 4 I or NNZ + N < 2^20) scattered into double
+ * partials added in block order -- no CSC copy to make, and the same bits for any thread
+ * count. */
 int ff_csr_logistic_loss_grad_i64_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
                                       const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
                                       const int64_t *indices /* (NNZ) */, const float *cdata /* (NNZ) or NULL */,

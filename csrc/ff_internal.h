@@ -32,6 +32,31 @@
 /* The same for the input finiteness check (ff_count_nonfinite: see there). */
 #define FF_PARALLEL_MIN_CHECK (1 << 20)
 
+/* CSR rows with this many non-zeros or more keep four partial sums in a dot product with
+ * a dense vector (sparse_dot.inc). */
+#define FF_CSR_DOT_SPLIT 8
+
+/* The one-vector CSR products (ff_csr_matvec / ff_csr_tmatvec: once per iteration of an
+ * iterative solver, with NumPy between the calls) take threads only from this many
+ * non-zeros plus rows (~1 ms of gathers). Below it a parallel call saved less than it
+ * cost the serial work after it: Ridge's CG on 2000 x 2^18 (53k non-zeros) ran 122 ms on
+ * two threads and 47 ms on one, the woken worker spinning on the core the caller's next
+ * serial product then needed. */
+#define FF_CSR_VEC_PARALLEL_MIN (1 << 20)
+
+/* Row blocks of a CSR scatter (X^T u: ff_csr_tmatvec, the binary logistic gradient): each
+ * block scatters its rows into its own partial of `in` values, and the partials are
+ * added in block order, so the result depends on the shape alone, never on the thread
+ * count. FF_CSR_SCATTER_BLOCKS blocks for a scatter big enough for threads whose
+ * non-zeros outnumber the partials' values that many times over, else one (a serial
+ * scatter: zeroing and adding partials would cost more than the scatter, e.g. a few
+ * hundred rows over 70000 columns). */
+#define FF_CSR_SCATTER_BLOCKS 4
+static inline int ff_csr_scatter_blocks(int64_t nnz, int64_t n, int64_t in) {
+    return nnz + n >= FF_CSR_VEC_PARALLEL_MIN && nnz >= FF_CSR_SCATTER_BLOCKS * in
+               ? FF_CSR_SCATTER_BLOCKS : 1;
+}
+
 /* `#pragma omp parallel for if (cond)` still starts a one-thread team when cond is false:
  * libgomp allocates and frees a team per call, ~0.4 us, which was most of a 64-value
  * finiteness check and a fixed cost in every small training kernel. FF_FOR_IF runs the

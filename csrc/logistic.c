@@ -34,9 +34,6 @@
 #define FF_CSR_LOGISTIC_ROWS 256 /* rows per block: ff_logistic_rows takes at most 256 */
 #define FF_CSR_LOGISTIC_COLS 256 /* columns per scheduling chunk of the gradient */
 #define FF_CSR_LOGISTIC_AHEAD 8  /* non-zeros ahead to prefetch the gathered weights of */
-/* K = 1 without a CSC copy: the gradient from this many fixed row blocks, each scattered
- * into its own double partial, added in block order (any thread count, the same bits). */
-#define FF_CSR_LOGISTIC_TBLOCKS 4
 #define FF_IX int64_t
 #define FF_IXN i64
 #define FF_BODY "sparse_logistic.inc"

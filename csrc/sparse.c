@@ -29,12 +29,6 @@
 #define FF_CSR_CHUNK 64
 /* Non-zeros ahead to prefetch the gathered row of B of (random reads). */
 #define FF_CSR_AHEAD 8
-/* Rows with this many non-zeros or more keep four partial sums in a one-column product. */
-#define FF_CSR_DOT_SPLIT 8
-/* Fixed row blocks of ff_csr_tmatvec_<ix>, each scattering into its own partial: the
- * parallelism of the one-vector X^T u (a scatter), and its summation order, for any
- * thread count. More blocks cost one more zeroed and summed partial of I values each. */
-#define FF_CSR_TBLOCKS 4
 
 int ff_csr_check(int32_t *canonical, const int64_t *indptr, const int64_t *indices, int64_t n,
                  int64_t in, int64_t nnz) {

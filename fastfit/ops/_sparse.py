@@ -300,8 +300,9 @@ def csr_matvec(x, v, *, out=None):
     """``X @ v`` for one vector v: the product an iterative solver (sparse conjugate
     gradients) needs once per iteration.
 
-    Rows in parallel, each summed in a fixed order (the same bits for any thread count),
-    over int32 indices where the columns allow (:meth:`CSR.narrow_indices`).
+    Rows in parallel from 2^20 non-zeros and rows, each summed in a fixed order (the same
+    bits for any thread count), over int32 indices where the columns allow
+    (:meth:`CSR.narrow_indices`).
 
     Parameters
     ----------
@@ -324,8 +325,9 @@ def csr_tmatvec(x, u, *, out=None):
     iterative solver (sparse conjugate gradients) needs once per iteration.
 
     X's rows are cut into 4 fixed blocks, scattered in parallel into partial sums that
-    are added in block order: the same bits for any thread count. Indices as in
-    :func:`csr_matvec`.
+    are added in block order (one block, a serial scatter, below 2^20 non-zeros and rows
+    or with fewer than 4 non-zeros a column: the partials would cost more than the
+    scatter): the same bits for any thread count. Indices as in :func:`csr_matvec`.
 
     Parameters
     ----------
