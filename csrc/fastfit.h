@@ -587,16 +587,22 @@ int ff_train_batch_f64(ff_train_f64 *t, const ff_model_f64 *m, const double *x,
                        const double *target, const int64_t *labels, const double *weight,
                        int64_t n, double lr, int flags);
 /* Evaluation-mode forward (running statistics, no dropout): out (N, n_out) for the rows
- * x[idx[i]] (or x[i] when idx is NULL), in chunks through a workspace of its own, so
- * concurrent calls on one model are safe. n_threads < 1: the caller's setting. With
- * check_finite, a NaN/inf in the rows used returns FF_ENONFINITE before any work (one
- * call instead of a separate check: a one-row prediction is a few microseconds). */
+ * x[idx[i]] (or x[i] when idx is NULL), in chunks through each running thread's own kept workspace, so
+ * concurrent calls on one model are safe. n_threads < 1: the caller's setting. flags:
+ * FF_PREDICT_CHECK_FINITE: a NaN/inf in the rows used returns FF_ENONFINITE before any
+ * work (one call instead of a separate check: a one-row prediction is a few
+ * microseconds); FF_PREDICT_SOFTMAX / FF_PREDICT_SIGMOID: the outputs go through a
+ * row softmax / an elementwise sigmoid (predict_proba) on each chunk while it is in
+ * cache, on the thread that computed it. */
+#define FF_PREDICT_CHECK_FINITE 1
+#define FF_PREDICT_SOFTMAX 2
+#define FF_PREDICT_SIGMOID 4
 int ff_model_predict_f32(float *out, const ff_model_f32 *m, const float *x,
                          const int64_t *idx, int64_t n, int64_t n_x, int n_threads,
-                         int check_finite);
+                         int flags);
 int ff_model_predict_f64(double *out, const ff_model_f64 *m, const double *x,
                          const int64_t *idx, int64_t n, int64_t n_x, int n_threads,
-                         int check_finite);
+                         int flags);
 
 /* ff_model_predict for a CSR X (N, n_in) (data/indices of nnz stored values, indptr
  * (N+1)), its stored values finite (checked by the caller): the first op (a Linear

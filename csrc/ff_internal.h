@@ -145,7 +145,8 @@ static inline void ff_span(int64_t n, int t, int nt, int64_t *begin, int64_t *en
  * kept for its next call (runtime.c); NULL when out of memory. A kernel owns its slot
  * for the duration of one call, so kernels that may run inside one another's calls
  * take different slots. */
-enum { FF_SCRATCH_BATCHNORM, FF_SCRATCH_GEMM, FF_SCRATCH_SPARSE, FF_SCRATCH_SLOTS };
+enum { FF_SCRATCH_BATCHNORM, FF_SCRATCH_GEMM, FF_SCRATCH_SPARSE, FF_SCRATCH_PREDICT,
+       FF_SCRATCH_SLOTS };
 void *ff_thread_scratch(int slot, size_t need);
 
 /* ---- data-parallel batch norm (batchnorm.inc; called by the engine) -----------------

@@ -27,6 +27,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastfit
 from fastfit import optim
+import fastfit.ops as F
 from fastfit.callbacks import Callback, EarlyStopping
 
 MLPClassifier, MLPRegressor = fastfit.MLPClassifier, fastfit.MLPRegressor
@@ -541,3 +542,41 @@ def test_integer_labels_of_any_range_and_dtype(labels):
     np.testing.assert_array_equal(m.classes_, np.unique(y))
     assert m.classes_.dtype == np.unique(y).dtype
     assert set(np.unique(m.predict(X))) <= set(np.unique(y))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel"])
+def test_predict_proba_output_function_fused_per_chunk(kind, dtype):
+    # The prediction kernel applies softmax / sigmoid to each chunk of outputs in C
+    # (FF_PREDICT_SOFTMAX / FF_PREDICT_SIGMOID): bitwise the function of the logits
+    # through fastfit.ops, over one chunk, several chunks on one thread and chunks split
+    # between two threads, on the fast path (a ready ndarray) and the checked one (a list).
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((4100, 6)).astype(dtype)
+    y = {"multiclass": rng.integers(0, 4, 4100), "binary": rng.integers(0, 2, 4100),
+         "multilabel": rng.integers(0, 2, (4100, 3))}[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    for n in (1, 300, 4100):
+        for threads in (1, 2):
+            m.set_params(n_threads=threads)
+            logits = np.asarray(m.decision_function(X[:n]), dtype).reshape(n, -1)
+            want = (F.softmax(logits) if kind == "multiclass"
+                    else F.activation_forward(logits, "sigmoid"))
+            proba = m.predict_proba(X[:n])
+            got = proba[:, 1:] if kind == "binary" else proba
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(m.predict_proba(X[:n].tolist()), proba)
+
+
+def test_predict_kernel_rejects_bad_output_flags():
+    from fastfit._lib import ffi, lib, ptr
+    X = np.zeros((3, 2))
+    m = MLPClassifier(hidden_layer_sizes=(2,), max_iter=1).fit(X, [0, 1, 2])
+    out = np.empty((3, 3))
+    native = m._model._native
+    for flags in (-1, 8, lib.FF_PREDICT_SOFTMAX | lib.FF_PREDICT_SIGMOID):
+        assert native._predict(ptr(out), native.struct, ptr(X), ffi.NULL, 3, 3, 1,
+                               flags) == lib.FF_EBADARG

@@ -216,6 +216,23 @@ def test_loss_only_when_dpred_is_null(dtype):
     assert loss[0] == F.softmax_cross_entropy(pred, labels, w)[0]
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, k", [(600, 10), (97, 100), (5, 4097), (3, 5000)])
+def test_softmax_ce_sub_blocks_and_many_classes(n, k, dtype):
+    # The kernel exponentiates sub-blocks of min(256, 4096 // k) rows at once; loss-only
+    # calls with more than 4096 classes go a row at a time. Both agree with the
+    # reference, and the loss-only call gives the loss of the call with a gradient.
+    pred, labels, w = _data("ce", n, k, dtype, seed=k, weighted=True)
+    _check("ce", pred, labels, w, dtype)
+    loss = ffi.new("double *")
+    fn = getattr(lib, f"ff_softmax_cross_entropy_{SUFFIX[dtype]}")
+    assert fn(loss, ffi.NULL, ptr(pred), ptr(labels), ptr(w), n, k) == lib.FF_OK
+    assert loss[0] == F.softmax_cross_entropy(pred, labels, w)[0]
+    bad = labels.copy()
+    bad[n // 2] = k   # one bad label in the middle of a sub-block
+    assert fn(loss, ffi.NULL, ptr(pred), ptr(bad), ptr(w), n, k) == lib.FF_EBADARG
+
+
 def test_c_rejects_bad_arguments():
     pred = np.zeros((4, 2))
     target = np.zeros((4, 2))

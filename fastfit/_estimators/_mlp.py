@@ -102,6 +102,8 @@ def _is_callback_list(value) -> bool:
 # ~6 us one-row prediction)
 _SOFTMAX = {np.dtype(t): kernel("softmax_forward", t) for t in (np.float32, np.float64)}
 _ACTIVATION = {np.dtype(t): kernel("activation_forward", t) for t in (np.float32, np.float64)}
+_PREDICT_OUTPUT = {"identity": 0, "softmax": lib.FF_PREDICT_SOFTMAX,
+                   "logistic": lib.FF_PREDICT_SIGMOID}
 
 
 def _classes_of(y):
@@ -678,14 +680,15 @@ class _BaseMLP(BaseEstimator):
             return self._trainer
         return Trainer(self._model, loss=self._loss_kind()[0], n_threads=self.n_threads)
 
-    def _forward(self, X, pointer=False):
-        """Raw outputs (logits for classifiers), in the training dtype (and, with
-        ``pointer``, a cffi pointer to them for an in-place output kernel).
+    def _forward(self, X, output="identity"):
+        """The output layer's values in the training dtype: raw (logits for classifiers),
+        or with ``output`` "softmax" / "logistic" through that function (predict_proba).
 
         The fast path is for the embedding case, a C-contiguous ndarray of the training
         dtype and width (no feature names at fit): everything the C call needs was
-        gathered once per fitted model (``_predictor``), and the NaN/inf count is left to
-        the prediction kernel itself. Its Python cost is ~1 us of a ~5 us one-row
+        gathered once per fitted model (``_predictor``), and the NaN/inf count and the
+        output function are left to the prediction kernel itself (the function on each
+        chunk while it is in cache). Its Python cost is ~1 us of a ~5 us one-row
         prediction. Anything else goes through check_predict_data.
         """
         d = self.__dict__
@@ -699,9 +702,15 @@ class _BaseMLP(BaseEstimator):
             n = X.shape[0]
             threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
             self._model._native.predict_csr_into(out, X, threads)
-            return (out, _from_buffer(CTYPES[out.dtype], out)) if pointer else out
+            if output != "identity":
+                p = _from_buffer(CTYPES[out.dtype], out)   # in place: one pointer for both
+                if output == "softmax":
+                    _SOFTMAX[out.dtype](p, p, n, out.shape[1])
+                else:
+                    _ACTIVATION[out.dtype](p, p, out.size, lib.FF_ACT_SIGMOID, 0)
+            return out
         if fast is not None and is_ready_matrix(X, fast[0], fast[1]):
-            check = 1
+            check = lib.FF_PREDICT_CHECK_FINITE
         else:
             if d.get("_model") is None:
                 check_is_fitted(self, "coefs_")
@@ -716,10 +725,11 @@ class _BaseMLP(BaseEstimator):
         # thread and 130-530 ms on two); serial_rows is its threshold, precomputed
         threads = d["n_threads"] or (1 if n <= serial_rows
                                      else default_threads(n, self._model.plan.n_params))
-        status = predict(p, struct, _from_buffer(ctype, X), _NULL, n, n, threads, check)
+        status = predict(p, struct, _from_buffer(ctype, X), _NULL, n, n, threads,
+                         check | _PREDICT_OUTPUT[output])
         if status:
             check_predict_status(status, input_checked=check)
-        return (out, p) if pointer else out
+        return out
 
     def _predictor_of(self, model):
         """(dtype, n_features, n_outputs, predict kernel, model struct, cffi array type,
@@ -999,12 +1009,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities in the training dtype, columns ordered as ``classes_``."""
-        out, p = self._forward(X, pointer=True)   # in place: one pointer for both arguments
-        n, k = out.shape
-        if self.out_activation_ == "softmax":
-            _SOFTMAX[out.dtype](p, p, n, k)
+        act = self.__dict__.get("out_activation_", "identity")   # unfitted: _forward raises
+        out = self._forward(X, act)
+        if act == "softmax":
             return out
-        _ACTIVATION[out.dtype](p, p, n * k, lib.FF_ACT_SIGMOID, 0)
+        n, k = out.shape
         if k == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             proba = np.empty((n, 2), out.dtype)
             proba[:, 1] = out[:, 0]
