@@ -589,9 +589,10 @@ int ff_train_batch_f64(ff_train_f64 *t, const ff_model_f64 *m, const double *x,
 /* Evaluation-mode forward (running statistics, no dropout): out (N, n_out) for the rows
  * x[idx[i]] (or x[i] when idx is NULL), in chunks through each running thread's own kept workspace, so
  * concurrent calls on one model are safe. n_threads < 1: the caller's setting. flags:
- * FF_PREDICT_CHECK_FINITE: a NaN/inf in the rows used returns FF_ENONFINITE before any
- * work (one call instead of a separate check: a one-row prediction is a few
- * microseconds); FF_PREDICT_SOFTMAX / FF_PREDICT_SIGMOID: the outputs go through a
+ * FF_PREDICT_CHECK_FINITE: a NaN/inf in the rows used returns FF_ENONFINITE (one call
+ * instead of a separate check: a one-row prediction is a few microseconds; rows x[i] are
+ * checked chunk by chunk by the thread that computes them, gathered rows all first;
+ * out is then unspecified); FF_PREDICT_SOFTMAX / FF_PREDICT_SIGMOID: the outputs go through a
  * row softmax / an elementwise sigmoid (predict_proba) on each chunk while it is in
  * cache, on the thread that computed it. */
 #define FF_PREDICT_CHECK_FINITE 1

@@ -580,3 +580,23 @@ def test_predict_kernel_rejects_bad_output_flags():
     for flags in (-1, 8, lib.FF_PREDICT_SOFTMAX | lib.FF_PREDICT_SIGMOID):
         assert native._predict(ptr(out), native.struct, ptr(X), ffi.NULL, 3, 3, 1,
                                flags) == lib.FF_EBADARG
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_non_finite_row_in_a_late_chunk_is_rejected(threads):
+    # The prediction kernel checks each 256-row chunk on the thread that computes it.
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((4100, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 4100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = MLPClassifier(hidden_layer_sizes=(8,), max_iter=1, random_state=0,
+                          n_threads=threads).fit(X, y)
+    before = m.predict_proba(X)
+    for bad in (np.nan, np.inf):
+        Xb = X.copy()
+        Xb[4099, 2] = bad
+        for method in (m.predict, m.predict_proba, m.decision_function):
+            with pytest.raises(ValueError, match="NaN|infinity|finite"):
+                method(Xb)
+    np.testing.assert_array_equal(m.predict_proba(X), before)
