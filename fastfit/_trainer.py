@@ -35,9 +35,13 @@ __all__ = ["Trainer", "NonFiniteLossError"]
 # Seconds of work per C call: short enough for Ctrl-C and progress bars to react,
 # long enough that the Python between calls (~10 us) is noise.
 _BLOCK_SECONDS = 0.1
-# Models whose batch costs fewer multiply-adds than this run on one thread: their
-# kernels are serial anyway, and idle OpenMP workers only cost wake-ups.
-SERIAL_WORK = 1 << 20
+# Models whose batch costs fewer multiply-adds than this run on one thread: a second
+# thread does not pay (measured, 2 epochs of 60k rows, 1 thread / 2 threads: batch x
+# parameters 1.5M -- scikit-learn's default MLP, 64-100-10 at batch 200 -- 0.97x, 3.8M
+# 1.09-1.12x, 7.5M 1.34x, 17M 1.60x), and a two-thread team is exposed to the scheduler
+# putting both threads on one core for a whole fit (seen after a BLAS-heavy scikit-learn
+# fit with torch's libgomp loaded: the default MLP fit 0.55 -> 1.15 s).
+SERIAL_WORK = 1 << 21
 # Fit calls whose whole work (rows x epochs x parameters) is below this run on one thread
 # (~5 ms of it): a second thread saves at most half of that, and right after another
 # pool's call (BLAS workers spin ~0.1 s on the cores) every kernel's fork and join waits
