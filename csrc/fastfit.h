@@ -875,6 +875,26 @@ int ff_csr_sgd_epoch_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, 
                          int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
                          int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
 
+/* ---- L-BFGS pairs [csrc/lbfgs.c] ---------------------------------------------------------
+ * The two passes of fastfit/_estimators/_lbfgs.py over its stored pairs w (n_rows, n),
+ * held as float32 or float64, with every vector, coefficient and sum in double. rows
+ * (nr) picks the rows used (each in [0, n_rows)). Both give the same bits for any
+ * thread count (the dot products sum fixed column blocks in block order). */
+/* out[t] = w[rows[t], :] . v */
+int ff_lbfgs_dots_f32(double *out /* (nr) */, const float *w /* (n_rows,n) */,
+                      const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
+                      const double *v /* (n) */);
+int ff_lbfgs_dots_f64(double *out /* (nr) */, const double *w /* (n_rows,n) */,
+                      const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
+                      const double *v /* (n) */);
+/* d = -(gamma g + sum over t of c[t] w[rows[t], :]), t ascending for every coordinate. */
+int ff_lbfgs_direction_f32(double *d /* (n) */, const float *w /* (n_rows,n) */,
+                           const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
+                           const double *c /* (nr) */, double gamma, const double *g /* (n) */);
+int ff_lbfgs_direction_f64(double *d /* (n) */, const double *w /* (n_rows,n) */,
+                           const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
+                           const double *c /* (nr) */, double gamma, const double *g /* (n) */);
+
 /* FF_CDEF_END */
 
 #endif /* FASTFIT_H */

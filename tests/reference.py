@@ -789,3 +789,16 @@ def csr_sgd_epoch_ref(w, b, x, y, order, *, loss, loss_param=1.0, penalty="l2", 
     return w, b, aw, ab, t, u, q, sumloss, objective
 
 # ==== end sparse references ====
+
+
+# ==== L-BFGS pairs (csrc/lbfgs.c) ====
+
+def lbfgs_dots_ref(w, rows, v):
+    """W[rows] @ v in float64, the stored pairs taken exactly as stored."""
+    return np.asarray(w, np.float64)[np.asarray(rows)] @ np.asarray(v, np.float64)
+
+
+def lbfgs_direction_ref(w, rows, c, gamma, g):
+    """-(gamma g + W[rows]^T c) in float64."""
+    return -(gamma * np.asarray(g, np.float64)
+             + np.asarray(w, np.float64)[np.asarray(rows)].T @ np.asarray(c, np.float64))

@@ -32,23 +32,25 @@ def _two_loop(pairs, g):
     return r
 
 
+@pytest.mark.parametrize("pair_dtype, rtol", [(np.float64, 1e-9), (np.float32, 2e-5)])
 @pytest.mark.parametrize("skip_at", [None, 3])
-def test_compact_step_is_the_two_loop_recursion(skip_at):
+def test_compact_step_is_the_two_loop_recursion(skip_at, pair_dtype, rtol):
     # a quasi-Newton walk on a quadratic: the pairs' products with the held ones come from
     # the last gradient and direction (no third read of the pairs), so feed real steps;
-    # 13 steps wrap the ring of 5, and one step may bring no pair (skipped curvature)
+    # 13 steps wrap the ring of 5, and one step may bring no pair (skipped curvature).
+    # Pairs stored in float32 (the default) give the step to float32 rounding.
     rng = np.random.default_rng(0)
     n, m = 40, 5
     a = rng.standard_normal((n, n))
     a = a @ a.T + n * np.eye(n)
     c = rng.standard_normal(n)
-    mem, pairs = _Memory(n, m), []
+    mem, pairs = _Memory(n, m, pair_dtype), []
     x = rng.standard_normal(n)
     g, new_pair = a @ x - c, None
     for it in range(13):
         d = mem.step(g, new_pair)
         if pairs:
-            np.testing.assert_allclose(-d, _two_loop(pairs[-m:], g), rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(-d, _two_loop(pairs[-m:], g), rtol=rtol, atol=1e-12)
         else:
             np.testing.assert_array_equal(d, -g)
         t = rng.uniform(0.2, 1.0)
@@ -154,3 +156,64 @@ def test_wide_logistic_regression_warns_at_max_iter():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         fastfit.LogisticRegression(max_iter=1000).fit(x, y)
+
+
+# ---- csrc/lbfgs.c: the two passes over the stored pairs --------------------------------
+
+def _pair_kernels(dtype):
+    from fastfit._lib import lib
+    suffix = "f32" if dtype == np.float32 else "f64"
+    return getattr(lib, f"ff_lbfgs_dots_{suffix}"), getattr(lib, f"ff_lbfgs_direction_{suffix}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 33, 32767, 32768, 32769, 100003])
+def test_pair_kernels_match_reference_and_threads(dtype, n):
+    # column blocks of 32768 (the dot products' partial slots), tiles of 1024 (the
+    # direction), their tails and one-element vectors; rows in any order, a row twice
+    from fastfit._lib import ptr
+    import reference as R
+    dots, direction = _pair_kernels(dtype)
+    rng = np.random.default_rng(n)
+    w = rng.standard_normal((6, n)).astype(dtype)
+    v, g = rng.standard_normal(n), rng.standard_normal(n)
+    for rows in (np.array([4, 0, 5, 2], np.int64), np.array([3], np.int64),
+                 np.array([1, 1], np.int64)):
+        c = rng.standard_normal(rows.size)
+        outs = []
+        for threads in (1, 2, 3):
+            out, d = np.empty(rows.size), np.empty(n)
+            with fastfit.num_threads(threads):
+                assert dots(ptr(out), ptr(w), ptr(rows), rows.size, 6, n, ptr(v)) == 0
+                assert direction(ptr(d), ptr(w), ptr(rows), rows.size, 6, n, ptr(c), 0.7,
+                                 ptr(g)) == 0
+            outs.append((out, d))
+        for out, d in outs[1:]:   # same bits for any thread count
+            np.testing.assert_array_equal(out, outs[0][0])
+            np.testing.assert_array_equal(d, outs[0][1])
+        out, d = outs[0]
+        np.testing.assert_allclose(out, R.lbfgs_dots_ref(w, rows, v), rtol=1e-12,
+                                   atol=1e-12 * np.sqrt(n))
+        np.testing.assert_allclose(d, R.lbfgs_direction_ref(w, rows, c, 0.7, g), rtol=1e-13,
+                                   atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pair_kernels_reject_bad_arguments(dtype):
+    from fastfit._lib import ffi, lib, ptr
+    dots, direction = _pair_kernels(dtype)
+    w, v = np.zeros((4, 5), dtype), np.zeros(5)
+    out, d, c = np.zeros(2), np.zeros(5), np.zeros(2)
+    for rows in (np.array([0, 4], np.int64), np.array([-1, 0], np.int64)):
+        assert dots(ptr(out), ptr(w), ptr(rows), 2, 4, 5, ptr(v)) == lib.FF_EBADARG
+        assert direction(ptr(d), ptr(w), ptr(rows), 2, 4, 5, ptr(c), 1.0, ptr(v)) == lib.FF_EBADARG
+    rows = np.array([0, 1], np.int64)
+    assert dots(ptr(out), ptr(w), ptr(rows), -1, 4, 5, ptr(v)) == lib.FF_EBADARG
+    assert dots(ptr(out), ffi.NULL, ptr(rows), 2, 4, 5, ptr(v)) == lib.FF_EBADARG
+    assert direction(ptr(d), ptr(w), ptr(rows), 2, 4, 5, ptr(c), np.nan, ptr(v)) == lib.FF_EBADARG
+    assert direction(ptr(d), ptr(w), ptr(rows), 2, 4, 5, ffi.NULL, 1.0, ptr(v)) == lib.FF_EBADARG
+    # no rows: the dot products are nothing, the direction is -gamma g
+    assert dots(ptr(out), ptr(w), ptr(rows), 0, 4, 5, ptr(v)) == lib.FF_OK
+    g = np.arange(5.0)
+    assert direction(ptr(d), ffi.NULL, ffi.NULL, 0, 4, 5, ffi.NULL, 2.0, ptr(g)) == lib.FF_OK
+    np.testing.assert_array_equal(d, -2.0 * g)

@@ -12,8 +12,10 @@ eq. 7.24), S and Y holding the pairs as columns, oldest first:
     M = [[R^-T (D + gamma Y^T Y) R^-1, -R^-T], [-R^-1, 0]]
 
 with R the upper triangle of S^T Y and D its diagonal. An iteration reads the 2m x n
-pairs twice through BLAS matrix-vector products (see _Memory): the bound, as the pairs
-(42 MB at n = 2^18) do not stay in cache.
+pairs twice (see _Memory): the bound, as the pairs do not stay in cache. They are stored
+in float32 (csrc/lbfgs.c's two passes take every product and sum in double): 21 MB at
+n = 2^18 instead of 42, 210 MB instead of 420 at 10 x 2^18. The step is then L-BFGS's on
+pairs rounded to float32 (relative 6e-8), the gradients and iterates staying in double.
 
 The line search finds a step meeting the strong Wolfe conditions with L-BFGS-B's
 constants (c1 = 1e-3, c2 = 0.9), from the unit step (the first iteration from 1 / |d|,
@@ -28,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+
+from fastfit._lib import check_status, kernel, ptr
 
 __all__ = ["LbfgsResult", "minimize_lbfgs"]
 
@@ -53,14 +57,18 @@ class _Memory:
     their inner products S^T Y and Y^T Y, and what the last step left: S^T g and Y^T g
     of the last gradient, and the last direction d = -(gamma g + S cs + Y cy).
 
-    An iteration reads W twice (matrix-vector products): S^T g and Y^T g of the new
-    gradient, and W^T c to form H g. The new pair's products with the held ones need no
-    third read: S^T y = S^T g_new - S^T g_old, Y^T y likewise, and Y^T s = t Y^T d from
-    the small matrices (s = t d, as L-BFGS-B stores it)."""
+    An iteration reads W twice (csrc/lbfgs.c): S^T g and Y^T g of the new gradient, and
+    the direction -(gamma g + S cs + Y cy). The new pair's products with the held ones
+    need no third read: S^T y = S^T g_new - S^T g_old, Y^T y likewise, and Y^T s = t Y^T d
+    from the small matrices (s = t d, as L-BFGS-B stores it). W's dtype is
+    ``pair_dtype``; the products of a new pair with g are taken from its stored rows, so
+    that later differences subtract like from like."""
 
-    def __init__(self, n, m):
+    def __init__(self, n, m, pair_dtype=np.float32):
         self.m = m
-        self.w = np.empty((2 * m, n))
+        self.w = np.empty((2 * m, n), pair_dtype)
+        self._dots = kernel("lbfgs_dots", self.w.dtype)
+        self._direction = kernel("lbfgs_direction", self.w.dtype)
         self.sy, self.yy = np.empty((m, m)), np.empty((m, m))
         self.sg, self.yg = np.zeros(m), np.zeros(m)
         self.k = 0  # pairs held, in slots [0, k)
@@ -76,13 +84,22 @@ class _Memory:
         """Slots from the oldest pair to the newest."""
         return (self.head + np.arange(self.k)) % self.m if self.k == self.m else np.arange(self.k)
 
+    def _held(self):
+        """W's rows of the held pairs: the s slots, then the y slots."""
+        k, m = self.k, self.m
+        return np.concatenate((np.arange(k), m + np.arange(k)))
+
+    def _products(self, rows, v):
+        """W[rows] @ v in double: one read of those rows."""
+        out = np.empty(rows.shape[0])
+        check_status(self._dots(ptr(out), ptr(self.w), ptr(rows), rows.shape[0],
+                                self.w.shape[0], self.w.shape[1], ptr(v)), "L-BFGS")
+        return out
+
     def _wv(self, v):
         """(S^T v, Y^T v) over the held slots: one read of the held rows of W."""
-        k, m = self.k, self.m
-        if k == m:
-            both = self.w @ v
-            return both[:m], both[m:]
-        return self.w[:k] @ v, self.w[m:m + k] @ v
+        both = self._products(self._held(), v)
+        return both[:self.k], both[self.k:]
 
     def _push(self, g, t, s, y, s_y, y_y, sg, yg):
         """Store the pair (s = t d, y) in the next slot (the oldest one's when full),
@@ -104,7 +121,7 @@ class _Memory:
         self.sy[:k, slot], self.sy[slot, :k] = sty, yts
         self.yy[:k, slot] = self.yy[slot, :k] = yty
         self.sy[slot, slot], self.yy[slot, slot] = s_y, y_y
-        sg[slot], yg[slot] = float(s @ g), float(y @ g)
+        sg[slot], yg[slot] = self._products(np.array([slot, m + slot]), g)
         return sg, yg
 
     def step(self, g, new_pair=None):
@@ -127,12 +144,13 @@ class _Memory:
         p1 = scipy.linalg.solve_triangular(r, np.diag(sy) * u + gamma * (yy @ u) - gamma * b,
                                            trans="T", check_finite=False)
         self.cs[o], self.cy[o], self.gamma = p1, -gamma * u, gamma
-        if k == m:  # the second read of W
-            hg = self.w.T @ np.concatenate((self.cs, self.cy))
-        else:
-            hg = self.w[:k].T @ self.cs[:k] + self.w[m:m + k].T @ self.cy[:k]
-        hg += gamma * g
-        return -hg
+        rows = self._held()  # the second read of W
+        d = np.empty_like(g)
+        check_status(self._direction(ptr(d), ptr(self.w), ptr(rows), rows.shape[0],
+                                     self.w.shape[0], self.w.shape[1],
+                                     ptr(np.concatenate((self.cs[:k], self.cy[:k]))), gamma,
+                                     ptr(g)), "L-BFGS")
+        return d
 
 
 def _interpolate(lo, f_lo, d_lo, hi, f_hi):
@@ -179,7 +197,8 @@ def _strong_wolfe(phi, f0, d0, t, max_evals, c1=1e-3, c2=0.9, t_max=1e10):
     return None
 
 
-def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50) -> LbfgsResult:
+def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50,
+                   pair_dtype=np.float32) -> LbfgsResult:
     """Minimise ``fun(x) -> (f, g)`` (smooth) from x0 by L-BFGS.
 
     Parameters
@@ -196,6 +215,8 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50) -> LbfgsRe
         Pairs kept (L-BFGS-B's ``maxcor``).
     max_ls : int
         Trial steps of one line search at most.
+    pair_dtype : float32 or float64
+        How the pairs are stored (their products are taken in double either way).
 
     Returns
     -------
@@ -203,7 +224,7 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50) -> LbfgsRe
     """
     x = np.array(x0, dtype=np.float64)
     f, g = fun(x)
-    mem = _Memory(x.shape[0], m)
+    mem = _Memory(x.shape[0], m, pair_dtype)
     nit = 0
     pair = None
     while True:
