@@ -600,3 +600,25 @@ def test_non_finite_row_in_a_late_chunk_is_rejected(threads):
             with pytest.raises(ValueError, match="NaN|infinity|finite"):
                 method(Xb)
     np.testing.assert_array_equal(m.predict_proba(X), before)
+
+
+def test_wide_model_predicts_through_a_per_call_workspace():
+    # 256 rows x 4100+ values is over the 4 MB a prediction thread keeps: such models
+    # allocate their chunk workspace per call (one chunk, several on one thread, and
+    # chunks split between two threads give the same bits), matching NumPy's forward
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((1100, 4100)).astype(np.float32)
+    y = rng.integers(0, 3, 1100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(X, y)
+    got = {}
+    for threads in (1, 2):
+        m.set_params(n_threads=threads)
+        got[threads] = m.predict_proba(X)
+    np.testing.assert_array_equal(got[1], got[2])
+    np.testing.assert_array_equal(m.predict_proba(X[:200]), got[1][:200])
+    h = np.maximum(X.astype(np.float64) @ m.coefs_[0] + m.intercepts_[0], 0)
+    z = h @ m.coefs_[1] + m.intercepts_[1]
+    p = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(got[1], p / p.sum(1, keepdims=True), rtol=2e-4, atol=1e-6)
