@@ -581,3 +581,32 @@ def test_engine_rejects_a_corrupt_plan_without_touching_memory():
         finally:
             setattr(c_ops[i], field, old)
     assert status() == lib.FF_OK
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prediction_fuses_linear_and_activation_without_changing_bits(dtype):
+    # In evaluation passes a Linear followed by relu / leaky relu (slope >= 0) runs as one
+    # GEMM with the activation in its epilogue; tanh, a negative slope, and a Linear whose
+    # output another op also reads (a residual's skip) keep two passes. Every case gives
+    # the bits of the separate kernels.
+    from fastfit import ops
+    model = nn.Sequential(nn.Linear(7, 33), nn.ReLU(), nn.Linear(33, 40), nn.LeakyReLU(0.1),
+                          nn.Linear(40, 16), nn.Tanh(), nn.Linear(16, 16),
+                          nn.LeakyReLU(-0.2), nn.Residual(nn.Linear(16, 16), nn.ReLU()),
+                          nn.Linear(16, 3), dtype=dtype, random_state=0)
+    X = np.random.default_rng(6).standard_normal((600, 7)).astype(dtype)
+
+    def run(layers, h):
+        for layer in layers:
+            if isinstance(layer, nn.Linear):
+                h = ops.linear_forward(h, layer.weight, layer.bias)
+            elif isinstance(layer, nn.Residual):
+                h = ops.residual_forward(h, run(layer.layers, h))
+            else:
+                h = ops.activation_forward(h, *{nn.ReLU: ("relu",), nn.Tanh: ("tanh",)}.get(
+                    type(layer), ("leaky_relu", layer.alpha)))
+        return h
+    want = run(model.layers, X)
+    for threads in (1, 2):
+        np.testing.assert_array_equal(model.predict(X, n_threads=threads), want)
+        np.testing.assert_array_equal(model.predict(X[:1], n_threads=threads), want[:1])
