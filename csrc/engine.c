@@ -18,6 +18,12 @@
  * (600 kB a thread). Wider models allocate theirs per call, so no thread keeps more. */
 #define FF_PREDICT_KEPT ((size_t)4 << 20)
 
+/* Whether flags are output-function flags (at most one) plus those of `extra`. */
+static int ff_predict_flags_ok(int flags, int extra) {
+    const int output = FF_PREDICT_SOFTMAX | FF_PREDICT_SIGMOID;
+    return flags >= 0 && (flags & ~(output | extra)) == 0 && (flags & output) != output;
+}
+
 /* The calling thread's chunk workspace of `bytes`; *owned is what the caller frees (NULL
  * for the kept scratch). NULL when out of memory. */
 static void *ff_predict_workspace(size_t bytes, void **owned) {

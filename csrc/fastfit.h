@@ -608,13 +608,14 @@ int ff_model_predict_f64(double *out, const ff_model_f64 *m, const double *x,
 /* ff_model_predict for a CSR X (N, n_in) (data/indices of nnz stored values, indptr
  * (N+1)), its stored values finite (checked by the caller): the first op (a Linear
  * layer, the only reader of the input, else FF_EBADARG) runs on the sparse rows, the
- * rest of the plan as usual; the workspace holds no dense input slot. */
+ * rest of the plan as usual; the workspace holds no dense input slot. flags: the output
+ * function only (FF_PREDICT_SOFTMAX or FF_PREDICT_SIGMOID), on each chunk. */
 int ff_model_predict_csr_f32(float *out, const ff_model_f32 *m, const float *data,
                              const int64_t *indptr, const int64_t *indices, int64_t n,
-                             int64_t nnz, int n_threads);
+                             int64_t nnz, int n_threads, int flags);
 int ff_model_predict_csr_f64(double *out, const ff_model_f64 *m, const double *data,
                              const int64_t *indptr, const int64_t *indices, int64_t n,
-                             int64_t nnz, int n_threads);
+                             int64_t nnz, int n_threads, int flags);
 
 /* ---- SGD linear models: scikit-learn's per-sample SGD (SGDClassifier/Regressor) [csrc/sgd.c] --- */
 /* The loss of one binary problem or regression, exactly as scikit-learn's _sgd_fast. y is

@@ -55,11 +55,12 @@ class NativeModel:
         if status:
             check_predict_status(status, input_checked=check_finite)
 
-    def predict_csr_into(self, out: np.ndarray, x, n_threads: int) -> None:
+    def predict_csr_into(self, out: np.ndarray, x, n_threads: int, output: int = 0) -> None:
         """Evaluation-mode forward of a checked ``fastfit.ops.CSR`` (finite values) into
-        out; the first layer reads the sparse rows in place."""
+        out; the first layer reads the sparse rows in place. ``output``: 0, or the
+        kernel's FF_PREDICT_SOFTMAX / FF_PREDICT_SIGMOID output function."""
         status = self._predict_csr(ptr(out), self.struct, ptr(x.data), ptr(x.indptr),
-                                   ptr(x.indices), x.shape[0], x.nnz, n_threads)
+                                   ptr(x.indices), x.shape[0], x.nnz, n_threads, output)
         if status:
             check_predict_status(status)
 

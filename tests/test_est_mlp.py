@@ -569,6 +569,13 @@ def test_predict_proba_output_function_fused_per_chunk(kind, dtype):
             assert got.dtype == dtype
             np.testing.assert_array_equal(got, want)
             np.testing.assert_array_equal(m.predict_proba(X[:n].tolist()), proba)
+    # sparse X: the CSR prediction kernel applies the same output function per chunk
+    import scipy.sparse as sp
+    Xs = sp.csr_matrix(X[:700])
+    logits = np.asarray(m.decision_function(Xs), dtype).reshape(700, -1)
+    want = F.softmax(logits) if kind == "multiclass" else F.activation_forward(logits, "sigmoid")
+    proba = m.predict_proba(Xs)
+    np.testing.assert_array_equal(proba[:, 1:] if kind == "binary" else proba, want)
 
 
 def test_predict_kernel_rejects_bad_output_flags():
@@ -580,6 +587,12 @@ def test_predict_kernel_rejects_bad_output_flags():
     for flags in (-1, 8, lib.FF_PREDICT_SOFTMAX | lib.FF_PREDICT_SIGMOID):
         assert native._predict(ptr(out), native.struct, ptr(X), ffi.NULL, 3, 3, 1,
                                flags) == lib.FF_EBADARG
+    # the CSR kernel takes the output function only (its caller checked the values)
+    indptr, indices = np.arange(4, dtype=np.int64), np.zeros(3, np.int64)
+    for flags in (-1, 8, lib.FF_PREDICT_CHECK_FINITE,
+                  lib.FF_PREDICT_SOFTMAX | lib.FF_PREDICT_SIGMOID):
+        assert native._predict_csr(ptr(out), native.struct, ptr(np.ones(3)), ptr(indptr),
+                                   ptr(indices), 3, 3, 1, flags) == lib.FF_EBADARG
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -58,7 +58,7 @@ from fastfit._estimators._base import check_fit_data, check_predict_data, restor
 from fastfit._sparse_input import check_sparse_model
 from fastfit._validation import is_ready_matrix, is_sparse
 from fastfit._threads import blas_single_threaded
-from fastfit._lib import CTYPES, check_predict_status, ffi, kernel, lib
+from fastfit._lib import CTYPES, check_predict_status, ffi, lib
 from fastfit._trainer import (SERIAL_WORK, NonFiniteLossError, Trainer, check_device,
                               default_threads)
 from fastfit._validation import as_sample_weight
@@ -98,10 +98,7 @@ def _is_callback_list(value) -> bool:
         return False
 
 
-# predict_proba's in-place output kernels, looked up once (a name lookup is ~0.25 us of a
-# ~6 us one-row prediction)
-_SOFTMAX = {np.dtype(t): kernel("softmax_forward", t) for t in (np.float32, np.float64)}
-_ACTIVATION = {np.dtype(t): kernel("activation_forward", t) for t in (np.float32, np.float64)}
+# the prediction kernels' output-function flags (predict_proba's softmax or sigmoid)
 _PREDICT_OUTPUT = {"identity": 0, "softmax": lib.FF_PREDICT_SOFTMAX,
                    "logistic": lib.FF_PREDICT_SIGMOID}
 
@@ -701,13 +698,7 @@ class _BaseMLP(BaseEstimator):
             out = np.empty((X.shape[0], self.n_outputs_), self._dtype)
             n = X.shape[0]
             threads = d["n_threads"] or default_threads(n, self._model.plan.n_params)
-            self._model._native.predict_csr_into(out, X, threads)
-            if output != "identity":
-                p = _from_buffer(CTYPES[out.dtype], out)   # in place: one pointer for both
-                if output == "softmax":
-                    _SOFTMAX[out.dtype](p, p, n, out.shape[1])
-                else:
-                    _ACTIVATION[out.dtype](p, p, out.size, lib.FF_ACT_SIGMOID, 0)
+            self._model._native.predict_csr_into(out, X, threads, _PREDICT_OUTPUT[output])
             return out
         if fast is not None and is_ready_matrix(X, fast[0], fast[1]):
             check = lib.FF_PREDICT_CHECK_FINITE
