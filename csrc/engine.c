@@ -122,5 +122,23 @@ static int ff_dist_slice(ff_dstep *ds, const ff_dist *d, int64_t b, int64_t n, i
     return FF_OK;
 }
 
+/* What a step's forward, loss and backward leave besides the gradient: the batch's mean
+ * loss, weight, rows and hits (over every rank in a data-parallel step). have_loss: the
+ * loss was computed (a failed forward pass computes none); skip: the (global) batch
+ * weighs zero and teaches nothing. */
+struct ff_step_sums {
+    double loss, wsum, rows;
+    int64_t hits, counted;
+    int have_loss, skip;
+};
+
+/* One block's outcome: its share of the batch's loss, its hits, and its status with the
+ * stage that set it (0 forward, 1 loss, 2 backward). */
+struct ff_block_result {
+    double share;
+    int64_t hits, counted;
+    int st, stage;
+};
+
 #define FF_BODY "engine.inc"
 #include "ff_instantiate.h"

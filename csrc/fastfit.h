@@ -575,6 +575,14 @@ int ff_train_epoch_f32(ff_train_f32 *t, const ff_model_f32 *m, int64_t epoch,
                        int64_t first_batch, int64_t n_batches, const double *lr);
 int ff_train_epoch_f64(ff_train_f64 *t, const ff_model_f64 *m, int64_t epoch,
                        int64_t first_batch, int64_t n_batches, const double *lr);
+/* Blocks of a training step of `rows` rows: a step of a small model (no batch norm, one
+ * process) cuts its rows into this many blocks, and each thread of one parallel region
+ * runs forward, loss and backward over whole blocks, their gradients added in block
+ * order; 1: the whole batch at once, each kernel splitting its own work. Depends on
+ * the plan and rows alone, never on the thread count, and neither do the bits; a step
+ * uses at most this many threads. 0 for an invalid model. */
+int64_t ff_train_step_blocks_f32(const ff_model_f32 *m, int64_t rows, int data_parallel);
+int64_t ff_train_step_blocks_f64(const ff_model_f64 *m, int64_t rows, int data_parallel);
 /* One given batch, no gather: x (n, n_in) -- or, with x NULL, rows 0..n-1 of the CSR
  * input in t (x_indptr; n <= n_total) --, target/labels/weight as in ff_train_*. Zeroes
  * the gradients, runs forward (training mode), loss, backward; flags FF_BATCH_UPDATE

@@ -146,7 +146,7 @@ static inline void ff_span(int64_t n, int t, int nt, int64_t *begin, int64_t *en
  * for the duration of one call, so kernels that may run inside one another's calls
  * take different slots. */
 enum { FF_SCRATCH_BATCHNORM, FF_SCRATCH_GEMM, FF_SCRATCH_SPARSE, FF_SCRATCH_PREDICT,
-       FF_SCRATCH_SLOTS };
+       FF_SCRATCH_STEP, FF_SCRATCH_SLOTS };
 void *ff_thread_scratch(int slot, size_t need);
 
 /* ---- data-parallel batch norm (batchnorm.inc; called by the engine) -----------------
@@ -164,6 +164,19 @@ void *ff_thread_scratch(int slot, size_t need);
 FF_BN_DIST_DECL(float, f32)
 FF_BN_DIST_DECL(double, f64)
 #undef FF_BN_DIST_DECL
+
+/* ---- a share of a batch's loss (loss.inc; called by the engine's blocked step) ------
+ * The loss `kind` (enum ff_loss_kind) of n rows fused with its gradient, as the public
+ * loss functions compute it, but with the mean taken over a whole batch of weight
+ * batch_sumw > 0 that these rows are part of: *share is their share of its loss
+ * (batch_sumw = 0: the rows are the whole batch, *share its loss). */
+#define FF_LOSS_SHARE_DECL(T, S)                                                             \
+    int ff_loss_share_##S(int kind, double *share, T *dpred, const T *pred, const T *target, \
+                          const int64_t *labels, const T *weight, int64_t n, int64_t k,       \
+                          T delta, double batch_sumw);
+FF_LOSS_SHARE_DECL(float, f32)
+FF_LOSS_SHARE_DECL(double, f64)
+#undef FF_LOSS_SHARE_DECL
 
 /* ---- argument checks --------------------------------------------------------------- */
 #define FF_CHECK(cond) \

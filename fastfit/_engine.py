@@ -44,6 +44,12 @@ class NativeModel:
         self.n_in, self.n_out = plan.n_in, plan.n_out
         self._predict = kernel("model_predict", dtype)
         self._predict_csr = kernel("model_predict_csr", dtype)
+        self._step_blocks = kernel("train_step_blocks", dtype)
+
+    def step_blocks(self, rows: int, data_parallel: bool = False) -> int:
+        """Blocks of rows of a training step of ``rows`` rows (1: the whole batch at
+        once; see ``ff_train_step_blocks``): the most threads such a step uses."""
+        return int(self._step_blocks(self.struct, rows, int(data_parallel)))
 
     def predict_into(self, out: np.ndarray, x: np.ndarray, rows: np.ndarray | None,
                      n_threads: int, check_finite: bool = False) -> None:

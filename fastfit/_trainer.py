@@ -35,12 +35,14 @@ __all__ = ["Trainer", "NonFiniteLossError"]
 # Seconds of work per C call: short enough for Ctrl-C and progress bars to react,
 # long enough that the Python between calls (~10 us) is noise.
 _BLOCK_SECONDS = 0.1
-# Models whose batch costs fewer multiply-adds than this run on one thread: a second
-# thread does not pay (measured, 2 epochs of 60k rows, 1 thread / 2 threads: batch x
-# parameters 1.5M -- scikit-learn's default MLP, 64-100-10 at batch 200 -- 0.97x, 3.8M
-# 1.09-1.12x, 7.5M 1.34x, 17M 1.60x), and a two-thread team is exposed to the scheduler
-# putting both threads on one core for a whole fit (seen after a BLAS-heavy scikit-learn
-# fit with torch's libgomp loaded: the default MLP fit 0.55 -> 1.15 s).
+# Models whose batch costs fewer multiply-adds than this run on one thread when each
+# kernel splits its own work: a second thread does not pay (measured, 2 epochs of 60k
+# rows, 1 thread / 2 threads: batch x parameters 1.5M 0.97x, 3.8M 1.09-1.12x, 7.5M 1.34x,
+# 17M 1.60x), and a two-thread team is exposed to the scheduler putting both threads on
+# one core for a whole fit (seen after a BLAS-heavy scikit-learn fit with torch's libgomp
+# loaded: the default MLP fit 0.55 -> 1.15 s). Training steps the engine runs as blocks
+# of rows in one parallel region (scikit-learn's default MLP among them) take threads by
+# their block count instead (Trainer._train_threads).
 SERIAL_WORK = 1 << 21
 # Fit calls whose whole work (rows x epochs x parameters) is below this run on one thread
 # (~5 ms of it): a second thread saves at most half of that, and right after another
@@ -374,6 +376,21 @@ class Trainer:
             return 1
         return default_threads(self.batch_size, self.model.n_params)
 
+    def _train_threads(self, call_work=None, data_parallel=False):
+        """Threads for training steps: as ``_threads``, but a small model whose steps run
+        as blocks of rows in one parallel region (the C engine's choice, from the plan
+        and the batch size alone) gets up to one thread a block, however small its
+        kernels."""
+        if self.n_threads is not None:
+            return self.n_threads
+        if call_work is not None and call_work < _SMALL_CALL_WORK:
+            return 1
+        if not data_parallel:
+            blocks = self.model._native.step_blocks(self.batch_size)
+            if blocks > 1:
+                return min(blocks, _spare_cores(get_num_threads()))
+        return default_threads(self.batch_size, self.model.n_params)
+
     def _make_native(self, capacity_batch, device="cpu", call_work=None, sparse_input=False,
                      capacity=None, dist=None):
         self._ensure_state()
@@ -389,7 +406,8 @@ class Trainer:
             self.model, loss_kind=self.loss.kind, delta=self.loss.delta,
             optimizer=self.optimizer.settings(), grads=self._grads,
             slots=(self._slots + [None, None])[:2], batch_size=capacity_batch,
-            merge_single=self.model.plan.has_batchnorm, n_threads=self._threads(call_work),
+            merge_single=self.model.plan.has_batchnorm,
+            n_threads=self._train_threads(call_work, data_parallel=dist is not None),
             shuffle=self.shuffle, shuffle_seed=self._seeds[0], dropout_seed=self._seeds[1],
             step=self.step_, **extra, **spare,
             **({} if dist is None else {"capacity": capacity, "dist": dist}))
@@ -741,7 +759,7 @@ class Trainer:
         n = data.n
         native = self._native
         sparse_input = not isinstance(data.x, np.ndarray)
-        if native is None or not native.can_run_one(n, self._threads(), sparse_input):
+        if native is None or not native.can_run_one(n, self._train_threads(), sparse_input):
             native = self._native = self._make_native(max(n, self.batch_size),
                                                       sparse_input=sparse_input)
         native.set_step(self.step_)

@@ -20,9 +20,9 @@ N, D, H, K = 10, 3, 5, 2
 STEPS = 6
 
 
-def _data(seed=0):
+def _data(seed=0, n=N):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((N, D)), rng.standard_normal((N, K))
+    return rng.standard_normal((n, D)), rng.standard_normal((n, K))
 
 
 def _mlp(dtype=np.float64, seed=0):
@@ -92,18 +92,22 @@ OPTIMIZERS = {
 
 
 def _fit(model, opt, X, Y, steps, **kw):
-    t = Trainer(model, loss="mse", optimizer=opt, batch_size=N, shuffle=False, epochs=steps,
+    t = Trainer(model, loss="mse", optimizer=opt, batch_size=len(X), shuffle=False, epochs=steps,
                 random_state=0, **kw)
     hist = t.fit(X, Y)
     assert t.step_ == steps
     return t, hist
 
 
+@pytest.mark.parametrize("rows", [N, 300])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_optimizer_matches_numpy(name, dtype):
-    X, Y = _data()
+def test_optimizer_matches_numpy(name, dtype, rows):
+    """300 rows: the engine's blocked step (block gradients added, the update on each
+    thread's share of the parameters; with clipping after the parallel region)."""
+    X, Y = _data(n=rows)
     model = _mlp(dtype)
+    assert (model._native.step_blocks(rows) > 1) == (rows == 300)
     opt = OPTIMIZERS[name]()
     losses, theta, state = _numpy_run(model, opt, X.astype(dtype), Y.astype(dtype), STEPS)
     t, hist = _fit(model, opt, X.astype(dtype), Y.astype(dtype), STEPS)
