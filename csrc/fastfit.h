@@ -830,8 +830,9 @@ int ff_csr_rows_tmatmul_f64(double *dw /* (I,O) */, const double *data /* (NNZ) 
  * gradient, columns in parallel). The gradient is formed in double. With int64 (_i64) or
  * int32 (_i32) column indices in the CSR and row indices in the CSC (indptr/cptr int64).
  * For K = 1 the CSC form may be NULL (cdata, cptr, crow): the gradient then comes from the
- * rows, 4 fixed row blocks (1 when NNZ < 4 I or NNZ + N < 2^20) scattered into double
- * partials added in block order -- no CSC copy to make, and the same bits for any thread
+ * rows, 4 fixed row blocks (1 when NNZ < 4 I or NNZ + N < 2^20) scattered into partials
+ * of X's dtype (float32 X sums each block in float32, as scipy's float32 X^T g does) added
+ * in block order in double -- no CSC copy to make, and the same bits for any thread
  * count. */
 int ff_csr_logistic_loss_grad_i64_f32(double *loss, double *dw /* (K,I) or NULL */, double *db /* (K) or NULL */,
                                       const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
