@@ -104,7 +104,8 @@ class _Objective:
             return f
         g = np.empty_like(theta)
         kp = self.k * self.p
-        g[:kp] = self.dw.ravel() + self.l2 * theta[:kp]
+        np.multiply(theta[:kp], self.l2, out=g[:kp])   # l2 theta + dw, no temporaries
+        g[:kp] += self.dw.ravel()
         if b is not None:
             g[kp:] = self.db
         return f, g
