@@ -72,44 +72,53 @@ class LogisticHessian:
             return (p * (1.0 - p) * s)[:, None]
         return _softmax(Z), s
 
-    def _aug(self, Xc, buf):
-        """The chunk as [X_c, icol] (a view of X_c when there is no intercept)."""
-        if self.icol is None:
-            return Xc
-        a = buf[: Xc.shape[0]]
-        a[:, : self.p] = Xc
-        a[:, self.p] = self.icol
-        return a
-
     def full(self, theta):
-        """The (len(theta), len(theta)) Hessian of the mean loss, penalty excluded."""
-        X, k, p1 = self.X, self.k, self.p1
+        """The (len(theta), len(theta)) Hessian of the mean loss, penalty excluded.
+
+        Per chunk X_c, with the intercept column's value icol: the (class c, class l >= c)
+        blocks of X_a^T D X_a come from one GEMM of X_c itself (no augmented copy) with
+        B = [X_c h_l, icol h_l] for the blocks' curvature columns h_l; that gives each
+        block's rows for X's columns, and its intercept row is the transpose of its
+        intercept column, with icol^2 sum(h_l) in the corner. B lives in one buffer for the
+        whole pass (a fresh one a chunk faults in its pages).
+        """
+        X, k, p, p1 = self.X, self.k, self.p, self.p1
         W, b = self._split(theta)
         dt = X.dtype
-        buf = np.empty((min(self.n, _CHUNK), p1), dtype=dt)
+        rows_max = min(self.n, _CHUNK)
+        bbuf = np.empty(rows_max * k * p1, dtype=dt)
         H4 = np.zeros((k, p1, k, p1))
-        tmp = np.empty(p1 * k * p1, dtype=dt)  # GEMM outputs, C-contiguous prefixes
+        tmp = np.empty(p * k * p1, dtype=dt)  # GEMM outputs, C-contiguous prefixes
         for r0 in range(0, self.n, _CHUNK):
             rows = slice(r0, min(self.n, r0 + _CHUNK))
             Xc = X[rows]
+            m = Xc.shape[0]
             Z = ops.gemm(Xc, W, bias=b, trans_b=True).astype(np.float64)
-            A = self._aug(Xc, buf)
             if k == 1:
-                d = self._weights(Z, rows)
-                B = np.multiply(A, d, dtype=dt, casting="unsafe")
-                self._gemm_add(A, B, H4.reshape(p1, p1), None if dt == np.float64 else tmp)
-                continue
-            P, s = self._weights(Z, rows)
-            Ps = P * np.asarray(s).reshape(-1, 1)
+                H = self._weights(Z, rows)   # (m, 1)
+            else:
+                P, s = self._weights(Z, rows)
+                Ps = P * np.asarray(s).reshape(-1, 1)
             for c in range(k):
-                # the blocks (c, l >= c) only, as scikit-learn: column block l of B is
-                # A * s (p_c delta_cl - p_c p_l); the lower blocks are their transposes
-                h = -Ps[:, c:c + 1] * P[:, c:]
-                h[:, 0] += Ps[:, c]
-                B = np.multiply(A[:, None, :], h[:, :, None], dtype=dt, casting="unsafe")
-                out = tmp[: p1 * (k - c) * p1].reshape(p1, (k - c) * p1)
-                ops.gemm(A, B.reshape(A.shape[0], (k - c) * p1), out, trans_a=True)
-                H4[c, :, c:, :] += out.reshape(p1, k - c, p1)
+                if k == 1:
+                    h = H
+                else:
+                    # the blocks (c, l >= c) only, as scikit-learn: the curvature column
+                    # of block (c, l) is s (p_c delta_cl - p_c p_l); the lower blocks are
+                    # the upper ones transposed
+                    h = -Ps[:, c:c + 1] * P[:, c:]
+                    h[:, 0] += Ps[:, c]
+                nl = h.shape[1]
+                B = bbuf[: m * nl * p1].reshape(m, nl, p1)
+                np.multiply(Xc[:, None, :], h[:, :, None], out=B[:, :, :p], casting="unsafe")
+                if self.icol is not None:
+                    np.multiply(h, self.icol, out=B[:, :, p], casting="unsafe")
+                out = tmp[: p * nl * p1].reshape(p, nl, p1)
+                ops.gemm(Xc, B.reshape(m, nl * p1), out.reshape(p, nl * p1), trans_a=True)
+                H4[c, :p, c:, :] += out
+                if self.icol is not None:  # the intercept row: symmetric, and icol^2 sum h
+                    H4[c, p, c:, :p] += out[:, :, p].T
+                    H4[c, p, c:, p] += self.icol ** 2 * h.sum(axis=0)
         for c in range(k):
             for l in range(c + 1, k):
                 H4[l, :, c, :] = H4[c, :, l, :].T
@@ -118,16 +127,6 @@ class LogisticHessian:
         out = np.empty_like(H2)
         out[np.ix_(self.order, self.order)] = H2
         return out
-
-    @staticmethod
-    def _gemm_add(A, B, acc, tmp):
-        """acc += A^T B through fastfit's GEMM (float32 chunks summed in float64)."""
-        if tmp is None:
-            ops.gemm(A, B, acc, beta=1.0, trans_a=True)
-        else:
-            t = tmp[: acc.size].reshape(acc.shape)
-            ops.gemm(A, B, t, trans_a=True)
-            acc += t
 
     def logits(self, theta):
         """X W^T + icol c, (n, k) float64."""
