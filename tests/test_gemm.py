@@ -81,13 +81,14 @@ def test_tails_all_transposes(path, dtype):
 def test_narrow_trans_a(path, dtype):
     """A stored (K,M) with narrow N: the M-vectorised kernel. M around its row tile on every
     path (2..32 rows: shifted bottom tile, and too few rows for one tile), N around its
-    column blocks (6 or 12) and limits (24; 64 or any N for M <= 128 at long K), beta, bias
-    and activation."""
+    column blocks (6 or 12) and limits (24; 64 or any N for M <= 128 at long K while A
+    is at most 512 kB: (150, 700) takes the packed kernel at M = 100 in float64 only),
+    beta, bias and activation."""
     rng = np.random.default_rng(11)
     i = 0
     for m in (1, 3, 4, 5, 8, 9, 16, 17, 31, 32, 33, 47, 100):
         for n, k in ((1, 5), (2, 1), (7, 40), (10, 33), (12, 7), (13, 3), (24, 9), (25, 2),
-                     (40, 130), (64, 129), (65, 128), (30, 127), (150, 128)):
+                     (40, 130), (64, 129), (65, 128), (30, 127), (150, 128), (150, 700)):
             i += 1
             tb = bool(i & 1)
             beta = (0.0, 0.5)[i % 2 == 0 and i % 3 != 0]
