@@ -33,11 +33,15 @@
 #define FF_GEMM_NARROW_N_LONGK 64
 #define FF_GEMM_NARROW_M 128
 #define FF_GEMM_NARROW_LONGK 128
-/* ... and only while A^T (K x M) is at most this many bytes, the size at which "stays in
- * L2" was measured: the Newton Hessian's Gram chunks (M = 100, K = 4096, float64: 3.2 MB)
- * ran 5-40% slower on the narrow kernel than packed (N = 101 / 202 / 303, 2 threads:
- * 1245 / 2473-2680 / 4270-5751 us against 1170 / 2369 / 3483 us). */
+/* ... any N only while A^T (K x M) is at most NARROW_A_BYTES, the size at which "stays in
+ * L2" was measured; past it the kernel re-reads A^T from L3 for every column block, and
+ * keeps it up to NARROW_N_BIG_A columns. The Gram chunks of LinearRegression, Ridge and
+ * the Newton Hessian (M = 100, K = 4096, float64: 3.2 MB), 2 threads, narrow against
+ * packed: N = 101 1245 / 1170 us, but whole fits 20% faster narrow next to scikit-learn's
+ * BLAS (the packed kernel's barriers wait on its spinning workers); N = 202 2473-2680 /
+ * 2369 us; N = 303 4270-5751 / 3483 us, the 3-class Newton fit 1.5-2x faster packed. */
 #define FF_GEMM_NARROW_A_BYTES (512 * 1024)
+#define FF_GEMM_NARROW_N_BIG_A 128
 
 /* With A stored (M,K), products at most DOT_N wide (DOT_N_LONGK when K is long), with K
  * long enough for a few vectors, are dot products along K (gemm_narrow.inc) instead of N

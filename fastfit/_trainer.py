@@ -377,19 +377,17 @@ class Trainer:
         return default_threads(self.batch_size, self.model.n_params)
 
     def _train_threads(self, call_work=None, data_parallel=False):
-        """Threads for training steps: as ``_threads``, but a small model whose steps run
-        as blocks of rows in one parallel region (the C engine's choice, from the plan
-        and the batch size alone) gets up to one thread a block, however small its
-        kernels."""
-        if self.n_threads is not None:
-            return self.n_threads
-        if call_work is not None and call_work < _SMALL_CALL_WORK:
-            return 1
-        if not data_parallel:
+        """Threads for training steps: as ``_threads``, but where that picks one thread
+        for small kernels, a model whose steps run as blocks of rows in one parallel
+        region (the C engine's choice, from the plan and the batch size alone) gets up to
+        one thread a block."""
+        threads = self._threads(call_work)
+        small_call = call_work is not None and call_work < _SMALL_CALL_WORK
+        if self.n_threads is None and threads == 1 and not small_call and not data_parallel:
             blocks = self.model._native.step_blocks(self.batch_size)
             if blocks > 1:
                 return min(blocks, _spare_cores(get_num_threads()))
-        return default_threads(self.batch_size, self.model.n_params)
+        return threads
 
     def _make_native(self, capacity_batch, device="cpu", call_work=None, sparse_input=False,
                      capacity=None, dist=None):

@@ -14,10 +14,10 @@ from fastfit import Trainer, nn, optim
 from fastfit._lib import ffi, lib
 
 
-def _defaults_mlp(dtype=np.float32, **kw):
+def _defaults_mlp(dtype=np.float32):
     """scikit-learn's default MLP shape: 64-100-10."""
     return nn.Sequential(nn.Linear(64, 100), nn.ReLU(), nn.Linear(100, 10), dtype=dtype,
-                         random_state=0, **kw)
+                         random_state=0)
 
 
 def test_which_steps_are_blocked():
@@ -37,9 +37,8 @@ def test_which_steps_are_blocked():
 
 
 def _tanh_mlp():
-    model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3), dtype=np.float64,
-                          random_state=0)
-    return model
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3), dtype=np.float64,
+                         random_state=0)
 
 
 @pytest.mark.parametrize("rows", [128, 300, 513])

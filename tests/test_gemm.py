@@ -82,7 +82,8 @@ def test_narrow_trans_a(path, dtype):
     """A stored (K,M) with narrow N: the M-vectorised kernel. M around its row tile on every
     path (2..32 rows: shifted bottom tile, and too few rows for one tile), N around its
     column blocks (6 or 12) and limits (24; 64 or any N for M <= 128 at long K while A
-    is at most 512 kB: (150, 700) takes the packed kernel at M = 100 in float64 only),
+    is at most 512 kB or N at most 128: (150, 700) takes the packed kernel at M = 100 in
+    float64 only),
     beta, bias and activation."""
     rng = np.random.default_rng(11)
     i = 0
