@@ -6,12 +6,13 @@ run with default settings (tol=1e-4) on the same data; the ratio is of medians m
 in one process, interleaved (benchmarks/_compare.py).
 
 The limit (written before measuring): each Newton iteration reads X once for the loss and
-gradient (fused pass), once per line-search step (usually one), and once for the Hessian,
-whose Gram product X_a^T D X_a costs n (p+1)^2 multiply-adds per class pair (k(k+1)/2
-pairs for k classes): 2.0 GFMA for the binary problem, 12 GFMA for 3 classes, so at
-~50 GFMA/s (the 2-thread DGEMM, ~100 GFLOP/s) the Gram product bounds an iteration at
-~40 ms (binary) / ~240 ms (3 classes), above the ~13 ms of the two 160 MB reads at 25 GB/s.
-Each test prints the time per iteration against that bound.
+gradient (fused pass), once per line-search step (usually one), once for the Hessian's
+logits, and once per Gram block. The Gram X_a^T D X_a (ops.gram: upper tiles only, the
+weights applied while packing) costs ~n (p+1)^2 / 2 multiply-adds per class pair
+(k(k+1)/2 pairs for k classes): 1.0 GFMA for the binary problem, 6.1 GFMA for 3 classes,
+so at ~50 GFMA/s (the 2-thread DGEMM, ~100 GFLOP/s) it bounds an iteration at ~20 ms
+(binary) / ~120 ms (3 classes), above the ~6 ms of each 160 MB read at 25 GB/s. Each
+test prints the time per iteration against that bound.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def test_newton_cholesky(benchmark, data, classes):
         ratio = compare(benchmark, lambda: ours.fit(X, y), lambda: ref.fit(X, y),
                         baseline_name="sklearn", repeat=2, rounds=1, statistic="median")
     k = 1 if classes == 2 else classes
-    fma = N * (D + 1) ** 2 * k * (k + 1) / 2
+    fma = N * (D + 1) * (D + 2) / 2 * k * (k + 1) / 2  # the Gram's upper triangle
     n_iter = int(ours.n_iter_[0])
     per_iter = benchmark.extra_info["ours_s"] / max(n_iter, 1)
     rel = np.abs(ours.coef_ - ref.coef_).max() / np.abs(ref.coef_).max()

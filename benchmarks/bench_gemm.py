@@ -120,3 +120,23 @@ def test_narrow_raw(benchmark, label, m, k, n, ta, tb):
     compare(benchmark,
             lambda: f(pc, pa, pb, null, m, n, k, lda, ldb, n, ta, tb, 1.0, 0.0, 0, 0.0),
             lambda: na @ nb, baseline_name="numpy")
+
+
+# Weighted Gram a^T diag(w) a (the Newton Hessian's and the linear models' product),
+# float64, against NumPy's a.T @ (a * w[:, None]) (a weighted copy, then a full product).
+# The limit: the upper tiles are ~60% of the full product's n p^2 multiply-adds (at p =
+# 100), at the GEMM's measured ~50 GFMA/s on 2 threads.
+GRAM_SHAPES = [(200_000, 100), (20_000, 300), (4096, 101)]
+
+
+@pytest.mark.parametrize("n,p", GRAM_SHAPES, ids=[f"{n}x{p}" for n, p in GRAM_SHAPES])
+def test_gram_weighted(benchmark, n, p):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, p))
+    w = rng.random(n)
+    ratio = compare(benchmark, lambda: ops.gram(a, w), lambda: a.T @ (a * w[:, None]),
+                    baseline_name="numpy", repeat=5)
+    fma = n * p * (p + 1) / 2
+    print(f"[limit] gram {n}x{p}: {fma / 1e9:.2f} GFMA in the upper triangle, "
+          f"{benchmark.extra_info['ours_s'] * 1e3:.1f} ms ({fma / benchmark.extra_info['ours_s'] / 1e9:.1f} "
+          f"useful GFMA/s); {ratio:.2f}x numpy")

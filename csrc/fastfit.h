@@ -98,6 +98,17 @@ int ff_gemm_f64(double *c, const double *a, const double *b, const double *bias,
                 int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
                 int trans_a, int trans_b, double alpha, double beta, int act, double act_alpha);
 
+/* Weighted Gram: c = beta * c + a_x^T diag(d) a_x, a (N,P) with row stride lda, a_x = a
+ * or, with append != 0, a with a constant column `fill` appended (N, P+1: an intercept
+ * column, never formed); d (N) or NULL for all ones; c (Q,Q), Q = P or P+1, stride ldc.
+ * Only c's tiles on or above the diagonal are multiplied and the lower triangle is then
+ * copied from the upper, so c comes out exactly symmetric (its lower triangle on entry is
+ * not used). Same bits for any thread count. */
+int ff_gram_f32(float *c, const float *a, const float *d, int64_t n, int64_t p, int64_t lda,
+                int64_t ldc, float beta, int append, float fill);
+int ff_gram_f64(double *c, const double *a, const double *d, int64_t n, int64_t p,
+                int64_t lda, int64_t ldc, double beta, int append, double fill);
+
 /* ---- linear layer: y = x @ w + b,  w of shape (I,O) [csrc/linear.c] ----------------- */
 int ff_linear_forward_f32(float *y /* (N,O) */, const float *x /* (N,I) */,
                           const float *w /* (I,O) */, const float *b /* (O) or NULL */,

@@ -84,6 +84,34 @@ def linear_backward_ref(dy, x, w):
     return dy @ w.T, x.T @ dy, dy.sum(axis=0)
 
 
+def gram_ref(a, weights=None, c=None, beta=0.0, append=None):
+    """a_x^T diag(weights) a_x + beta * c, a_x = a or [a, append]; c is not read when
+    beta == 0, and only its upper triangle is (the result is symmetric)."""
+    a = np.asarray(a, dtype=np.float64)
+    if append is not None:
+        a = np.c_[a, np.full(a.shape[0], float(append))]
+    w = np.ones(a.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    z = (a.T * w) @ a
+    if beta != 0:
+        cu = np.triu(np.asarray(c, dtype=np.float64))
+        z = z + beta * (cu + np.triu(cu, 1).T)
+    return z
+
+
+def gram_error_bound(dtype, a, weights=None, c=None, beta=0.0, append=None, factor=2.0):
+    """gemm_error_bound for gram_ref's product (op(a) = a_x^T, op(b) = diag(w) a_x)."""
+    a = np.asarray(a, dtype=np.float64)
+    if append is not None:
+        a = np.c_[a, np.full(a.shape[0], float(append))]
+    w = np.ones(a.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    cf = None
+    if beta != 0:
+        cu = np.triu(np.asarray(c, dtype=np.float64))
+        cf = cu + np.triu(cu, 1).T
+    return gemm_error_bound(dtype, a.shape[0], a, a * w[:, None], c=cf, beta=beta,
+                            trans_a=True, factor=factor)
+
+
 def gemm_error_bound(dtype, k, a, b, c=None, bias=None, alpha=1.0, beta=0.0,
                      trans_a=False, trans_b=False, factor=2.0):
     """Elementwise error allowed for a GEMM (+ epilogue) in ``dtype`` against the float64

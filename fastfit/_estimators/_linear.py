@@ -156,7 +156,6 @@ class _Data:
         serial = rows * (p + t) ** 2 < _GRAM_SERIAL_FMA
         with num_threads(1) if serial else contextlib.nullcontext():
             self._gram_chunks(buf, acc, rows)
-        acc = (acc + acc.T) * 0.5
         return acc[:p, :p], acc[:p, p:]
 
     def _gram_chunks(self, buf, acc, rows):
@@ -169,7 +168,7 @@ class _Data:
             np.subtract(y2[r0:r1], self.y_off, out=a[:, p:])
             if self.root is not None:
                 a *= self.root[r0:r1, None]
-            ops.gemm(a, a, acc, beta=1.0, trans_a=True)
+            ops.gram(a, None, acc, beta=1.0)  # the upper tiles only
 
     def null_direction(self):
         """The unit vector the rows of ``centered()``'s Xc are orthogonal to (their

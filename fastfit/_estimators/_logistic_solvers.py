@@ -26,6 +26,7 @@ Hessian plug in unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -34,6 +35,7 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from fastfit._estimators._lbfgs import minimize_lbfgs
+from fastfit._threads import blas_single_threaded
 
 __all__ = ["PenalisedIntercept", "fista", "lbfgs", "newton_cg", "newton_cholesky", "solve"]
 
@@ -41,6 +43,11 @@ _ARMIJO_SIGMA = 0.00048828125  # 1 / 2^11, scikit-learn's
 # Coefficients from which lbfgs runs fastfit's compact L-BFGS instead of scipy's L-BFGS-B.
 _COMPACT_LBFGS_MIN = 1 << 16
 _LINE_SEARCH_STEPS = 21  # t down to 2^-20
+# Newton systems up to this order are solved with BLAS on one thread (~30 ms at 1024):
+# a threaded BLAS's workers spin ~0.1 s after each call, through the OpenMP passes of
+# the line search and the next Hessian (measured at 200k x 100, binary: the logits
+# 3.5 -> 14 ms, the Gram 47 -> 65-80 ms an iteration).
+_SMALL_SOLVE = 1024
 
 
 def lbfgs(obj, theta0, max_iter, tol, solver="lbfgs"):
@@ -100,6 +107,11 @@ def _pinned(hess, fit_intercept, penalised):
     return np.array([k * p + k - 1], dtype=np.intp) if fit_intercept else np.zeros(0, np.intp)
 
 
+def _small_blas(order):
+    """BLAS on one thread for a Newton system of this order or smaller (_SMALL_SOLVE)."""
+    return blas_single_threaded() if order <= _SMALL_SOLVE else contextlib.nullcontext()
+
+
 def newton_cholesky(obj, hess, theta0, penalty_diag, max_iter, tol, *, stop=None,
                     name="newton-cholesky"):
     """Newton's method with a Cholesky solve of (H + diag(penalty_diag)) step = -g.
@@ -129,8 +141,10 @@ def newton_cholesky(obj, hess, theta0, penalty_diag, max_iter, tol, *, stop=None
         Hf = H[np.ix_(free, free)]
         step = np.zeros_like(theta)
         try:
-            step[free] = scipy.linalg.cho_solve(scipy.linalg.cho_factor(Hf, check_finite=False),
-                                                -g[free], check_finite=False)
+            with _small_blas(free.size):
+                step[free] = scipy.linalg.cho_solve(
+                    scipy.linalg.cho_factor(Hf, check_finite=False), -g[free],
+                    check_finite=False)
             if not np.all(np.isfinite(step)):
                 raise np.linalg.LinAlgError("non-finite Newton step")
         except (np.linalg.LinAlgError, ValueError) as e:
@@ -152,7 +166,8 @@ def newton_cholesky(obj, hess, theta0, penalty_diag, max_iter, tol, *, stop=None
             fallback = True
             break
         theta, f, g = found
-        decrement = 0.5 * float(step @ H @ step)
+        with _small_blas(free.size):
+            decrement = 0.5 * float(step @ H @ step)
         if stop is not None:
             converged = stop(g, g0, decrement)
         else:

@@ -9,9 +9,11 @@ from fastfit.cuda._device import is_device
 from fastfit.cuda.ops._args import Call
 from fastfit.ops._args import gemm_args, linear_backward_args, linear_forward_args
 
-from fastfit.ops._gemm import __all__ as _CPU_ALL  # the same names as the CPU module
+from fastfit.ops._gemm import __all__ as _CPU_ALL  # the CPU module's names
 
-__all__ = list(_CPU_ALL)
+# gram is a building block of the CPU solvers (Newton's Hessian, the linear Gram), which
+# do not run on the GPU: no twin
+__all__ = [name for name in _CPU_ALL if name != "gram"]
 
 
 def matmul(a, b):
