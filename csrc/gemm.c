@@ -43,6 +43,17 @@
 #define FF_GEMM_NARROW_A_BYTES (512 * 1024)
 #define FF_GEMM_NARROW_N_BIG_A 128
 
+/* ff_gram over many rows runs fixed row chunks, one thread each, into partials added in
+ * chunk order: no barrier per K block (782 of them at 200k rows, 10-40% of a 2-thread
+ * Gram at p = 100 on a VM). Chunks of at least GRAM_CHUNK_ROWS rows, at most
+ * GRAM_MAX_CHUNKS, their partials within GRAM_PARTIAL_BYTES; below GRAM_MIN_CHUNKS chunks
+ * the threads share the tiles of one product instead. All from (n, p, dtype) alone: the
+ * same bits for any thread count. */
+#define FF_GRAM_CHUNK_ROWS 2048
+#define FF_GRAM_MAX_CHUNKS 32
+#define FF_GRAM_MIN_CHUNKS 8
+#define FF_GRAM_PARTIAL_BYTES (32.0 * 1024 * 1024)
+
 /* With A stored (M,K), products at most DOT_N wide (DOT_N_LONGK when K is long), with K
  * long enough for a few vectors, are dot products along K (gemm_narrow.inc) instead of N
  * padded to whole vectors. Measured on Zen 4, 1 thread, f32 256x256 by N: N=1 5.2x, N=2

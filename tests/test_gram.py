@@ -51,6 +51,20 @@ def test_several_column_blocks(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_row_chunks(dtype):
+    # from 8 chunks of 2048 rows on, fixed row chunks run one per thread into partials
+    # added in chunk order (beta's term first)
+    rng = np.random.default_rng(6)
+    for n, p in [(16384, 5), (20000, 37), (70001, 16)]:
+        a, w = _case(rng, n, p, dtype, True)
+        _check(ops.gram(a, w, append=0.25), dtype, a, w, append=0.25)
+        c0 = rng.standard_normal((p, p)).astype(dtype)
+        c = c0.copy()
+        ops.gram(a, None, c, beta=-2.0)
+        _check(c, dtype, a, None, c=c0, beta=-2.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("append", [None, -1.5])
 def test_beta_reads_only_the_upper_triangle(dtype, append):
     rng = np.random.default_rng(3)
@@ -81,7 +95,7 @@ def test_no_rows_and_no_columns(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_threads_bitwise(dtype):
     rng = np.random.default_rng(4)
-    for n, p in [(4096, 101), (2000, 300), (700, 64), (50000, 20)]:
+    for n, p in [(4096, 101), (2000, 300), (700, 64), (50000, 20), (17000, 101)]:
         a, w = _case(rng, n, p, dtype, True)
         with fastfit.num_threads(1):
             g1 = ops.gram(a, w, append=1.0)
