@@ -45,14 +45,18 @@
 
 /* ff_gram over many rows runs fixed row chunks, one thread each, into partials added in
  * chunk order: no barrier per K block (782 of them at 200k rows, 10-40% of a 2-thread
- * Gram at p = 100 on a VM). Chunks of at least GRAM_CHUNK_ROWS rows, at most
- * GRAM_MAX_CHUNKS, their partials within GRAM_PARTIAL_BYTES; below GRAM_MIN_CHUNKS chunks
- * the threads share the tiles of one product instead. All from (n, p, dtype) alone: the
- * same bits for any thread count. */
-#define FF_GRAM_CHUNK_ROWS 2048
+ * Gram at p = 100 on a VM; and where another process's threads hold a core, as a BLAS
+ * pool spinning after its call does, each barrier waits a scheduler slice: a 2000 x 51
+ * Gram took 1.5 ms against 0.17). Chunks of at least GRAM_CHUNK_ROWS rows, at most
+ * GRAM_MAX_CHUNKS, their partials within GRAM_PARTIAL_BYTES. Below GRAM_MIN_CHUNKS chunks
+ * the threads share the tiles of one product instead, and only from GRAM_PARALLEL_MIN_FMA
+ * multiply-adds (~0.3 ms on one core) on. All from (n, p, dtype) alone: the same bits
+ * for any thread count. */
+#define FF_GRAM_CHUNK_ROWS 512
 #define FF_GRAM_MAX_CHUNKS 32
 #define FF_GRAM_MIN_CHUNKS 8
 #define FF_GRAM_PARTIAL_BYTES (32.0 * 1024 * 1024)
+#define FF_GRAM_PARALLEL_MIN_FMA 8e6
 
 /* With A stored (M,K), products at most DOT_N wide (DOT_N_LONGK when K is long), with K
  * long enough for a few vectors, are dot products along K (gemm_narrow.inc) instead of N

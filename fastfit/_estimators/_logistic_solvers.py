@@ -135,44 +135,43 @@ def newton_cholesky(obj, hess, theta0, penalty_diag, max_iter, tol, *, stop=None
     g0 = np.linalg.norm(g)
     converged, fallback = False, False
     it = 1
-    while it <= max_iter and not converged:
-        H = hess.full(theta)
-        H[np.diag_indices_from(H)] += penalty_diag
-        Hf = H[np.ix_(free, free)]
-        step = np.zeros_like(theta)
-        try:
-            with _small_blas(free.size):
+    with _small_blas(free.size):  # the loop's BLAS (the solve) on one thread
+        while it <= max_iter and not converged:
+            H = hess.full(theta)
+            H[np.diag_indices_from(H)] += penalty_diag
+            Hf = H[np.ix_(free, free)]
+            step = np.zeros_like(theta)
+            try:
                 step[free] = scipy.linalg.cho_solve(
                     scipy.linalg.cho_factor(Hf, check_finite=False), -g[free],
                     check_finite=False)
-            if not np.all(np.isfinite(step)):
-                raise np.linalg.LinAlgError("non-finite Newton step")
-        except (np.linalg.LinAlgError, ValueError) as e:
-            warnings.warn(f"The inner solver of {name} stumbled upon a singular or very "
-                          f"ill-conditioned Hessian matrix at iteration {it}. It will now "
-                          f"resort to lbfgs instead.\n{e}", scipy.linalg.LinAlgWarning,
-                          stacklevel=4)
-            fallback = True
-            break
-        gtn = float(g @ step)
-        if gtn > 0:  # not a descent direction
-            fallback = True
-            break
-        found = _line_search(obj, theta, f, g, step, gtn)
-        if found is None:
-            warnings.warn(f"Line search of Newton solver {name} at iteration #{it} did not "
-                          "converge after 21 line search refinement iterations. It will now "
-                          "resort to lbfgs instead.", ConvergenceWarning, stacklevel=4)
-            fallback = True
-            break
-        theta, f, g = found
-        with _small_blas(free.size):
+                if not np.all(np.isfinite(step)):
+                    raise np.linalg.LinAlgError("non-finite Newton step")
+            except (np.linalg.LinAlgError, ValueError) as e:
+                warnings.warn(f"The inner solver of {name} stumbled upon a singular or very "
+                              f"ill-conditioned Hessian matrix at iteration {it}. It will now "
+                              f"resort to lbfgs instead.\n{e}", scipy.linalg.LinAlgWarning,
+                              stacklevel=4)
+                fallback = True
+                break
+            gtn = float(g @ step)
+            if gtn > 0:  # not a descent direction
+                fallback = True
+                break
+            found = _line_search(obj, theta, f, g, step, gtn)
+            if found is None:
+                warnings.warn(f"Line search of Newton solver {name} at iteration #{it} did not "
+                              "converge after 21 line search refinement iterations. It will now "
+                              "resort to lbfgs instead.", ConvergenceWarning, stacklevel=4)
+                fallback = True
+                break
+            theta, f, g = found
             decrement = 0.5 * float(step @ H @ step)
-        if stop is not None:
-            converged = stop(g, g0, decrement)
-        else:
-            converged = np.max(np.abs(g)) <= tol and decrement <= tol
-        it += 1
+            if stop is not None:
+                converged = stop(g, g0, decrement)
+            else:
+                converged = np.max(np.abs(g)) <= tol and decrement <= tol
+            it += 1
     n_iter = it - 1
     if fallback:
         theta, extra = lbfgs(obj, theta, max(max_iter - n_iter, 0), tol, name)
