@@ -103,7 +103,8 @@ int ff_gemm_f64(double *c, const double *a, const double *b, const double *bias,
  * column, never formed); d (N) or NULL for all ones; c (Q,Q), Q = P or P+1, stride ldc.
  * Only c's tiles on or above the diagonal are multiplied and the lower triangle is then
  * copied from the upper, so c comes out exactly symmetric (its lower triangle on entry is
- * not used). Same bits for any thread count. */
+ * not used). Many rows (8+ chunks of 512) run as fixed row chunks, one thread each, whose
+ * partials are added in chunk order. Same bits for any thread count. */
 int ff_gram_f32(float *c, const float *a, const float *d, int64_t n, int64_t p, int64_t lda,
                 int64_t ldc, float beta, int append, float fill);
 int ff_gram_f64(double *c, const double *a, const double *d, int64_t n, int64_t p,
