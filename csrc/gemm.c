@@ -42,6 +42,9 @@
  * 2369 us; N = 303 4270-5751 / 3483 us, the 3-class Newton fit 1.5-2x faster packed. */
 #define FF_GEMM_NARROW_A_BYTES (512 * 1024)
 #define FF_GEMM_NARROW_N_BIG_A 128
+/* ... and the narrow kernel sums a larger A^T in K blocks of half that size, at least
+ * this many rows (gemm_narrow.inc). */
+#define FF_GEMM_NARROW_MIN_KBLOCK 256
 
 /* ff_gram over many rows runs fixed row chunks, one thread each, into partials added in
  * chunk order: no barrier per K block (782 of them at 200k rows, 10-40% of a 2-thread

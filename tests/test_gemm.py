@@ -109,6 +109,32 @@ def test_narrow_trans_a(path, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_trans_a_k_blocks(path, dtype):
+    """A^T past 512 kB: the narrow kernel sums K in blocks (C += each block; the epilogue
+    on the last; a K tail; the shifted bottom tile), beta, bias, activation, transposed B,
+    and the same bits for any thread count."""
+    rng = np.random.default_rng(12)
+    for i, (m, n, k) in enumerate([(100, 1, 3000), (33, 7, 9001), (17, 24, 4100),
+                                   (100, 101, 1500), (128, 12, 1025)]):
+        tb = bool(i & 1)
+        beta = 0.5 if i % 2 == 0 else 0.0
+        a, b = operands(rng, m, n, k, dtype, True, tb)
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        kw = dict(bias=bias, alpha=1.5, beta=beta, trans_a=True, trans_b=tb)
+        c = ops.gemm(a, b, c0.copy() if beta else np.full_like(c0, np.nan), activation="tanh",
+                     **kw)
+        assert_gemm_close(c, gemm_ref(a, b, c=c0, activation="tanh", **kw),
+                          gemm_error_bound(dtype, k, a, b, c=c0, **kw),
+                          err_msg=f"{path} m={m} n={n} k={k}")
+        with fastfit.num_threads(1):
+            c1 = ops.gemm(a, b, c0.copy(), activation="tanh", **kw)
+        with fastfit.num_threads(3):
+            c3 = ops.gemm(a, b, c0.copy(), activation="tanh", **kw)
+        assert np.array_equal(c1, c3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_narrow_dot(path, dtype):
     """A stored (M,K) with N <= 8 (12 for K >= 128) and K >= 32: dot products along K.
     M around the 4-row tile (fewer go to the panel kernel), N around the column blocks
