@@ -86,7 +86,7 @@ def linear_backward_ref(dy, x, w):
 
 def gram_ref(a, weights=None, c=None, beta=0.0, append=None):
     """a_x^T diag(weights) a_x + beta * c, a_x = a or [a, append]; c is not read when
-    beta == 0, and only its upper triangle is (the result is symmetric)."""
+    beta == 0, and only its upper triangle is used (the result is symmetric)."""
     a = np.asarray(a, dtype=np.float64)
     if append is not None:
         a = np.c_[a, np.full(a.shape[0], float(append))]

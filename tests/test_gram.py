@@ -66,13 +66,13 @@ def test_row_chunks(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("append", [None, -1.5])
-def test_beta_reads_only_the_upper_triangle(dtype, append):
+def test_beta_uses_only_the_upper_triangle(dtype, append):
     rng = np.random.default_rng(3)
     for n, p in [(50, 1), (300, 21), (600, 100)]:
         a, w = _case(rng, n, p, dtype, True)
         q = p + (append is not None)
         c0 = rng.standard_normal((q, q)).astype(dtype)
-        c0[np.tril_indices(q, -1)] = np.nan  # never read
+        c0[np.tril_indices(q, -1)] = np.nan  # never used
         c = c0.copy()
         assert ops.gram(a, w, c, beta=0.75, append=append) is c
         _check(c, dtype, a, w, c=c0, beta=0.75, append=append)

@@ -105,7 +105,7 @@ def gram(a, weights=None, c=None, *, beta=0.0, append=None):
         The row weights (any sign); all ones when omitted.
     c : ndarray of shape (q, q), optional
         Updated in place and returned when given (C-contiguous, ``a``'s dtype, sharing no
-        memory with ``a`` or ``weights``); its lower triangle is not read. When omitted
+        memory with ``a`` or ``weights``); its lower triangle is not used. When omitted
         a new array is returned and ``beta`` must be 0.
     beta : float
         Scale of ``c``'s upper triangle. With ``beta == 0``, ``c`` is not read.
