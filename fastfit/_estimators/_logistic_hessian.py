@@ -58,18 +58,10 @@ class LogisticHessian:
             b = np.ascontiguousarray(theta[kp:] * self.icol, dtype=self.X.dtype)
         return W, b
 
-    def _weights(self, Z, rows):
-        """Per-row curvature from the chunk's logits Z (m, k), times s_i * scale."""
-        s = self.scale if self.sw is None else self.sw[rows] * self.scale
-        if self.k == 1:
-            p = expit(Z[:, 0])
-            return (p * (1.0 - p) * s)[:, None]
-        return _softmax(Z), s
-
     def full(self, theta):
         """The (len(theta), len(theta)) Hessian of the mean loss, penalty excluded.
 
-        The logits come from one product over all of X (threaded, X read once); then
+        The logits come from one pass of row dot products over all of X; then
         each (class c, class l >= c) block of X_a^T D X_a is one ``ops.gram`` of X with
         the block's curvature column h as row weights and the intercept column appended
         (neither the weighted nor the augmented copy of X is formed, and only the upper
