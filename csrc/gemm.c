@@ -35,11 +35,10 @@
 #define FF_GEMM_NARROW_LONGK 128
 /* ... any N only while A^T (K x M) is at most NARROW_A_BYTES, the size at which "stays in
  * L2" was measured; past it the kernel re-reads A^T from L3 for every column block, and
- * keeps it up to NARROW_N_BIG_A columns. The Gram chunks of LinearRegression, Ridge and
- * the Newton Hessian (M = 100, K = 4096, float64: 3.2 MB), 2 threads, narrow against
- * packed: N = 101 1245 / 1170 us, but whole fits 20% faster narrow next to scikit-learn's
- * BLAS (the packed kernel's barriers wait on its spinning workers); N = 202 2473-2680 /
- * 2369 us; N = 303 4270-5751 / 3483 us, the 3-class Newton fit 1.5-2x faster packed. */
+ * keeps it up to NARROW_N_BIG_A columns. Measured on 4096 x 100 float64 Gram chunks (3.2
+ * MB), 2 threads, narrow against packed: N = 101 1245 / 1170 us, but whole fits 20%
+ * faster narrow next to scikit-learn's BLAS (the packed kernel's barriers wait on its
+ * spinning workers); N = 202 2473-2680 / 2369 us; N = 303 4270-5751 / 3483 us. */
 #define FF_GEMM_NARROW_A_BYTES (512 * 1024)
 #define FF_GEMM_NARROW_N_BIG_A 128
 /* ... and the narrow kernel sums a larger A^T in K blocks of half that size, at least
@@ -52,9 +51,9 @@
  * pool spinning after its call does, each barrier waits a scheduler slice: a 2000 x 51
  * Gram took 1.5 ms against 0.17). Chunks of at least GRAM_CHUNK_ROWS rows, at most
  * GRAM_MAX_CHUNKS, their partials within GRAM_PARTIAL_BYTES. Below GRAM_MIN_CHUNKS chunks
- * the threads share the tiles of one product instead, and only from GRAM_PARALLEL_MIN_FMA
- * multiply-adds (~0.3 ms on one core) on. All from (n, p, dtype) alone: the same bits
- * for any thread count. */
+ * the threads share the tiles of one product instead. Either way, more than one thread
+ * only from GRAM_PARALLEL_MIN_FMA multiply-adds (~0.3 ms on one core) on. The chunks
+ * follow (n, p, dtype) alone: the same bits for any thread count. */
 #define FF_GRAM_CHUNK_ROWS 512
 #define FF_GRAM_MAX_CHUNKS 32
 #define FF_GRAM_MIN_CHUNKS 8

@@ -26,7 +26,6 @@ Hessian plug in unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -35,7 +34,6 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from fastfit._estimators._lbfgs import minimize_lbfgs
-from fastfit._threads import blas_single_threaded
 
 __all__ = ["PenalisedIntercept", "fista", "lbfgs", "newton_cg", "newton_cholesky", "solve"]
 
@@ -43,11 +41,6 @@ _ARMIJO_SIGMA = 0.00048828125  # 1 / 2^11, scikit-learn's
 # Coefficients from which lbfgs runs fastfit's compact L-BFGS instead of scipy's L-BFGS-B.
 _COMPACT_LBFGS_MIN = 1 << 16
 _LINE_SEARCH_STEPS = 21  # t down to 2^-20
-# Newton systems up to this order are solved with BLAS on one thread (~30 ms at 1024):
-# a threaded BLAS's workers spin ~0.1 s after each call, through the OpenMP passes of
-# the line search and the next Hessian (measured at 200k x 100, binary: the logits
-# 3.5 -> 14 ms, the Gram 47 -> 65-80 ms an iteration).
-_SMALL_SOLVE = 1024
 
 
 def lbfgs(obj, theta0, max_iter, tol, solver="lbfgs"):
@@ -107,11 +100,6 @@ def _pinned(hess, fit_intercept, penalised):
     return np.array([k * p + k - 1], dtype=np.intp) if fit_intercept else np.zeros(0, np.intp)
 
 
-def _small_blas(order):
-    """BLAS on one thread for a Newton system of this order or smaller (_SMALL_SOLVE)."""
-    return blas_single_threaded() if order <= _SMALL_SOLVE else contextlib.nullcontext()
-
-
 def newton_cholesky(obj, hess, theta0, penalty_diag, max_iter, tol, *, stop=None,
                     name="newton-cholesky"):
     """Newton's method with a Cholesky solve of (H + diag(penalty_diag)) step = -g.
@@ -135,43 +123,41 @@ def newton_cholesky(obj, hess, theta0, penalty_diag, max_iter, tol, *, stop=None
     g0 = np.linalg.norm(g)
     converged, fallback = False, False
     it = 1
-    with _small_blas(free.size):  # the loop's BLAS (the solve) on one thread
-        while it <= max_iter and not converged:
-            H = hess.full(theta)
-            H[np.diag_indices_from(H)] += penalty_diag
-            Hf = H[np.ix_(free, free)]
-            step = np.zeros_like(theta)
-            try:
-                step[free] = scipy.linalg.cho_solve(
-                    scipy.linalg.cho_factor(Hf, check_finite=False), -g[free],
-                    check_finite=False)
-                if not np.all(np.isfinite(step)):
-                    raise np.linalg.LinAlgError("non-finite Newton step")
-            except (np.linalg.LinAlgError, ValueError) as e:
-                warnings.warn(f"The inner solver of {name} stumbled upon a singular or very "
-                              f"ill-conditioned Hessian matrix at iteration {it}. It will now "
-                              f"resort to lbfgs instead.\n{e}", scipy.linalg.LinAlgWarning,
-                              stacklevel=4)
-                fallback = True
-                break
-            gtn = float(g @ step)
-            if gtn > 0:  # not a descent direction
-                fallback = True
-                break
-            found = _line_search(obj, theta, f, g, step, gtn)
-            if found is None:
-                warnings.warn(f"Line search of Newton solver {name} at iteration #{it} did not "
-                              "converge after 21 line search refinement iterations. It will now "
-                              "resort to lbfgs instead.", ConvergenceWarning, stacklevel=4)
-                fallback = True
-                break
-            theta, f, g = found
-            decrement = 0.5 * float(step @ H @ step)
-            if stop is not None:
-                converged = stop(g, g0, decrement)
-            else:
-                converged = np.max(np.abs(g)) <= tol and decrement <= tol
-            it += 1
+    while it <= max_iter and not converged:
+        H = hess.full(theta)
+        H[np.diag_indices_from(H)] += penalty_diag
+        Hf = H[np.ix_(free, free)]
+        step = np.zeros_like(theta)
+        try:
+            step[free] = scipy.linalg.cho_solve(scipy.linalg.cho_factor(Hf, check_finite=False),
+                                                -g[free], check_finite=False)
+            if not np.all(np.isfinite(step)):
+                raise np.linalg.LinAlgError("non-finite Newton step")
+        except (np.linalg.LinAlgError, ValueError) as e:
+            warnings.warn(f"The inner solver of {name} stumbled upon a singular or very "
+                          f"ill-conditioned Hessian matrix at iteration {it}. It will now "
+                          f"resort to lbfgs instead.\n{e}", scipy.linalg.LinAlgWarning,
+                          stacklevel=4)
+            fallback = True
+            break
+        gtn = float(g @ step)
+        if gtn > 0:  # not a descent direction
+            fallback = True
+            break
+        found = _line_search(obj, theta, f, g, step, gtn)
+        if found is None:
+            warnings.warn(f"Line search of Newton solver {name} at iteration #{it} did not "
+                          "converge after 21 line search refinement iterations. It will now "
+                          "resort to lbfgs instead.", ConvergenceWarning, stacklevel=4)
+            fallback = True
+            break
+        theta, f, g = found
+        decrement = 0.5 * float(step @ H @ step)
+        if stop is not None:
+            converged = stop(g, g0, decrement)
+        else:
+            converged = np.max(np.abs(g)) <= tol and decrement <= tol
+        it += 1
     n_iter = it - 1
     if fallback:
         theta, extra = lbfgs(obj, theta, max(max_iter - n_iter, 0), tol, name)
