@@ -157,3 +157,42 @@ def test_clip_grad_norm_4m(benchmark, torch):
     compare(benchmark, lambda: ops.clip_grad_norm(grad, 1e9),
             lambda: torch.nn.utils.clip_grad_norm_([t], 1e9), baseline_name="torch_clip")
     _report("fastfit clip_grad_norm (norm only)", benchmark.extra_info["ours_s"], 1)
+
+
+def test_lbfgs_pair_passes(benchmark):
+    """One iteration's two passes over the compact L-BFGS's 10 float32 pairs at the sparse
+    text model's 2^18 + 1 coefficients (LogisticRegression's lbfgs from 2^16 on): the
+    update (store the new pair, the pairs' products with the new gradient, max |g|) and
+    the direction -(gamma g + S cs + Y cy), every product in double. Baseline: the same
+    work in NumPy on the flat (20, n) float32 pairs, the gradient cast to float32 for
+    BLAS (less exact than ours). The limit is the pairs' bytes read twice at the triad's
+    bandwidth; in a fit the sparse pass in between evicts them from L3, here they may
+    stay (NumPy's float32 sgemv gains most from that)."""
+    from fastfit._estimators._lbfgs import _Memory
+    n, m = (1 << 18) + 1, 10
+    rng = np.random.default_rng(4)
+    mem = _Memory(n, m)
+    g = rng.standard_normal(n)
+    mem.update(g)
+    for _ in range(m):  # fill the ring with real pairs
+        d, _, _ = mem.direction(g)
+        g_new = g + 0.5 * d + 0.1 * rng.standard_normal(n)  # s.y > 0: kept
+        mem.update(g_new, (0.5, d, g))
+        g = g_new
+    assert mem.k == m
+    d, _, _ = mem.direction(g)
+    g_new = g + 0.5 * d
+    flat = rng.standard_normal((2 * m, n)).astype(np.float32)
+    c = rng.standard_normal(2 * m)
+
+    def ours():
+        mem.update(g_new, (0.5, d, g))
+        mem.direction(g_new)
+
+    def numpy_passes():
+        flat[0], flat[m] = 0.5 * d, g_new - g
+        flat @ g_new.astype(np.float32)
+        np.max(np.abs(g_new))
+        -(0.7 * g_new + flat.T @ c.astype(np.float32))
+    compare(benchmark, ours, numpy_passes, baseline_name="numpy", repeat=15, settle=0.3)
+    _report("L-BFGS pair passes (ours)", benchmark.extra_info["ours_s"], 2 * 2 * m, n=n)

@@ -27,8 +27,8 @@ fit on all 200k rows takes ~7 min here. Limits printed as ``[limit]`` lines:
                  a lower bound (line searches add evaluations). Beyond it, the optimizer
                  reads its 10 pairs of coefficient-sized vectors: scipy's L-BFGS-B
                  (scikit-learn) ~15 ms an iteration at 2^18 coefficients and ~70 ms at 10 x
-                 2^18; fastfit's compact L-BFGS (used from 2^16 coefficients) ~6 ms and
-                 ~45 ms (two reads of the pairs);
+                 2^18; fastfit's compact L-BFGS (used from 2^16 coefficients) ~2 ms and
+                 ~20 ms (two reads of its tiled float32 pairs);
   Ridge (CG)   : X^T u then X v per conjugate-gradient iteration (2 x nnz x 8 bytes: the
                  one-vector kernels read int32 indices).
 """

@@ -898,24 +898,35 @@ int ff_csr_sgd_epoch_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, 
                          int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
 
 /* ---- L-BFGS pairs [csrc/lbfgs.c] ---------------------------------------------------------
- * The two passes of fastfit/_estimators/_lbfgs.py over its stored pairs w (n_rows, n),
- * held as float32 or float64, with every vector, coefficient and sum in double. rows
- * (nr) picks the rows used (each in [0, n_rows)). Both give the same bits for any
- * thread count (the dot products sum fixed column blocks in block order). */
-/* out[t] = w[rows[t], :] . v */
-int ff_lbfgs_dots_f32(double *out /* (nr) */, const float *w /* (n_rows,n) */,
-                      const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
-                      const double *v /* (n) */);
-int ff_lbfgs_dots_f64(double *out /* (nr) */, const double *w /* (n_rows,n) */,
-                      const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
-                      const double *v /* (n) */);
-/* d = -(gamma g + sum over t of c[t] w[rows[t], :]), t ascending for every coordinate. */
-int ff_lbfgs_direction_f32(double *d /* (n) */, const float *w /* (n_rows,n) */,
-                           const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
-                           const double *c /* (nr) */, double gamma, const double *g /* (n) */);
-int ff_lbfgs_direction_f64(double *d /* (n) */, const double *w /* (n_rows,n) */,
-                           const int64_t *rows /* (nr) */, int64_t nr, int64_t n_rows, int64_t n,
-                           const double *c /* (nr) */, double gamma, const double *g /* (n) */);
+ * The two passes an iteration of fastfit/_estimators/_lbfgs.py over its stored pairs w,
+ * n_rows rows of n held as float32 or float64 in tiles of `tile` (1 to 1024) coordinates:
+ * w (ceil(n / tile), n_rows, tile), row r's coordinates [b*tile, (b+1)*tile) at w[b, r, :].
+ * Every vector, coefficient and sum is double; rows (nr) picks the rows used (each in
+ * [0, n_rows)). Both give the same bits for any thread count (fixed chunks of 8 tiles,
+ * added in chunk order). */
+/* With s_row >= 0, first store the pair s = t d, y = g_new - g_old in rows s_row and y_row
+ * (distinct). Then dots[q] = w[rows[q], :] . g_new, the stored pair included; stats = (s.y,
+ * y.y of the unrounded pair, 0 without one; max |g_new|, NaN if g_new has one). */
+int ff_lbfgs_update_f32(double *dots /* (nr) */, double *stats /* (3) */, float *w,
+                        int64_t n_rows, int64_t tile, int64_t n, const int64_t *rows /* (nr) */,
+                        int64_t nr, int64_t s_row, int64_t y_row, double t,
+                        const double *d /* (n) */, const double *g_old /* (n) */,
+                        const double *g_new /* (n) */);
+int ff_lbfgs_update_f64(double *dots /* (nr) */, double *stats /* (3) */, double *w,
+                        int64_t n_rows, int64_t tile, int64_t n, const int64_t *rows /* (nr) */,
+                        int64_t nr, int64_t s_row, int64_t y_row, double t,
+                        const double *d /* (n) */, const double *g_old /* (n) */,
+                        const double *g_new /* (n) */);
+/* d = -(gamma g + sum over q of c[q] w[rows[q], :]), q ascending for every coordinate;
+ * stats = (d.g, d.d). */
+int ff_lbfgs_direction_f32(double *d /* (n) */, double *stats /* (2) */, const float *w,
+                           int64_t n_rows, int64_t tile, int64_t n,
+                           const int64_t *rows /* (nr) */, int64_t nr, const double *c /* (nr) */,
+                           double gamma, const double *g /* (n) */);
+int ff_lbfgs_direction_f64(double *d /* (n) */, double *stats /* (2) */, const double *w,
+                           int64_t n_rows, int64_t tile, int64_t n,
+                           const int64_t *rows /* (nr) */, int64_t nr, const double *c /* (nr) */,
+                           double gamma, const double *g /* (n) */);
 
 /* FF_CDEF_END */
 

@@ -821,12 +821,40 @@ def csr_sgd_epoch_ref(w, b, x, y, order, *, loss, loss_param=1.0, penalty="l2", 
 
 # ==== L-BFGS pairs (csrc/lbfgs.c) ====
 
-def lbfgs_dots_ref(w, rows, v):
-    """W[rows] @ v in float64, the stored pairs taken exactly as stored."""
-    return np.asarray(w, np.float64)[np.asarray(rows)] @ np.asarray(v, np.float64)
+def lbfgs_tile(w, tile, dtype):
+    """The tiled layout of the pairs (n_rows, n): (ceil(n / tile), n_rows, tile) of dtype,
+    the last tile's tail zero."""
+    r, n = w.shape
+    nt = -(-n // tile)
+    out = np.zeros((r, nt * tile), dtype)
+    out[:, :n] = w
+    return np.ascontiguousarray(out.reshape(r, nt, tile).transpose(1, 0, 2))
+
+
+def lbfgs_untile(w, n):
+    """The pairs (n_rows, n) in float64 from their tiled layout."""
+    nt, r, tile = w.shape
+    return np.asarray(w, np.float64).transpose(1, 0, 2).reshape(r, nt * tile)[:, :n]
+
+
+def lbfgs_update_ref(w, rows, pair, g_new, dtype):
+    """The pairs (n_rows, n) after the update, the stored rows' products with g_new, and
+    (s.y, y.y, max |g_new|). pair: (s_row, y_row, t, d, g_old) or None; s = t d and
+    y = g_new - g_old are stored rounded to dtype, their products taken unrounded."""
+    w = np.array(w, np.float64)
+    g_new = np.asarray(g_new, np.float64)
+    s_y = y_y = 0.0
+    if pair is not None:
+        s_row, y_row, t, d, g_old = pair
+        s, y = t * np.asarray(d, np.float64), g_new - np.asarray(g_old, np.float64)
+        w[s_row], w[y_row] = s.astype(dtype), y.astype(dtype)
+        s_y, y_y = s @ y, y @ y
+    return w, w[np.asarray(rows, np.int64)] @ g_new, (s_y, y_y, np.max(np.abs(g_new)))
 
 
 def lbfgs_direction_ref(w, rows, c, gamma, g):
-    """-(gamma g + W[rows]^T c) in float64."""
-    return -(gamma * np.asarray(g, np.float64)
-             + np.asarray(w, np.float64)[np.asarray(rows)].T @ np.asarray(c, np.float64))
+    """d = -(gamma g + W[rows]^T c) in float64, and (d.g, d.d)."""
+    g = np.asarray(g, np.float64)
+    d = -(gamma * g + np.asarray(w, np.float64)[np.asarray(rows, np.int64)].T
+          @ np.asarray(c, np.float64))
+    return d, (d @ g, d @ d)

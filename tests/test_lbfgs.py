@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 import fastfit
-from fastfit._estimators import _logistic_solvers
+from fastfit._estimators import _lbfgs, _logistic_solvers
 from fastfit._estimators._lbfgs import _Memory, _strong_wolfe, minimize_lbfgs
 
 FTOL = 64 * np.finfo(float).eps
@@ -32,13 +32,16 @@ def _two_loop(pairs, g):
     return r
 
 
+@pytest.mark.parametrize("tile", [1024, 7])
 @pytest.mark.parametrize("pair_dtype, rtol", [(np.float64, 1e-9), (np.float32, 2e-5)])
 @pytest.mark.parametrize("skip_at", [None, 3])
-def test_compact_step_is_the_two_loop_recursion(skip_at, pair_dtype, rtol):
+def test_compact_step_is_the_two_loop_recursion(skip_at, pair_dtype, rtol, tile, monkeypatch):
     # a quasi-Newton walk on a quadratic: the pairs' products with the held ones come from
     # the last gradient and direction (no third read of the pairs), so feed real steps;
-    # 13 steps wrap the ring of 5, and one step may bring no pair (skipped curvature).
-    # Pairs stored in float32 (the default) give the step to float32 rounding.
+    # 13 steps wrap the ring of 5, and one step may bring no pair. Pairs stored in
+    # float32 (the default) give the step to float32 rounding; tiles of 7 split the 40
+    # coordinates into several, with a tail.
+    monkeypatch.setattr(_lbfgs, "_TILE", tile)
     rng = np.random.default_rng(0)
     n, m = 40, 5
     a = rng.standard_normal((n, n))
@@ -46,24 +49,51 @@ def test_compact_step_is_the_two_loop_recursion(skip_at, pair_dtype, rtol):
     c = rng.standard_normal(n)
     mem, pairs = _Memory(n, m, pair_dtype), []
     x = rng.standard_normal(n)
-    g, new_pair = a @ x - c, None
+    g = a @ x - c
+    assert mem.update(g) == np.max(np.abs(g))
     for it in range(13):
-        d = mem.step(g, new_pair)
+        d, slope, d_d = mem.direction(g)
         if pairs:
             np.testing.assert_allclose(-d, _two_loop(pairs[-m:], g), rtol=rtol, atol=1e-12)
         else:
             np.testing.assert_array_equal(d, -g)
+        np.testing.assert_allclose([slope, d_d], [d @ g, d @ d], rtol=1e-13)
         t = rng.uniform(0.2, 1.0)
         s = t * d
         x = x + s
         g_new = a @ x - c
-        y = g_new - g
-        g = g_new
         if it == skip_at:
-            new_pair = None
+            g_max = mem.update(g_new)
         else:
-            new_pair = (t, s, y, s @ y, y @ y)
-            pairs.append((s, y))
+            g_max = mem.update(g_new, (t, d, g))
+            pairs.append((s, g_new - g))
+        assert g_max == np.max(np.abs(g_new)) and mem.k == min(len(pairs), m)
+        g = g_new
+
+
+def test_pair_without_curvature_is_skipped_and_keeps_the_oldest():
+    # y = 0 (s.y = 0): not stored, as L-BFGS-B; with the ring full, the pair written to
+    # the free slot must not have displaced the oldest one
+    rng = np.random.default_rng(1)
+    n, m = 30, 3
+    a = np.diag(rng.uniform(1.0, 5.0, n))
+    mem, pairs = _Memory(n, m, np.float64), []
+    x = rng.standard_normal(n)
+    g = a @ x
+    mem.update(g)
+    for _ in range(m):
+        d, _, _ = mem.direction(g)
+        x = x + 0.5 * d
+        g_new = a @ x
+        mem.update(g_new, (0.5, d, g))
+        pairs.append((0.5 * d, g_new - g))
+        g = g_new
+    before, _, _ = mem.direction(g)
+    mem.update(g, (0.5, before, g))  # g_new = g_old
+    assert mem.k == m
+    after, _, _ = mem.direction(g)
+    np.testing.assert_allclose(-after, _two_loop(pairs, g), rtol=1e-10)
+    np.testing.assert_array_equal(after, before)
 
 
 def _logistic(x, y, l2):
@@ -163,57 +193,100 @@ def test_wide_logistic_regression_warns_at_max_iter():
 def _pair_kernels(dtype):
     from fastfit._lib import lib
     suffix = "f32" if dtype == np.float32 else "f64"
-    return getattr(lib, f"ff_lbfgs_dots_{suffix}"), getattr(lib, f"ff_lbfgs_direction_{suffix}")
+    return getattr(lib, f"ff_lbfgs_update_{suffix}"), getattr(lib, f"ff_lbfgs_direction_{suffix}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 7, 33, 32767, 32768, 32769, 100003])
-def test_pair_kernels_match_reference_and_threads(dtype, n):
-    # column blocks of 32768 (the dot products' partial slots), tiles of 1024 (the
-    # direction), their tails and one-element vectors; rows in any order, a row twice
+@pytest.mark.parametrize("tile, n", [(1024, 1), (1024, 7), (1024, 1023), (1024, 1024),
+                                     (1024, 1025), (1024, 8192), (1024, 8193),
+                                     (1024, 100003), (7, 1), (7, 57), (7, 58), (1, 9)])
+def test_pair_kernels_match_reference_and_threads(dtype, tile, n):
+    # chunks of 8 tiles (the partial sums' slots), tiles and their tails, one-element
+    # vectors; rows in any order, a row twice, the stored pair's rows among them or not
     from fastfit._lib import ptr
     import reference as R
-    dots, direction = _pair_kernels(dtype)
-    rng = np.random.default_rng(n)
-    w = rng.standard_normal((6, n)).astype(dtype)
-    v, g = rng.standard_normal(n), rng.standard_normal(n)
-    for rows in (np.array([4, 0, 5, 2], np.int64), np.array([3], np.int64),
-                 np.array([1, 1], np.int64)):
+    update, direction = _pair_kernels(dtype)
+    rng = np.random.default_rng(n + tile)
+    flat = rng.standard_normal((6, n)).astype(dtype)
+    d, g_old, g_new, g = (rng.standard_normal(n) for _ in range(4))
+    cases = [(np.array([4, 0, 5, 2], np.int64), (1, 3, 0.7)),
+             (np.array([3], np.int64), None), (np.array([1, 1], np.int64), (5, 0, -1.5)),
+             (np.zeros(0, np.int64), (2, 4, 1.0))]
+    for rows, pair in cases:
         c = rng.standard_normal(rows.size)
-        outs = []
+        results = []
         for threads in (1, 2, 3):
-            out, d = np.empty(rows.size), np.empty(n)
+            w = R.lbfgs_tile(flat, tile, dtype)
+            dots, stats, dd, dstats = np.empty(rows.size), np.empty(3), np.empty(n), np.empty(2)
+            s_row, y_row, t = pair if pair else (-1, -1, 0.0)
             with fastfit.num_threads(threads):
-                assert dots(ptr(out), ptr(w), ptr(rows), rows.size, 6, n, ptr(v)) == 0
-                assert direction(ptr(d), ptr(w), ptr(rows), rows.size, 6, n, ptr(c), 0.7,
-                                 ptr(g)) == 0
-            outs.append((out, d))
-        for out, d in outs[1:]:   # same bits for any thread count
-            np.testing.assert_array_equal(out, outs[0][0])
-            np.testing.assert_array_equal(d, outs[0][1])
-        out, d = outs[0]
-        np.testing.assert_allclose(out, R.lbfgs_dots_ref(w, rows, v), rtol=1e-12,
-                                   atol=1e-12 * np.sqrt(n))
-        np.testing.assert_allclose(d, R.lbfgs_direction_ref(w, rows, c, 0.7, g), rtol=1e-13,
-                                   atol=1e-13)
+                assert update(ptr(dots), ptr(stats), ptr(w), 6, tile, n, ptr(rows), rows.size,
+                              s_row, y_row, t, ptr(d), ptr(g_old), ptr(g_new)) == 0
+                assert direction(ptr(dd), ptr(dstats), ptr(w), 6, tile, n, ptr(rows),
+                                 rows.size, ptr(c), 0.7, ptr(g)) == 0
+            results.append((w, dots, stats, dd, dstats))
+        for got in results[1:]:   # same bits for any thread count
+            for x, y in zip(got, results[0]):
+                np.testing.assert_array_equal(x, y)
+        w, dots, stats, dd, dstats = results[0]
+        ref_pair = (pair[0], pair[1], pair[2], d, g_old) if pair else None
+        w_ref, dots_ref, stats_ref = R.lbfgs_update_ref(flat, rows, ref_pair, g_new, dtype)
+        np.testing.assert_array_equal(R.lbfgs_untile(w, n), w_ref)
+        np.testing.assert_allclose(dots, dots_ref, rtol=1e-12, atol=1e-12 * np.sqrt(n))
+        np.testing.assert_allclose(stats, stats_ref, rtol=1e-12, atol=1e-12 * np.sqrt(n))
+        d_ref, dstats_ref = R.lbfgs_direction_ref(w_ref, rows, c, 0.7, g)
+        np.testing.assert_allclose(dd, d_ref, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(dstats, dstats_ref, rtol=1e-12, atol=1e-12 * n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_update_reports_a_nan_gradient(dtype):
+    from fastfit._lib import ptr
+    import reference as R
+    update, _ = _pair_kernels(dtype)
+    n = 20000
+    w = R.lbfgs_tile(np.zeros((2, n)), 1024, dtype)
+    g = np.ones(n)
+    g[15000] = np.nan
+    stats = np.empty(3)
+    for threads in (1, 2):
+        with fastfit.num_threads(threads):
+            assert update(ptr(None), ptr(stats), ptr(w), 2, 1024, n, ptr(None), 0, -1, -1, 0.0,
+                          ptr(None), ptr(None), ptr(g)) == 0
+        assert np.isnan(stats[2])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pair_kernels_reject_bad_arguments(dtype):
     from fastfit._lib import ffi, lib, ptr
-    dots, direction = _pair_kernels(dtype)
-    w, v = np.zeros((4, 5), dtype), np.zeros(5)
-    out, d, c = np.zeros(2), np.zeros(5), np.zeros(2)
-    for rows in (np.array([0, 4], np.int64), np.array([-1, 0], np.int64)):
-        assert dots(ptr(out), ptr(w), ptr(rows), 2, 4, 5, ptr(v)) == lib.FF_EBADARG
-        assert direction(ptr(d), ptr(w), ptr(rows), 2, 4, 5, ptr(c), 1.0, ptr(v)) == lib.FF_EBADARG
+    update, direction = _pair_kernels(dtype)
+    w, v = np.zeros((1, 4, 5), dtype), np.zeros(5)
+    dots, st, d, c = np.zeros(2), np.zeros(3), np.zeros(5), np.zeros(2)
+    bad = lib.FF_EBADARG
     rows = np.array([0, 1], np.int64)
-    assert dots(ptr(out), ptr(w), ptr(rows), -1, 4, 5, ptr(v)) == lib.FF_EBADARG
-    assert dots(ptr(out), ffi.NULL, ptr(rows), 2, 4, 5, ptr(v)) == lib.FF_EBADARG
-    assert direction(ptr(d), ptr(w), ptr(rows), 2, 4, 5, ptr(c), np.nan, ptr(v)) == lib.FF_EBADARG
-    assert direction(ptr(d), ptr(w), ptr(rows), 2, 4, 5, ffi.NULL, 1.0, ptr(v)) == lib.FF_EBADARG
-    # no rows: the dot products are nothing, the direction is -gamma g
-    assert dots(ptr(out), ptr(w), ptr(rows), 0, 4, 5, ptr(v)) == lib.FF_OK
+
+    def upd(rows=rows, nr=2, s_row=2, y_row=3, t=1.0, tile=5, n=5, dd=ptr(v)):
+        return update(ptr(dots), ptr(st), ptr(w), 4, tile, n, ptr(rows), nr, s_row, y_row, t,
+                      dd, ptr(v), ptr(v))
+
+    def drc(rows=rows, nr=2, gamma=1.0, tile=5, cc=ptr(c)):
+        return direction(ptr(d), ptr(st), ptr(w), 4, tile, 5, ptr(rows), nr, cc, gamma, ptr(v))
+    assert upd() == lib.FF_OK and drc() == lib.FF_OK
+    for r in (np.array([0, 4], np.int64), np.array([-1, 0], np.int64)):
+        assert upd(rows=r) == bad and drc(rows=r) == bad
+    assert upd(nr=-1) == bad and drc(nr=-1) == bad
+    assert upd(s_row=3) == bad  # the pair's rows must differ
+    assert upd(s_row=4) == bad and upd(y_row=-1) == bad
+    assert upd(t=np.nan) == bad and upd(dd=ffi.NULL) == bad
+    assert upd(tile=0) == bad and drc(tile=0) == bad
+    assert upd(tile=1025) == bad and drc(tile=1025) == bad
+    assert upd(n=0) == bad
+    assert drc(gamma=np.nan) == bad and drc(cc=ffi.NULL) == bad
+    assert update(ptr(dots), ffi.NULL, ptr(w), 4, 5, 5, ptr(rows), 2, -1, -1, 0.0, ffi.NULL,
+                  ffi.NULL, ptr(v)) == bad
+    # no rows: the direction is -gamma g
     g = np.arange(5.0)
-    assert direction(ptr(d), ffi.NULL, ffi.NULL, 0, 4, 5, ffi.NULL, 2.0, ptr(g)) == lib.FF_OK
+    assert direction(ptr(d), ptr(st), ffi.NULL, 4, 5, 5, ffi.NULL, 0, ffi.NULL, 2.0,
+                     ptr(g)) == lib.FF_OK
     np.testing.assert_array_equal(d, -2.0 * g)
+    np.testing.assert_allclose(st[:2], [-2.0 * g @ g, 4.0 * g @ g])

@@ -36,6 +36,7 @@ from fastfit._lib import check_status, kernel, ptr
 __all__ = ["LbfgsResult", "minimize_lbfgs"]
 
 _EPS = np.finfo(np.float64).eps
+_TILE = 1024  # coordinates per tile of the stored pairs (csrc/lbfgs.c)
 
 
 @dataclass
@@ -52,91 +53,87 @@ class LbfgsResult:
 
 
 class _Memory:
-    """The last m (s, y) pairs as rows of one (2m, n) array W: s in rows [0, m), y in
-    rows [m, 2m), by ring slot (the oldest pair is overwritten, nothing is shifted),
-    their inner products S^T Y and Y^T Y, and what the last step left: S^T g and Y^T g
-    of the last gradient, and the last direction d = -(gamma g + S cs + Y cy).
+    """The last m (s, y) pairs, their inner products S^T Y and Y^T Y, and what the last
+    step left: S^T g and Y^T g of the last gradient, and the coefficients of the last
+    direction d = -(gamma g + S cs + Y cy).
 
-    An iteration reads W twice (csrc/lbfgs.c): S^T g and Y^T g of the new gradient, and
-    the direction -(gamma g + S cs + Y cy). The new pair's products with the held ones
-    need no third read: S^T y = S^T g_new - S^T g_old, Y^T y likewise, and Y^T s = t Y^T d
-    from the small matrices (s = t d, as L-BFGS-B stores it). W's dtype is
-    ``pair_dtype``; the products of a new pair with g are taken from its stored rows, so
-    that later differences subtract like from like."""
+    The pairs live in m + 1 slots of one tiled array (csrc/lbfgs.c; slot i: s in row i, y
+    in row m + 1 + i): up to m hold pairs, oldest first in ``live``, and the next pair is
+    written to a free one, so that it can be stored before knowing whether its curvature
+    keeps it. An iteration reads the pairs twice: the update (store the new pair, the
+    pairs' products with the new gradient) and the direction. The new pair's products
+    with the held ones need no third read: S^T y = S^T g_new - S^T g_old, Y^T y likewise,
+    and Y^T s = t Y^T d from the small matrices (s = t d, as L-BFGS-B stores it). The
+    products are taken from the stored rows, so that later differences subtract like
+    from like."""
 
     def __init__(self, n, m, pair_dtype=np.float32):
-        self.m = m
-        self.w = np.empty((2 * m, n), pair_dtype)
-        self._dots = kernel("lbfgs_dots", self.w.dtype)
+        self.n, self.m = n, m
+        self.w = np.empty((-(-n // _TILE), 2 * (m + 1), _TILE), pair_dtype)
+        self._update = kernel("lbfgs_update", self.w.dtype)
         self._direction = kernel("lbfgs_direction", self.w.dtype)
-        self.sy, self.yy = np.empty((m, m)), np.empty((m, m))
-        self.sg, self.yg = np.zeros(m), np.zeros(m)
-        self.k = 0  # pairs held, in slots [0, k)
-        self.head = 0  # once full: the slot of the oldest pair
+        self.sy, self.yy = np.zeros((m + 1, m + 1)), np.zeros((m + 1, m + 1))
+        self.sg, self.yg = np.zeros(m + 1), np.zeros(m + 1)
+        self._stats = np.empty(3)
         self.reset()
+
+    @property
+    def k(self):
+        """Pairs held."""
+        return len(self.live)
 
     def reset(self):
         """Forget every pair; the last direction counts as -g."""
-        self.k = self.head = 0
-        self.cs, self.cy, self.gamma = np.zeros(self.m), np.zeros(self.m), 1.0
+        self.live = []
+        self.cs, self.cy, self.gamma = np.zeros(self.m + 1), np.zeros(self.m + 1), 1.0
 
-    def _order(self):
-        """Slots from the oldest pair to the newest."""
-        return (self.head + np.arange(self.k)) % self.m if self.k == self.m else np.arange(self.k)
+    def _rows(self, slots):
+        """The tiled rows of the slots' s, then of their y."""
+        return np.array(slots + [self.m + 1 + i for i in slots], np.int64)
 
-    def _held(self):
-        """W's rows of the held pairs: the s slots, then the y slots."""
-        k, m = self.k, self.m
-        return np.concatenate((np.arange(k), m + np.arange(k)))
+    def update(self, g, step=None):
+        """Take in the new gradient g and, with ``step = (t, d, g_old)``, the pair of the
+        step x_new = x + t d that reached it (kept when s.y > eps y.y, as L-BFGS-B).
+        Returns max |g|."""
+        live, m = self.live, self.m
+        spare = min(set(range(m + 1)) - set(live))
+        slots = live + [spare] if step is not None else live
+        rows = self._rows(slots)
+        dots = np.empty(rows.shape[0])
+        t, d, g_old = step if step is not None else (0.0, None, None)
+        s_row, y_row = (spare, m + 1 + spare) if step is not None else (-1, -1)
+        check_status(self._update(ptr(dots), ptr(self._stats), ptr(self.w), self.w.shape[1],
+                                  _TILE, self.n, ptr(rows), rows.shape[0], s_row, y_row, t,
+                                  ptr(d), ptr(g_old), ptr(g)), "L-BFGS")
+        s_y, y_y, g_max = self._stats
+        k = len(slots)
+        sg, yg = dots[:k], dots[k:]
+        if step is not None and s_y > _EPS * y_y:
+            old = np.array(live, np.int64)
+            ix = np.ix_(old, old)
+            self.sy[old, spare] = sg[:-1] - self.sg[old]  # S^T y, Y^T y of the held pairs
+            self.yy[old, spare] = self.yy[spare, old] = yg[:-1] - self.yg[old]
+            self.sy[spare, old] = -t * (self.gamma * self.yg[old] + self.sy[ix].T @ self.cs[old]
+                                        + self.yy[ix] @ self.cy[old])  # Y^T s = t Y^T d
+            self.sy[spare, spare], self.yy[spare, spare] = s_y, y_y
+            live.append(spare)
+            if len(live) > m:
+                live.pop(0)
+        held = np.array(slots, np.int64)
+        self.sg[held], self.yg[held] = sg, yg
+        return g_max
 
-    def _products(self, rows, v):
-        """W[rows] @ v in double: one read of those rows."""
-        out = np.empty(rows.shape[0])
-        check_status(self._dots(ptr(out), ptr(self.w), ptr(rows), rows.shape[0],
-                                self.w.shape[0], self.w.shape[1], ptr(v)), "L-BFGS")
-        return out
-
-    def _wv(self, v):
-        """(S^T v, Y^T v) over the held slots: one read of the held rows of W."""
-        both = self._products(self._held(), v)
-        return both[:self.k], both[self.k:]
-
-    def _push(self, g, t, s, y, s_y, y_y, sg, yg):
-        """Store the pair (s = t d, y) in the next slot (the oldest one's when full),
-        with its products; sg, yg: S^T g, Y^T g of the new gradient over the slots held
-        before. Returns them over the slots held after."""
-        k, m = self.k, self.m
-        sty = sg - self.sg[:k]  # S^T y, Y^T y of the held pairs
-        yty = yg - self.yg[:k]
-        yts = -t * (self.gamma * self.yg[:k] + self.sy[:k, :k].T @ self.cs[:k]
-                    + self.yy[:k, :k] @ self.cy[:k])  # Y^T s = t Y^T d
-        if k < m:
-            slot = k
-            self.k = k + 1
-            sg, yg = np.append(sg, 0.0), np.append(yg, 0.0)
-        else:
-            slot = self.head
-            self.head = (self.head + 1) % m
-        self.w[slot], self.w[m + slot] = s, y
-        self.sy[:k, slot], self.sy[slot, :k] = sty, yts
-        self.yy[:k, slot] = self.yy[slot, :k] = yty
-        self.sy[slot, slot], self.yy[slot, slot] = s_y, y_y
-        sg[slot], yg[slot] = self._products(np.array([slot, m + slot]), g)
-        return sg, yg
-
-    def step(self, g, new_pair=None):
-        """Take in the pair of the last step, ``(t, s, y, s.y, y.y)`` with s = t d for the
-        last direction d (None: no new pair), then return -H g."""
-        sg, yg = self._wv(g) if self.k else (np.zeros(0), np.zeros(0))
-        if new_pair is not None:
-            sg, yg = self._push(g, *new_pair, sg, yg)
-        self.sg[:self.k], self.yg[:self.k] = sg, yg
-        k, m = self.k, self.m
-        if k == 0:
+    def direction(self, g):
+        """-H g from the pairs held, with d.g and d.d."""
+        stats = np.empty(2)
+        if not self.live:
             self.reset()
-            return -g
-        o = self._order()
-        a, b = sg[o], yg[o]
+            d = -g
+            stats[0] = -float(g @ g)
+            stats[1] = -stats[0]
+            return d, stats[0], stats[1]
+        o = np.array(self.live, np.int64)
+        a, b = self.sg[o], self.yg[o]
         sy, yy = self.sy[np.ix_(o, o)], self.yy[np.ix_(o, o)]
         gamma = sy[-1, -1] / yy[-1, -1]
         r = np.triu(sy)
@@ -144,13 +141,13 @@ class _Memory:
         p1 = scipy.linalg.solve_triangular(r, np.diag(sy) * u + gamma * (yy @ u) - gamma * b,
                                            trans="T", check_finite=False)
         self.cs[o], self.cy[o], self.gamma = p1, -gamma * u, gamma
-        rows = self._held()  # the second read of W
+        rows = self._rows(self.live)
         d = np.empty_like(g)
-        check_status(self._direction(ptr(d), ptr(self.w), ptr(rows), rows.shape[0],
-                                     self.w.shape[0], self.w.shape[1],
-                                     ptr(np.concatenate((self.cs[:k], self.cy[:k]))), gamma,
-                                     ptr(g)), "L-BFGS")
-        return d
+        check_status(self._direction(ptr(d), ptr(stats), ptr(self.w), self.w.shape[1], _TILE,
+                                     self.n, ptr(rows), rows.shape[0],
+                                     ptr(np.concatenate((p1, -gamma * u))), gamma, ptr(g)),
+                     "L-BFGS")
+        return d, stats[0], stats[1]
 
 
 def _interpolate(lo, f_lo, d_lo, hi, f_hi):
@@ -225,19 +222,18 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50,
     x = np.array(x0, dtype=np.float64)
     f, g = fun(x)
     mem = _Memory(x.shape[0], m, pair_dtype)
+    g_max = mem.update(g)
     nit = 0
-    pair = None
     while True:
-        if np.max(np.abs(g), initial=0.0) <= gtol:
+        if g_max <= gtol:
             return LbfgsResult(x, f, g, nit, 0, "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL")
         if nit >= max_iter:
             return LbfgsResult(x, f, g, nit, 1, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
-        d = mem.step(g, pair)
-        slope = float(d @ g)
+        d, slope, d_d = mem.direction(g)
         if not slope < 0:  # not a descent direction (rounding): restart from -g
             mem.reset()
-            d, slope = -g, -float(g @ g)
-        t = 1.0 if mem.k else min(1.0, 1.0 / max(float(np.linalg.norm(d)), _EPS))
+            d, slope, d_d = mem.direction(g)
+        t = 1.0 if mem.k else min(1.0, 1.0 / max(np.sqrt(d_d), _EPS))
 
         def phi(t, x=x, d=d):
             xt = x + t * d
@@ -247,10 +243,7 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50,
         if found is None:
             return LbfgsResult(x, f, g, nit, 2, "ABNORMAL_TERMINATION_IN_LNSRCH")
         t, f_new, (x_new, g_new) = found
-        s, y = t * d, g_new - g  # s = t d, as L-BFGS-B stores it
-        s_y, y_y = float(s @ y), float(y @ y)
-        # no curvature to learn from: skip the pair
-        pair = (t, s, y, s_y, y_y) if s_y > _EPS * y_y else None
+        g_max = mem.update(g_new, (t, d, g))  # s = t d, as L-BFGS-B stores it
         nit += 1
         reduction = f - f_new
         x, f_old, f, g = x_new, f, f_new, g_new
