@@ -352,15 +352,20 @@ def test_logistic_predict_fast_path_matches():
     np.testing.assert_array_equal(m.predict_proba(row), m.predict_proba(X[:1].tolist()))
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 33, 130, 600])
-def test_ridge_dual_kernel_matrix_lower_triangle_is_exact(n):
-    """The dual's X X^T is formed from the blocks on and below the diagonal; its lower
-    triangle is what the Cholesky solve reads."""
+@pytest.mark.parametrize("n, p", [(1, 5), (2, 7), (3, 9), (5, 13), (7, 17), (33, 69),
+                                  (130, 263), (600, 1203), (40, 5000)])
+def test_ridge_dual_kernel_matrix(n, p):
+    """The dual's X X^T, by ops.gram of the transposed centred copy (its column chunks
+    from p >= 4096), with and without the shift c v v^T of the wide least squares."""
     from fastfit._estimators._linear import _kernel_matrix
 
-    X = np.random.default_rng(n).standard_normal((n, 2 * n + 3))
-    K = _kernel_matrix(X)
-    np.testing.assert_allclose(np.tril(K), np.tril(X @ X.T), rtol=1e-12, atol=1e-12)
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, p))
+    XT = np.ascontiguousarray(X.T)
+    np.testing.assert_allclose(_kernel_matrix(XT), X @ X.T, rtol=1e-12, atol=1e-12 * p)
+    v = rng.standard_normal(n)
+    np.testing.assert_allclose(_kernel_matrix(XT, (2.5, v)), X @ X.T + 2.5 * np.outer(v, v),
+                               rtol=1e-12, atol=1e-12 * p)
 
 
 @pytest.mark.parametrize("lower", [True, False])

@@ -45,7 +45,6 @@ from fastfit import ops
 from fastfit._estimators import _ridge_solvers
 from fastfit._estimators._base import (check_fit_data, check_predict_data, linear_decision,
                                       restore_on_error)
-from fastfit._lib import check_status, ffi, kernel, lib, ptr
 from fastfit._params import RANDOM_STATE, Check, Interval, Options, validate_params
 from fastfit._runtime import num_threads
 from fastfit._threads import blas_single_threaded
@@ -74,11 +73,6 @@ _SMALL_SOLVE = 256
 # more (143 ms) than the spin does: 2000 x 4000 fit 0.82-0.84x scikit-learn with the
 # limit at 2048, 0.87-0.91x at 1024.
 _SMALL_CHOLESKY = 1024
-# Row blocks of the dual kernel matrix X X^T, of about this many rows (at most
-# _KERNEL_MAX_BLOCKS): only the blocks on and below the diagonal are multiplied --
-# b(b+1)/2 of b^2 blocks, 62% of the full product's multiply-adds at n = 1000, 56% at 2000.
-_KERNEL_BLOCK_ROWS = 256
-_KERNEL_MAX_BLOCKS = 16
 _RIDGE_SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs")
 # Widest sparse X solved through its (dense, p x p float64) Gram: 32 MB at 2048.
 _SPARSE_GRAM_MAX = 2048
@@ -178,12 +172,17 @@ class _Data:
         v = np.ones(self.X.shape[0]) if self.root is None else self.root.copy()
         return v / np.linalg.norm(v)
 
-    def centered(self):
-        """The full centered, scaled float64 (Xc, yc)."""
-        Xc = np.subtract(self.X, self.x_off, dtype=np.float64)   # one pass, one copy
+    def centered(self, transposed=False):
+        """The full centered, scaled float64 (Xc, yc); with ``transposed``, Xc^T (p, n)
+        C-contiguous instead (the same one pass: NumPy's transposing subtract runs as
+        fast as the plain one, 1.8 vs 1.7 ms at 500 x 5000)."""
+        if transposed:
+            Xc = np.subtract(self.X.T, self.x_off[:, None], dtype=np.float64)
+        else:
+            Xc = np.subtract(self.X, self.x_off, dtype=np.float64)   # one pass, one copy
         yc = self.y2 - self.y_off
         if self.root is not None:
-            Xc *= self.root[:, None]
+            Xc *= self.root[None, :] if transposed else self.root[:, None]
             yc = yc * self.root[:, None]
         return Xc, yc
 
@@ -272,29 +271,23 @@ def require_y(est, y):
         raise ValueError(f"{name} requires y to be passed, but the target y is None")
 
 
-def _kernel_matrix(Xc, shift=None):
-    """The lower triangle (diagonal included) of Xc Xc^T (n x n), plus c v v^T when
-    ``shift`` is (c, v), by fastfit's GEMM on the row blocks on and below the diagonal.
-    The entries above the diagonal blocks are left unset: the Cholesky factorization and
-    the eigenvalues read the lower triangle only, and mirroring it (a strided transposed
-    copy of n^2 / 2 entries) cost 30-40 ms at n = 2000."""
-    n, p = Xc.shape
-    K = np.empty((n, n))
-    blocks = min(_KERNEL_MAX_BLOCKS, -(-n // _KERNEL_BLOCK_ROWS))
-    edges = np.linspace(0, n, blocks + 1).astype(int)
-    gemm = kernel("gemm", np.float64)
-    for bi in range(len(edges) - 1):
-        i0, i1 = int(edges[bi]), int(edges[bi + 1])
-        # K[i0:i1, :i1] = Xc[i0:i1] Xc[:i1]^T, written in place (row stride n)
-        check_status(gemm(ptr(K[i0:i1]), ptr(Xc[i0:i1]), ptr(Xc[:i1]), ffi.NULL, i1 - i0, i1,
-                          p, p, p, n, 0, 1, 1.0, 0.0, lib.FF_ACT_IDENTITY, 0.0), "gemm")
-        if shift is not None:
-            c, v = shift
-            K[i0:i1, :i1] += np.outer(c * v[i0:i1], v[:i1])
+def _kernel_matrix(XcT, shift=None):
+    """Xc Xc^T (n x n) from XcT = Xc^T (p, n), plus c v v^T when ``shift`` is (c, v).
+
+    ``ops.gram`` of XcT: the tiles on and above the diagonal only, and over p >= 4096 its
+    fixed column chunks (of Xc), one thread each with no barrier, so that a BLAS pool
+    still spinning from the user's last call costs little. Against row blocks of Xc by
+    the GEMM (the blocks on and below the diagonal, 3/4 of the product at n = 500):
+    500 x 5000 40.7 -> 22.9 ms alone, 74 -> 41 ms right after scikit-learn's fit;
+    1000 x 2000 31 -> 27 and 67 -> 65 ms (scratch s8/wide_try.py)."""
+    K = ops.gram(XcT)
+    if shift is not None:
+        c, v = shift
+        K += np.outer(c * v, v)
     return K
 
 
-def _wide_least_squares(Xc, yc, null, tol):
+def _wide_least_squares(XcT, yc, null, tol):
     """Minimum-norm least squares for wide X (n < p rows) through the n x n kernel matrix:
     (coef, rank, singular values), or None where X is too ill-conditioned for it (then
     scikit-learn's gelsd). The eigenvalues of Xc Xc^T are the squared singular values,
@@ -308,9 +301,9 @@ def _wide_least_squares(Xc, yc, null, tol):
     direction as 0) and the rank. An order-n eigenvalue problem (values only) and a
     Cholesky factor instead of an SVD of X: 1000 x 2000 in 155-164 ms against
     scikit-learn's 220-361 ms in the same run."""
-    n = Xc.shape[0]
-    c = float(np.einsum("ij,ij->", Xc, Xc)) / n
-    K = _kernel_matrix(Xc, None if null is None else (c, null))
+    n = XcT.shape[1]
+    c = float(np.einsum("ij,ij->", XcT, XcT)) / n
+    K = _kernel_matrix(XcT, None if null is None else (c, null))
     evals = scipy.linalg.eigvalsh(K, lower=True, check_finite=False)
     if null is not None:
         evals = np.r_[0.0, np.delete(evals, np.argmin(np.abs(evals - c)))]
@@ -319,7 +312,7 @@ def _wide_least_squares(Xc, yc, null, tol):
                                   live[0] > max(_GRAM_RCOND, 4 * tol * tol) * live[-1]):
         return None
     u = _spd_solve(K, yc, lower=True)
-    return ops.gemm(u, Xc, trans_a=True), live.shape[0], np.sqrt(evals[::-1])
+    return ops.gemm(XcT, u).T, live.shape[0], np.sqrt(evals[::-1])
 
 
 def _spd_solve(g, rhs, lower):
@@ -465,13 +458,15 @@ class LinearRegression(_LinearPredict):
             if top > 0 and evals[0] > max(_GRAM_RCOND, 4 * tol * tol) * top:
                 coef = (evecs @ ((evecs.T @ xty) / evals[:, None])).T
                 return coef, p, np.sqrt(evals[::-1])
-        Xc, yc = d.centered()
+        XcT, yc = d.centered(transposed=True)
         if n < p:
-            solved = _wide_least_squares(Xc, yc, d.null_direction(), tol)
+            solved = _wide_least_squares(XcT, yc, d.null_direction(), tol)
             if solved is not None:
                 return solved
-        # ill-conditioned or rank-deficient: scikit-learn's own solver (gelsd)
-        coef, _, rank, sing = scipy.linalg.lstsq(Xc, yc, cond=tol or None, check_finite=False)
+        # ill-conditioned or rank-deficient: scikit-learn's own solver (gelsd), on Xc as
+        # a Fortran-ordered view (LAPACK's order: no copy)
+        coef, _, rank, sing = scipy.linalg.lstsq(XcT.T, yc, cond=tol or None,
+                                                 check_finite=False)
         return coef.T, int(rank), sing
 
 
@@ -595,8 +590,8 @@ class Ridge(_LinearPredict):
         if primal:
             gram, rhs = d.gram()
         else:  # the dual (n, n) system, as scikit-learn's cholesky solver for wide X
-            Xc, rhs = d.centered()
-            gram = _kernel_matrix(Xc)
+            XcT, rhs = d.centered(transposed=True)
+            gram = _kernel_matrix(XcT)
         coef = np.empty((t, p))
         groups = [(alphas[0], slice(None))] if same else [(a, slice(j, j + 1))
                                                          for j, a in enumerate(alphas)]
@@ -604,5 +599,5 @@ class Ridge(_LinearPredict):
             g = gram if len(groups) == 1 else gram.copy()
             g.flat[::g.shape[0] + 1] += a
             sol = _spd_solve(g, rhs[:, cols], lower=not primal)
-            coef[cols] = (sol if primal else Xc.T @ sol).T
+            coef[cols] = (sol if primal else XcT @ sol).T
         return coef
