@@ -13,7 +13,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fastfit
 from fastfit._estimators import _lbfgs, _logistic_solvers
-from fastfit._estimators._lbfgs import _Memory, _strong_wolfe, minimize_lbfgs
+from fastfit._estimators._lbfgs import _Memory, minimize_lbfgs
+from fastfit._estimators._line_search import more_thuente
 
 FTOL = 64 * np.finfo(float).eps
 
@@ -65,7 +66,7 @@ def test_compact_step_is_the_two_loop_recursion(skip_at, pair_dtype, rtol, tile,
         if it == skip_at:
             g_max = mem.update(g_new)
         else:
-            g_max = mem.update(g_new, (t, d, g))
+            g_max = mem.update(g_new, (t, d, g, d @ g))
             pairs.append((s, g_new - g))
         assert g_max == np.max(np.abs(g_new)) and mem.k == min(len(pairs), m)
         g = g_new
@@ -85,11 +86,11 @@ def test_pair_without_curvature_is_skipped_and_keeps_the_oldest():
         d, _, _ = mem.direction(g)
         x = x + 0.5 * d
         g_new = a @ x
-        mem.update(g_new, (0.5, d, g))
+        mem.update(g_new, (0.5, d, g, d @ g))
         pairs.append((0.5 * d, g_new - g))
         g = g_new
     before, _, _ = mem.direction(g)
-    mem.update(g, (0.5, before, g))  # g_new = g_old
+    mem.update(g, (0.5, before, g, before @ g))  # g_new = g_old
     assert mem.k == m
     after, _, _ = mem.direction(g)
     np.testing.assert_allclose(-after, _two_loop(pairs, g), rtol=1e-10)
@@ -131,20 +132,74 @@ def test_stopping_rules():
     assert flat.status == 0 and "REL_REDUCTION" in flat.message and flat.nit < 1000
 
 
+def _phi_of(fn):
+    def phi(t):
+        f, d = fn(t)
+        return f, d, t
+    return phi
+
+
 def test_line_search_meets_strong_wolfe_and_survives_overflow():
-    def phi_of(fn):
-        def phi(t):
-            f, d = fn(t)
-            return f, d, t
-        return phi
-    quad = phi_of(lambda t: ((t - 3.0) ** 2, 2 * (t - 3.0)))
-    t, f, _ = _strong_wolfe(quad, 9.0, -6.0, 1.0, 50)
+    quad = _phi_of(lambda t: ((t - 3.0) ** 2, 2 * (t - 3.0)))
+    t, f, _ = more_thuente(quad, 9.0, -6.0, 1.0, 50)
     assert f <= 9.0 + 1e-3 * t * -6.0 and abs(2 * (t - 3.0)) <= 0.9 * 6.0
     # inf beyond t = 0.5 (an overflowing loss): the step is shortened, not accepted
-    wall = phi_of(lambda t: (np.inf, np.nan) if t > 0.5 else ((t - 0.4) ** 2, 2 * (t - 0.4)))
-    t, f, _ = _strong_wolfe(wall, 0.16, -0.8, 1.0, 50)
+    wall = _phi_of(lambda t: (np.inf, np.nan) if t > 0.5 else ((t - 0.4) ** 2, 2 * (t - 0.4)))
+    t, f, _ = more_thuente(wall, 0.16, -0.8, 1.0, 50)
     assert t <= 0.5 and np.isfinite(f)
-    assert _strong_wolfe(phi_of(lambda t: (np.nan, np.nan)), 1.0, -1.0, 1.0, 5) is None
+    assert more_thuente(_phi_of(lambda t: (np.nan, np.nan)), 1.0, -1.0, 1.0, 5) is None
+
+
+# 1-D functions phi(t) with phi'(0) < 0: Moré and Thuente's test functions 1-3 and a
+# steep quadratic, started below, at and beyond their minimisers
+_SEARCHES = [
+    (lambda t: (-t / (t * t + 2.0), (t * t - 2.0) / (t * t + 2.0) ** 2), (1e-3, 1e-1, 10.0, 1e3)),
+    (lambda t: ((t + 0.004) ** 5 - 2.0 * (t + 0.004) ** 4, 5 * (t + 0.004) ** 4
+                - 8 * (t + 0.004) ** 3), (1e-3, 1e-1, 10.0)),
+    (lambda t: (-np.sin(t) - t * 0.5, -np.cos(t) - 0.5), (1e-2, 1.0, 30.0)),
+    (lambda t: (100.0 * (t - 0.01) ** 2, 200.0 * (t - 0.01)), (1.0, 1e-4, 3e-3)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_SEARCHES)))
+def test_line_search_takes_dcsrchs_steps(case):
+    # L-BFGS-B's search (MINPACK-2's dcsrch): scipy's port must visit the same steps
+    dcsrch = pytest.importorskip("scipy.optimize._dcsrch").DCSRCH
+    fn, starts = _SEARCHES[case]
+    f0, d0 = fn(0.0)
+    for t0 in starts:
+        ours = []
+        found = more_thuente(lambda t: (*fn(t), ours.append(t)), f0, d0, t0, 30)
+        theirs = []
+
+        def phi(t):
+            theirs.append(t)
+            return fn(t)[0]
+        stp, _, _, task = dcsrch(phi, lambda t: fn(t)[1], 1e-3, 0.9, 0.1, 0.0, 1e10)(
+            t0, phi0=f0, derphi0=d0, maxiter=30)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+        if task.startswith(b"WARN"):  # rounding or xtol ended it: L-BFGS-B takes the point
+            assert found[0] == theirs[-1]
+            continue
+        assert task.startswith(b"CONV") and found[0] == stp
+        f, d = fn(stp)
+        assert f <= f0 + 1e-3 * stp * d0 and abs(d) <= 0.9 * abs(d0)
+
+
+def test_iterates_follow_lbfgsb():
+    # same direction, same line search, same pair and stopping rules: with the pairs in
+    # double, L-BFGS-B's iterates to rounding, iteration by iteration
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 40))
+    y = rng.random(300) < 1 / (1 + np.exp(-x @ rng.standard_normal(40)))
+    fun = _logistic(x, y, 1.0)
+    for k in (1, 2, 5, 10, 20):
+        ours = minimize_lbfgs(fun, np.zeros(40), max_iter=k, gtol=0.0, ftol=0.0,
+                              pair_dtype=np.float64)
+        ref = scipy.optimize.minimize(fun, np.zeros(40), jac=True, method="L-BFGS-B",
+                                      options=dict(maxiter=k, gtol=0.0, ftol=0.0, maxls=50))
+        assert ours.nit == ref.nit == k
+        np.testing.assert_allclose(ours.x, ref.x, rtol=1e-9, atol=1e-11)
 
 
 def _wide_sparse(k):
