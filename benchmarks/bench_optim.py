@@ -177,7 +177,7 @@ def test_lbfgs_pair_passes(benchmark):
     for _ in range(m):  # fill the ring with real pairs
         d, _, _ = mem.direction(g)
         g_new = g + 0.5 * d + 0.1 * rng.standard_normal(n)  # s.y > 0: kept
-        mem.update(g_new, (0.5, d, g))
+        mem.update(g_new, (0.5, d, g, d @ g))
         g = g_new
     assert mem.k == m
     d, _, _ = mem.direction(g)
@@ -185,8 +185,10 @@ def test_lbfgs_pair_passes(benchmark):
     flat = rng.standard_normal((2 * m, n)).astype(np.float32)
     c = rng.standard_normal(2 * m)
 
+    slope = d @ g
+
     def ours():
-        mem.update(g_new, (0.5, d, g))
+        mem.update(g_new, (0.5, d, g, slope))
         mem.direction(g_new)
 
     def numpy_passes():
