@@ -32,8 +32,9 @@ _XTRAP_LOWER, _XTRAP_UPPER = 1.1, 4.0
 
 
 def _cubic_min(a, fa, da, b, fb, db):
-    """The minimiser of the cubic through (a, fa, da) and (b, fb, db), as dcstep forms it
-    (r = p / q of the step from b towards a); ``sign`` selects the root."""
+    """dcstep's theta and gamma of the cubic through (a, fa, da) and (b, fb, db), from
+    which each case forms its minimiser (gamma's sign picks the root). The discriminant is
+    clamped at 0 (dcstep does so in one case; in the others it is >= 0 but for rounding)."""
     theta = 3.0 * (fa - fb) / (b - a) + da + db
     s = max(abs(theta), abs(da), abs(db))
     gamma = s * math.sqrt(max(0.0, (theta / s) ** 2 - (da / s) * (db / s)))
@@ -44,7 +45,7 @@ def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     """dcstep: the next trial step from the best step (stx), the other end (sty) and the
     latest trial (stp), and the updated interval. Returns (stx, fx, dx, sty, fy, dy,
     stp, brackt)."""
-    opposite = math.copysign(1.0, dp) * math.copysign(1.0, dx) < 0
+    opposite = dp < 0 < dx or dx < 0 < dp  # sign(dp) sign(dx) < 0: a zero is neither
     if fp > fx:
         # higher value: the minimum is bracketed; cubic or the mean with the quadratic
         theta, gamma = _cubic_min(stx, fx, dx, stp, fp, dp)
