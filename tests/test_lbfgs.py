@@ -148,6 +148,11 @@ def test_line_search_meets_strong_wolfe_and_survives_overflow():
     t, f, _ = more_thuente(wall, 0.16, -0.8, 1.0, 50)
     assert t <= 0.5 and np.isfinite(f)
     assert more_thuente(_phi_of(lambda t: (np.nan, np.nan)), 1.0, -1.0, 1.0, 5) is None
+    # a first step beyond the largest one (1 / |d| of a tiny d) starts at the largest
+    seen = []
+    far = _phi_of(lambda t: (seen.append(t) or (t * 1e-11 - 1.0) ** 2, 2e-11 * (t * 1e-11 - 1.0)))
+    more_thuente(far, 1.0, -2e-11, 1e12, 50)
+    assert seen[0] == 1e10
 
 
 # 1-D functions phi(t) with phi'(0) < 0: Moré and Thuente's test functions 1-3 and a

@@ -109,7 +109,7 @@ def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
 
 
 def more_thuente(phi, f0, d0, t, max_evals, ftol=1e-3, gtol=0.9, xtol=0.1, t_max=1e10):
-    """Search along a descent direction from the trial step t (0 < t <= t_max).
+    """Search along a descent direction from the trial step t (> 0; at most t_max).
 
     ``phi(t) -> (f, slope, point)`` evaluates each trial once; ``f0, d0`` are phi and
     its slope at 0 (d0 < 0). Returns (t, f, point) of the accepted step: one meeting the
@@ -117,6 +117,7 @@ def more_thuente(phi, f0, d0, t, max_evals, ftol=1e-3, gtol=0.9, xtol=0.1, t_max
     (xtol) stop the search (then with a finite f). None after max_evals trials or when
     no finite value is found.
     """
+    t = min(t, t_max)  # L-BFGS-B's first step, min(1 / |d|, stpmx)
     gtest = ftol * d0
     brackt, stage = False, 1
     stx, fx, gx = 0.0, f0, d0
