@@ -131,13 +131,11 @@ class _Memory:
 
     def direction(self, g):
         """-H g from the pairs held, with d.g and d.d."""
-        stats = np.empty(2)
         if not self.live:
             self.reset()
-            d = -g
-            stats[0] = -float(g @ g)
-            stats[1] = -stats[0]
-            return d, stats[0], stats[1]
+            g_g = float(g @ g)
+            return -g, -g_g, g_g
+        stats = np.empty(2)
         o = np.array(self.live, np.int64)
         a, b = self.sg[o], self.yg[o]
         sy, yy = self.sy[np.ix_(o, o)], self.yy[np.ix_(o, o)]
