@@ -41,6 +41,17 @@ def _cubic_min(a, fa, da, b, fb, db):
     return theta, gamma
 
 
+def _cubic_towards(stp, fp, dp, o, fo, do):
+    """The minimiser of the cubic through (stp, fp, dp) and (o, fo, do), as a step from
+    stp towards o (dcstep's second and fourth cases)."""
+    theta, gamma = _cubic_min(o, fo, do, stp, fp, dp)
+    if stp > o:
+        gamma = -gamma
+    p = (gamma - dp) + theta
+    q = ((gamma - dp) + gamma) + do
+    return stp + p / q * (o - stp)
+
+
 def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     """dcstep: the next trial step from the best step (stx), the other end (sty) and the
     latest trial (stp), and the updated interval. Returns (stx, fx, dx, sty, fy, dy,
@@ -59,12 +70,7 @@ def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
         brackt = True
     elif opposite:
         # lower value, slopes of opposite sign: bracketed; the step farther from stp
-        theta, gamma = _cubic_min(stx, fx, dx, stp, fp, dp)
-        if stp > stx:
-            gamma = -gamma
-        p = (gamma - dp) + theta
-        q = ((gamma - dp) + gamma) + dx
-        stpc = stp + p / q * (stx - stp)
+        stpc = _cubic_towards(stp, fp, dp, stx, fx, dx)
         stpq = stp + (dp / (dp - dx)) * (stx - stp)
         stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
         brackt = True
@@ -91,12 +97,7 @@ def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
             stpf = min(max(stpf, stpmin), stpmax)
     elif brackt:
         # lower value, same sign, the slope not shrinking: the cubic through stp and sty
-        theta, gamma = _cubic_min(sty, fy, dy, stp, fp, dp)
-        if stp > sty:
-            gamma = -gamma
-        p = (gamma - dp) + theta
-        q = ((gamma - dp) + gamma) + dy
-        stpf = stp + p / q * (sty - stp)
+        stpf = _cubic_towards(stp, fp, dp, sty, fy, dy)
     else:
         stpf = stpmax if stp > stx else stpmin
     if fp > fx:
