@@ -39,7 +39,7 @@ import scipy.linalg
 from fastfit._estimators._line_search import more_thuente
 from fastfit._lib import check_status, kernel, ptr
 
-__all__ = ["LbfgsResult", "minimize_lbfgs"]
+__all__ = ["FullEvaluations", "LbfgsResult", "minimize_lbfgs"]
 
 _EPS = np.finfo(np.float64).eps
 _TILE = 1024  # coordinates per tile of the stored pairs (csrc/lbfgs.c)
@@ -154,8 +154,29 @@ class _Memory:
         return d, stats[0], stats[1]
 
 
+class FullEvaluations:
+    """Line-search trials that each evaluate ``fun(x + t d) -> (f, g)`` in full: the
+    default ``lines`` of :func:`minimize_lbfgs`. An objective with a cheaper way to
+    evaluate f and its slope along a line provides the same two methods."""
+
+    def __init__(self, fun):
+        self.fun = fun
+
+    def along(self, x, d):
+        """``phi(t) -> (f, slope, point)`` on x + t d."""
+        def phi(t):
+            xt = x + t * d
+            ft, gt = self.fun(xt)
+            return ft, float(gt @ d), (xt, gt)
+        return phi
+
+    def accept(self, point):
+        """(x_t, g_t) of a point that ``phi`` returned."""
+        return point
+
+
 def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50,
-                   pair_dtype=np.float32) -> LbfgsResult:
+                   pair_dtype=np.float32, lines=None) -> LbfgsResult:
     """Minimise ``fun(x) -> (f, g)`` (smooth) from x0 by L-BFGS.
 
     Parameters
@@ -174,11 +195,16 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50,
         Trial steps of one line search at most.
     pair_dtype : float32 or float64
         How the pairs are stored (their products are taken in double either way).
+    lines : object, optional
+        The line search's trials: ``lines.along(x, d)`` gives ``phi(t) -> (f, slope,
+        point)`` and ``lines.accept(point)`` the accepted (x_t, g_t), x being the start
+        or an x that ``accept`` returned. Default: :class:`FullEvaluations` of fun.
 
     Returns
     -------
     LbfgsResult
     """
+    lines = FullEvaluations(fun) if lines is None else lines
     x = np.array(x0, dtype=np.float64)
     f, g = fun(x)
     mem = _Memory(x.shape[0], m, pair_dtype)
@@ -194,12 +220,7 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50,
             if slope < 0:
                 # L-BFGS-B's first trial: 1 / |d| on the first iteration (not capped at 1)
                 t = 1.0 / max(np.sqrt(d_d), _EPS) if nit == 0 else 1.0
-
-                def phi(t, x=x, d=d):
-                    xt = x + t * d
-                    ft, gt = fun(xt)
-                    return ft, float(gt @ d), (xt, gt)
-                found = more_thuente(phi, f, slope, t, max_ls)
+                found = more_thuente(lines.along(x, d), f, slope, t, max_ls)
                 if found is not None:
                     break
             if not mem.k:
@@ -208,7 +229,8 @@ def minimize_lbfgs(fun, x0, *, max_iter, gtol, ftol, m=10, max_ls=50,
             # -g, as L-BFGS-B
             mem.reset()
             d, slope, d_d = mem.direction(g)
-        t, f_new, (x_new, g_new) = found
+        t, f_new, point = found
+        x_new, g_new = lines.accept(point)
         g_max = mem.update(g_new, (t, d, g, slope))  # s = t d, as L-BFGS-B stores it
         nit += 1
         reduction = f - f_new

@@ -19,8 +19,9 @@ multinomial), s_i = sample_weight * class_weight. The intercept is not penalised
 
 Sparse X (scipy.sparse, any format; lbfgs and FISTA) is converted once per fit to the
 kernels' CSR (and its CSC copy, for the gradient) and each evaluation is one call of
-ff_csr_logistic_loss_grad: the same objective, so the dense fit's optimum. The Trainer
-(sgd/adam) takes dense input only.
+ff_csr_logistic_loss_grad: the same objective, so the dense fit's optimum. A binary
+lbfgs fit on CSR takes its line search's trials from the logits instead (an O(n) trial;
+_logistic_lines.py). The Trainer (sgd/adam) takes dense input only.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from fastfit._estimators._base import (SparseCoefMixin, check_fit_data, check_pr
                                       linear_decision, restore_on_error)
 from fastfit._estimators._linear import require_y
 from fastfit._estimators._logistic_hessian import LogisticHessian
+from fastfit._estimators._logistic_lines import BinaryLogitLines
 from fastfit._estimators._logistic_penalty import PENALTIES, SOLVERS, resolve
 from fastfit._estimators._logistic_solvers import PenalisedIntercept
 from fastfit._estimators._logistic_solvers import solve as _solve_full
@@ -78,6 +80,12 @@ class _Objective:
         self._bc = np.empty(k, X.dtype) if fit_intercept else None
         self._pl, self._pw = ptr(labels), ptr(weight)
         self.n_evals = 0
+
+    def lines(self):
+        """The L-BFGS line search's trials from the logits (``BinaryLogitLines``) for a
+        binary objective on CSR input, where a full evaluation is two passes over X and a
+        trial then costs O(n); None otherwise (a trial is a full evaluation)."""
+        return BinaryLogitLines(self) if isinstance(self.X, CSR) and self.k == 1 else None
 
     def split(self, theta):
         kp = self.k * self.p

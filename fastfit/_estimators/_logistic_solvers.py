@@ -53,8 +53,9 @@ def lbfgs(obj, theta0, max_iter, tol, solver="lbfgs"):
     coefficients, against ~4 ms)."""
     ftol = 64 * np.finfo(float).eps
     if theta0.shape[0] >= _COMPACT_LBFGS_MIN:
+        lines = obj.lines() if hasattr(obj, "lines") else None  # cheaper trials, if any
         res = minimize_lbfgs(obj, theta0, max_iter=max_iter, gtol=tol, ftol=ftol, m=10,
-                             max_ls=50)
+                             max_ls=50, lines=lines)
     else:
         res = scipy.optimize.minimize(obj, theta0, method="L-BFGS-B", jac=True,
                                       options={"maxiter": max_iter, "maxls": 50, "gtol": tol,
