@@ -749,7 +749,8 @@ int ff_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, doub
 /* ---- sparse input: CSR matrices (scipy.sparse layout) [csrc/sparse.c, csrc/logistic.c, csrc/sgd.c] ---
  * A CSR matrix X (N,I) with NNZ stored values is data (NNZ), indptr (N+1) and indices
  * (NNZ): row r holds data[p] at column indices[p] for p in [indptr[r], indptr[r+1]).
- * Index arrays are int64 (the Python wrappers widen int32 once per matrix). Its CSC form
+ * Index arrays are int64 (the Python wrappers widen scipy's int32 ones once per matrix,
+ * when a kernel without an int32 instantiation needs them). Its CSC form
  * -- cdata (NNZ), cptr (I+1), crow (NNZ), the CSR of X^T -- serves the kernels that sum
  * over rows (X^T @ g) column by column, so the result does not depend on the thread
  * count. Duplicates are summed and the order within a row is free, but every sum runs in
@@ -757,9 +758,12 @@ int ff_logistic_loss_grad_f64(double *loss, double *dw /* (K,I) or NULL */, doub
  * FF_EBADARG (the row is never dereferenced out of bounds; outputs may be partly written). */
 /* FF_OK if indptr starts at 0, ends at nnz and never decreases and every index is in
  * [0, in); *canonical (when not NULL) = 1 if each row's indices are strictly increasing
- * (sorted, no duplicates), else 0. FF_EBADARG otherwise. */
-int ff_csr_check(int32_t *canonical /* (1) or NULL */, const int64_t *indptr /* (N+1) */,
-                 const int64_t *indices /* (NNZ) */, int64_t n, int64_t in, int64_t nnz);
+ * (sorted, no duplicates), else 0. FF_EBADARG otherwise. Rows in parallel (from 2^20
+ * non-zeros and rows); int64 or int32 indices (_i64 / _i32). */
+int ff_csr_check_i64(int32_t *canonical /* (1) or NULL */, const int64_t *indptr /* (N+1) */,
+                     const int64_t *indices /* (NNZ) */, int64_t n, int64_t in, int64_t nnz);
+int ff_csr_check_i32(int32_t *canonical /* (1) or NULL */, const int64_t *indptr /* (N+1) */,
+                     const int32_t *indices /* (NNZ) */, int64_t n, int64_t in, int64_t nnz);
 /* y = X @ w + b (b NULL: no bias), written. w is (I,O) like ff_linear_forward's, so this is
  * also the sparse first layer's forward. Rows in parallel, each summed in stored order. */
 int ff_csr_matmul_f32(float *y /* (N,O) */, const float *data /* (NNZ) */,
@@ -881,21 +885,36 @@ int ff_csr_logistic_loss_grad_i32_f64(double *loss, double *dw /* (K,I) or NULL 
  * dense). The objective's norms are kept exactly, per touched feature. Finish with
  * ff_sgd_finish. Each row's range and indices are checked as the row is reached (no pass
  * over the whole matrix each epoch): a bad one returns FF_EBADARG with the rows before it
- * applied (the Python wrappers check the structure once, when the matrix is converted). */
-int ff_csr_sgd_epoch_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, float *q /* (K,D) or NULL */,
-                         ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
-                         const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
-                         const int64_t *indices /* (NNZ) */, const float *y /* (N) or NULL */,
-                         const int64_t *labels /* (N) or NULL */, const float *sw /* (N) or NULL */,
-                         int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
-                         int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
-int ff_csr_sgd_epoch_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, double *q /* (K,D) or NULL */,
-                         ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
-                         const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
-                         const int64_t *indices /* (NNZ) */, const double *y /* (N) or NULL */,
-                         const int64_t *labels /* (N) or NULL */, const double *sw /* (N) or NULL */,
-                         int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
-                         int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+ * applied (the Python wrappers check the structure once, when the matrix is converted).
+ * _i64 / _i32: the column indices' width (indptr is int64 in both). */
+int ff_csr_sgd_epoch_i64_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, float *q /* (K,D) or NULL */,
+                             ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                             const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                             const int64_t *indices /* (NNZ) */, const float *y /* (N) or NULL */,
+                             const int64_t *labels /* (N) or NULL */, const float *sw /* (N) or NULL */,
+                             int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                             int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+int ff_csr_sgd_epoch_i64_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, double *q /* (K,D) or NULL */,
+                             ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                             const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                             const int64_t *indices /* (NNZ) */, const double *y /* (N) or NULL */,
+                             const int64_t *labels /* (N) or NULL */, const double *sw /* (N) or NULL */,
+                             int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                             int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+int ff_csr_sgd_epoch_i32_f32(float *w /* (K,D) */, float *aw /* (K,D) or NULL */, float *q /* (K,D) or NULL */,
+                             ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                             const float *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                             const int32_t *indices /* (NNZ) */, const float *y /* (N) or NULL */,
+                             const int64_t *labels /* (N) or NULL */, const float *sw /* (N) or NULL */,
+                             int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                             int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
+int ff_csr_sgd_epoch_i32_f64(double *w /* (K,D) */, double *aw /* (K,D) or NULL */, double *q /* (K,D) or NULL */,
+                             ff_sgd_state *st /* (K) */, const ff_sgd_config *cfg,
+                             const double *data /* (NNZ) */, const int64_t *indptr /* (N+1) */,
+                             const int32_t *indices /* (NNZ) */, const double *y /* (N) or NULL */,
+                             const int64_t *labels /* (N) or NULL */, const double *sw /* (N) or NULL */,
+                             int64_t *order /* (M) */, int64_t n, int64_t d, int64_t k, int64_t m,
+                             int64_t nnz, uint64_t epoch, int n_threads, double intercept_decay);
 
 /* ---- L-BFGS pairs [csrc/lbfgs.c] ---------------------------------------------------------
  * The two passes an iteration of fastfit/_estimators/_lbfgs.py over its stored pairs w,

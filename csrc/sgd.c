@@ -171,5 +171,15 @@ static int ff_sgd_args_ok(int have_aw, int have_q, const ff_sgd_state *st,
 #define FF_CSR_SGD_SERIAL 16
 /* rows ahead whose lines are prefetched: a shuffled row is a DRAM miss (~100 ns) */
 #define FF_CSR_SGD_AHEAD 8
+#define FF_IX int64_t
+#define FF_IXN i64
 #define FF_BODY "sparse_sgd.inc"
 #include "ff_instantiate.h"
+#undef FF_IX
+#undef FF_IXN
+#define FF_IX int32_t
+#define FF_IXN i32
+#define FF_BODY "sparse_sgd.inc"
+#include "ff_instantiate.h"
+#undef FF_IX
+#undef FF_IXN

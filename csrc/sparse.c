@@ -5,13 +5,14 @@
  *   ff_csr_tmatmul: dw += X^T @ g       from the CSC copy of X (= the CSR of X^T)
  *   ff_csr_matvec_<ix>, ff_csr_tmatvec_<ix>: X v and X^T u for one vector, int32 or
  *                   int64 indices (sparse_vec.inc)
- *   ff_csr_check:   the structure check the wrappers run once per matrix
+ *   ff_csr_check_<ix>: the structure check the wrappers run once per matrix
  *
- * Index arrays are int64 in every kernel but the one-vector products: one instantiation
- * per dtype, not four, and no 2^31 limit on nnz. The Python wrapper widens int32 indices
- * once per matrix (a fit makes its converted copy once), which costs 4 more bytes streamed
- * per non-zero. The one-vector products, bound by exactly those bytes, also come with
- * int32 column indices (indptr stays int64, so nnz is not limited).
+ * Index arrays are int64 in the kernels here but the one-vector products and the check:
+ * one instantiation per dtype, not four, and no 2^31 limit on nnz. The Python wrapper
+ * widens scipy's int32 indices once per matrix when one of these kernels needs them. The
+ * one-vector products, bound by exactly the bytes of the indices, also come with int32
+ * column indices (indptr stays int64, so nnz is not limited), as do the logistic pass
+ * and the per-sample SGD epoch (logistic.c, sgd.c).
  *
  * Determinism: every output row is owned by one thread and summed in the stored order of
  * its non-zeros, so the result has the same bits for any thread count. For X^T @ g that
@@ -30,26 +31,42 @@
 /* Non-zeros ahead to prefetch the gathered row of B of (random reads). */
 #define FF_CSR_AHEAD 8
 
-int ff_csr_check(int32_t *canonical, const int64_t *indptr, const int64_t *indices, int64_t n,
-                 int64_t in, int64_t nnz) {
-    FF_CHECK(indptr != NULL && n >= 0 && in >= 0 && nnz >= 0);
-    FF_CHECK(nnz == 0 || indices != NULL);
-    FF_CHECK(indptr[0] == 0 && indptr[n] == nnz);
-    int canon = 1;
-    for (int64_t r = 0; r < n; ++r) {
-        const int64_t p0 = indptr[r], p1 = indptr[r + 1];
-        FF_CHECK(p0 <= p1 && p1 <= nnz);
-        int64_t prev = -1;
-        for (int64_t p = p0; p < p1; ++p) {
-            const int64_t j = indices[p];
-            FF_CHECK(j >= 0 && j < in);
-            canon &= j > prev;
-            prev = j;
-        }
+/* ff_csr_check_<ixn>: rows [0, n) in fixed blocks (parallel from FF_CSR_VEC_PARALLEL_MIN
+ * non-zeros and rows: the check is one streamed read of the indices), every block's
+ * verdicts and-ed: the same answer for any thread count. */
+#define FF_CSR_CHECK(IXN, IX)                                                                   \
+    int ff_csr_check_##IXN(int32_t *canonical, const int64_t *indptr, const IX *indices,       \
+                           int64_t n, int64_t in, int64_t nnz) {                               \
+        FF_CHECK(indptr != NULL && n >= 0 && in >= 0 && nnz >= 0);                             \
+        FF_CHECK(nnz == 0 || indices != NULL);                                                 \
+        FF_CHECK(indptr[0] == 0 && indptr[n] == nnz);                                          \
+        int ok = 1, canon = 1;                                                                 \
+        const int par = nnz + n >= FF_CSR_VEC_PARALLEL_MIN && ff_threads() > 1;                \
+        _Pragma("omp parallel for schedule(static) if (par) reduction(&& : ok, canon)")       \
+        for (int64_t r = 0; r < n; ++r) {                                                      \
+            const int64_t p0 = indptr[r], p1 = indptr[r + 1];                                  \
+            if (!(p0 <= p1 && p1 <= nnz && p0 >= 0)) {                                         \
+                ok = 0;                                                                        \
+                continue;                                                                      \
+            }                                                                                  \
+            int64_t prev = -1;                                                                 \
+            int row_ok = 1, row_canon = 1;                                                     \
+            for (int64_t p = p0; p < p1; ++p) {                                                \
+                const int64_t j = indices[p];                                                  \
+                row_ok &= j >= 0 && j < in;                                                    \
+                row_canon &= j > prev;                                                         \
+                prev = j;                                                                      \
+            }                                                                                  \
+            ok = ok && row_ok;                                                                 \
+            canon = canon && row_canon;                                                        \
+        }                                                                                      \
+        FF_CHECK(ok);                                                                          \
+        if (canonical) *canonical = canon;                                                     \
+        return FF_OK;                                                                          \
     }
-    if (canonical) *canonical = canon;
-    return FF_OK;
-}
+FF_CSR_CHECK(i64, int64_t)
+FF_CSR_CHECK(i32, int32_t)
+#undef FF_CSR_CHECK
 
 /* The one-vector products per index width (sparse_vec.inc); sparse.inc's one-column
  * product uses the int64 row dot. */

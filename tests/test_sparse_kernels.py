@@ -288,8 +288,37 @@ def test_kernels_never_read_out_of_bounds_when_called_directly():
             ptr(np.array([0, 2], idx.dtype)), ptr(data), ptr(cptr), ptr(crow),
             ptr(np.ones((1, 3))), ffi.NULL, ptr(labels), ffi.NULL, 2, 3, 1, 2,
             1.0) == lib.FF_EBADARG
-    assert lib.ff_csr_check(ffi.NULL, ptr(indptr2), ptr(indices), 2, 3, 2) == lib.FF_EBADARG
-    assert lib.ff_csr_check(ffi.NULL, ptr(indptr2), ptr(indices), 2, 100, 2) == lib.FF_OK
+    for check, idx in ((lib.ff_csr_check_i64, indices), (lib.ff_csr_check_i32,
+                                                         indices.astype(np.int32))):
+        assert check(ffi.NULL, ptr(indptr2), ptr(idx), 2, 3, 2) == lib.FF_EBADARG
+        assert check(ffi.NULL, ptr(indptr2), ptr(idx), 2, 100, 2) == lib.FF_OK
+
+
+@pytest.mark.parametrize("index_dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("rows", [1, 3, 70_000])  # 70k rows x ~16: past the parallel size
+def test_structure_check_per_index_width(index_dtype, rows):
+    # every verdict for any row: the canonical flag, an index out of range, a decreasing
+    # indptr in the middle, a range past nnz -- with int32 and int64 indices
+    rng = np.random.default_rng(rows)
+    x = sp.random(rows, 40, density=0.4, format="csr", random_state=rng)
+    indptr = x.indptr.astype(np.int64)
+    idx = x.indices.astype(index_dtype)
+    check = lib.ff_csr_check_i32 if index_dtype == np.int32 else lib.ff_csr_check_i64
+    canon = ffi.new("int32_t *")
+    assert check(canon, ptr(indptr), ptr(idx), rows, 40, x.nnz) == lib.FF_OK and canon[0] == 1
+    last = indptr[-2]  # the last row's first non-zero
+    if x.nnz - last >= 2:
+        swapped = idx.copy()
+        swapped[[last, last + 1]] = swapped[[last + 1, last]]
+        assert check(canon, ptr(indptr), ptr(swapped), rows, 40, x.nnz) == lib.FF_OK
+        assert canon[0] == 0
+    out = idx.copy()
+    out[-1] = 40
+    assert check(canon, ptr(indptr), ptr(out), rows, 40, x.nnz) == lib.FF_EBADARG
+    if rows > 2:
+        dip = indptr.copy()
+        dip[rows // 2] = dip[rows // 2 + 1] + 1
+        assert check(canon, ptr(dip), ptr(idx), rows, 40, x.nnz) == lib.FF_EBADARG
 
 
 def test_empty_matrix_and_all_empty_rows():

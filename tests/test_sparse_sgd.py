@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import fastfit
 from fastfit._lib import ffi, lib, ptr
 from fastfit.ops import _sgd as S
-from fastfit.ops import as_csr, csr_sgd_epoch
+from fastfit.ops import CSR, as_csr, csr_sgd_epoch
 
 import reference as R
 
@@ -105,6 +105,29 @@ def test_penalties_schedules_sizes(penalty, schedule, d, dtype):
     _close(b, ref["b"], dtype)
     for sumloss, obj, rs, ro in objs:
         _close(obj, ro, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [7, 333])
+def test_int32_and_int64_indices_give_the_same_bits(d, dtype, monkeypatch):
+    # the epoch is instantiated per index width: scipy's int32 indices are read as they
+    # are (no widened copy), int64 where the columns need it; same arithmetic, same bits
+    x, y = _data(300, d, "log_loss")
+    xc = as_csr(x, dtype=dtype)
+    assert xc.narrow_indices() is not None
+    got = {}
+    for width in ("i32", "i64"):
+        if width == "i64":  # a matrix too wide for int32 columns takes the int64 kernel
+            monkeypatch.setattr(CSR, "narrow_indices", lambda self: None)
+        cfg = S.sgd_config("log_loss", average=5, penalty="elasticnet", optimal_init=10.0)
+        w, aw, q = (np.zeros((1, d), dtype) for _ in range(3))
+        st = S.sgd_state(w, [0.0], t=1.0, eta=0.01)
+        for e in range(2):
+            csr_sgd_epoch(w, st, cfg, xc, np.arange(300, dtype=np.int64), y=y.astype(dtype),
+                          aw=aw, q=q, epoch=e)
+        got[width] = (w, aw, q, st[0].intercept)
+    for a, b in zip(got["i32"], got["i64"], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -247,18 +270,18 @@ def test_bad_input():
     data, indptr = np.array([1.0]), np.r_[0, np.ones(10)].astype(np.int64)
     indices, order = np.array([7], np.int64), np.arange(10, dtype=np.int64)
     yy = y.astype(np.float64)
-    status = lib.ff_csr_sgd_epoch_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
+    status = lib.ff_csr_sgd_epoch_i64_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
                                       ptr(indptr), ptr(indices), ptr(yy), ffi.NULL, ffi.NULL,
                                       ptr(order), 10, 4, 1, 10, 1, 0, 1, 0.01)
     assert status == lib.FF_EBADARG
     # a row range past nnz in the middle of the matrix (checked as the row is reached)
     bad_ptr = np.r_[0, 5, np.ones(9)].astype(np.int64)
-    status = lib.ff_csr_sgd_epoch_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
+    status = lib.ff_csr_sgd_epoch_i64_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
                                       ptr(bad_ptr), ptr(np.array([3], np.int64)), ptr(yy),
                                       ffi.NULL, ffi.NULL, ptr(order), 10, 4, 1, 10, 1, 0, 1, 0.01)
     assert status == lib.FF_EBADARG
     indices[0] = 3
-    status = lib.ff_csr_sgd_epoch_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
+    status = lib.ff_csr_sgd_epoch_i64_f64(ptr(w), ffi.NULL, ffi.NULL, st, cfg, ptr(data),
                                       ptr(indptr), ptr(indices), ptr(yy), ffi.NULL, ffi.NULL,
                                       ptr(order), 10, 4, 1, 10, 1, 0, 1, 0.01)
     assert status == lib.FF_OK

@@ -48,23 +48,38 @@ class CSR:
     data : ndarray of shape (nnz,), float32 or float64
     indptr : ndarray of shape (n_rows + 1,), int64
     indices : ndarray of shape (nnz,), int64, strictly increasing within each row
+        Made from int32 indices on first use, and cached: the kernels with an int32
+        instantiation read :meth:`narrow_indices` instead, so a matrix that arrived with
+        scipy's int32 indices is never widened for them.
     shape : tuple (n_rows, n_cols)
     """
 
-    __slots__ = ("data", "indptr", "indices", "shape", "_t", "_i32")
+    __slots__ = ("data", "indptr", "shape", "_i64", "_t", "_i32")
 
     def __init__(self, data, indptr, indices, shape):
-        self.data, self.indptr, self.indices = data, indptr, indices
+        self.data, self.indptr = data, indptr
         self.shape = (int(shape[0]), int(shape[1]))
         self._t = None
-        self._i32 = None
+        narrow = indices.dtype == np.int32
+        self._i32 = indices if narrow else None
+        self._i64 = None if narrow else indices
+
+    @property
+    def indices(self):
+        if self._i64 is None:
+            self._i64 = self._i32.astype(np.int64)
+        return self._i64
+
+    def index_arrays(self):
+        """The index arrays held now (no widening or narrowing): for aliasing checks."""
+        return tuple(a for a in (self._i64, self._i32) if a is not None)
 
     def narrow_indices(self):
         """The column indices as int32 when every column number fits (else None), made
-        once and cached: the one-vector products (:func:`csr_matvec`,
-        :func:`csr_tmatvec`) stream them, 8 bytes a float32 non-zero instead of 12."""
+        once and cached (or the int32 indices the matrix arrived with): the kernels with
+        an int32 instantiation stream them, 8 bytes a float32 non-zero instead of 12."""
         if self._i32 is None and self.shape[1] <= np.iinfo(np.int32).max:
-            self._i32 = self.indices.astype(np.int32)
+            self._i32 = self._i64.astype(np.int32)
         return self._i32
 
     @property
@@ -80,28 +95,40 @@ class CSR:
         made once and cached."""
         if self._t is None:
             import scipy.sparse as sp
-            m = sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape).tocsc()
+            m = sp.csr_matrix((self.data, self._index_array(), self.indptr),
+                              shape=self.shape).tocsc()
             t = CSR(np.ascontiguousarray(m.data, dtype=self.dtype),
                     np.ascontiguousarray(m.indptr, dtype=np.int64),
-                    np.ascontiguousarray(m.indices, dtype=np.int64),
-                    (self.shape[1], self.shape[0]))
+                    _index_array(m.indices), (self.shape[1], self.shape[0]))
             t._t = self
             self._t = t
         return self._t
 
+    def _index_array(self):
+        """The indices held, int32 preferred (what scipy takes as they are)."""
+        return self._i32 if self._i32 is not None else self._i64
+
     def to_scipy(self):
         """The same matrix as a ``scipy.sparse.csr_matrix`` sharing these arrays."""
         import scipy.sparse as sp
-        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+        return sp.csr_matrix((self.data, self._index_array(), self.indptr), shape=self.shape)
 
     def __repr__(self) -> str:
         return f"CSR(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
 
 
+def _index_array(indices):
+    """scipy's column indices as the kernels take them: int32 kept as they are (no copy
+    when contiguous), any other integer type as int64."""
+    dtype = np.int32 if indices.dtype == np.int32 else np.int64
+    return np.ascontiguousarray(indices, dtype=dtype)
+
+
 def _structure(indptr, indices, n, i):
     """Check the structure in C (one pass): ValueError if broken; whether it is canonical."""
     canonical = ffi.new("int32_t *")
-    status = lib.ff_csr_check(canonical, ptr(indptr), ptr(indices), n, i, indices.shape[0])
+    check = lib.ff_csr_check_i32 if indices.dtype == np.int32 else lib.ff_csr_check_i64
+    status = check(canonical, ptr(indptr), ptr(indices), n, i, indices.shape[0])
     if status == lib.FF_EBADARG:
         raise ValueError("invalid sparse matrix: indptr must start at 0, never decrease and end "
                          f"at nnz ({indices.shape[0]}), and every column index must be in "
@@ -116,8 +143,8 @@ def _check_before_conversion(x) -> None:
     DIA, BSR) hold no raw index arrays a caller could break."""
     n, i = x.shape
     if x.format == "csc":
-        _structure(np.ascontiguousarray(x.indptr, dtype=np.int64),
-                   np.ascontiguousarray(x.indices, dtype=np.int64), i, n)
+        _structure(np.ascontiguousarray(x.indptr, dtype=np.int64), _index_array(x.indices),
+                   i, n)
     elif x.format == "coo":
         for name, idx, size in (("row", x.coords[0], n), ("column", x.coords[1], i)):
             if idx.size and (idx.min() < 0 or idx.max() >= size):
@@ -156,7 +183,7 @@ def as_csr(x, dtype=None, *, check_finite=True) -> CSR:
     if isinstance(x, CSR):
         if dtype is None or np.dtype(dtype) == x.dtype:
             return x
-        return CSR(x.data.astype(dtype), x.indptr, x.indices, x.shape)
+        return CSR(x.data.astype(dtype), x.indptr, x._index_array(), x.shape)
     import scipy.sparse as sp
     if not sp.issparse(x):
         raise TypeError(f"expected a scipy.sparse matrix or array, got {type(x).__name__}")
@@ -177,7 +204,7 @@ def as_csr(x, dtype=None, *, check_finite=True) -> CSR:
     if x.data.dtype.kind not in "fiub":
         raise TypeError(f"sparse data must be real numbers, got dtype {x.data.dtype}")
     indptr = np.ascontiguousarray(x.indptr, dtype=np.int64)
-    indices = np.ascontiguousarray(x.indices, dtype=np.int64)
+    indices = _index_array(x.indices)
     nnz = int(indptr[-1]) if n else 0
     if indices.shape[0] != nnz and 0 <= nnz <= indices.shape[0]:
         indices = indices[:nnz]  # scipy allows spare capacity past indptr[-1]
@@ -186,7 +213,7 @@ def as_csr(x, dtype=None, *, check_finite=True) -> CSR:
         m = sp.csr_matrix((data, indices, indptr), shape=(n, i), copy=True)
         m.sum_duplicates()  # sorts too; in place, hence on copies (never the caller's arrays)
         indptr = np.ascontiguousarray(m.indptr, dtype=np.int64)
-        indices = np.ascontiguousarray(m.indices, dtype=np.int64)
+        indices = _index_array(m.indices)
         data = np.ascontiguousarray(m.data, dtype=dtype)
     if check_finite and not np.isfinite(data).all():
         raise ValueError("sparse input contains NaN or infinity among its stored values")
@@ -202,7 +229,8 @@ def _bad(status: int, what: str) -> None:
 
 def _x_inputs(x: CSR, *others):
     """The (name, array) pairs a kernel reads: X's three arrays, then ``others``."""
-    return (("x.data", x.data), ("x.indptr", x.indptr), ("x.indices", x.indices), *others)
+    return (("x.data", x.data), ("x.indptr", x.indptr),
+            *(("x.indices", a) for a in x.index_arrays()), *others)
 
 
 def csr_matmul(x, w, b=None, *, out=None):
@@ -271,7 +299,8 @@ def csr_tmatmul(x, g, out=None):
 
 
 def _vec_kernel(name, x):
-    """The one-vector kernel ``name`` for x's dtype and its narrowest index array."""
+    """The kernel ``name`` (one per index width) for x's dtype and its narrowest index
+    array."""
     idx = x.narrow_indices()
     if idx is None:
         return kernel(f"{name}_i64", x.dtype), x.indices
@@ -550,10 +579,10 @@ def csr_sgd_runner(w, state, config, x, order, *, y=None, labels=None, sample_we
     if not np.isfinite(decay):
         raise ValueError(f"intercept_decay must be finite, got {intercept_decay!r}")
     nt = 0 if n_threads is None else int(n_threads)
-    fn = kernel("csr_sgd_epoch", dtype)
-    args = (ptr(w), ptr(aw), ptr(q), state, config, ptr(x.data), ptr(x.indptr), ptr(x.indices),
+    fn, idx = _vec_kernel("csr_sgd_epoch", x)
+    args = (ptr(w), ptr(aw), ptr(q), state, config, ptr(x.data), ptr(x.indptr), ptr(idx),
             ptr(y), ptr(labels), ptr(sample_weight), ptr(order), n, d, k, order.shape[0], x.nnz)
-    keep = (w, aw, q, x, y, labels, sample_weight, order)
+    keep = (w, aw, q, x, idx, y, labels, sample_weight, order)
 
     def run(epoch: int = 0) -> None:
         status = fn(*args, int(epoch) % (1 << 64), nt, decay)
