@@ -31,42 +31,52 @@
 /* Non-zeros ahead to prefetch the gathered row of B of (random reads). */
 #define FF_CSR_AHEAD 8
 
-/* ff_csr_check_<ixn>: rows [0, n) in fixed blocks (parallel from FF_CSR_VEC_PARALLEL_MIN
+/* ff_csr_check_<ix>: rows [0, n) in fixed blocks (parallel from FF_CSR_VEC_PARALLEL_MIN
  * non-zeros and rows: the check is one streamed read of the indices), every block's
- * verdicts and-ed: the same answer for any thread count. */
-#define FF_CSR_CHECK(IXN, IX)                                                                   \
-    int ff_csr_check_##IXN(int32_t *canonical, const int64_t *indptr, const IX *indices,       \
-                           int64_t n, int64_t in, int64_t nnz) {                               \
-        FF_CHECK(indptr != NULL && n >= 0 && in >= 0 && nnz >= 0);                             \
-        FF_CHECK(nnz == 0 || indices != NULL);                                                 \
-        FF_CHECK(indptr[0] == 0 && indptr[n] == nnz);                                          \
-        int ok = 1, canon = 1;                                                                 \
-        const int par = nnz + n >= FF_CSR_VEC_PARALLEL_MIN && ff_threads() > 1;                \
-        _Pragma("omp parallel for schedule(static) if (par) reduction(&& : ok, canon)")       \
-        for (int64_t r = 0; r < n; ++r) {                                                      \
-            const int64_t p0 = indptr[r], p1 = indptr[r + 1];                                  \
-            if (!(p0 <= p1 && p1 <= nnz && p0 >= 0)) {                                         \
-                ok = 0;                                                                        \
-                continue;                                                                      \
-            }                                                                                  \
-            int64_t prev = -1;                                                                 \
-            int row_ok = 1, row_canon = 1;                                                     \
-            for (int64_t p = p0; p < p1; ++p) {                                                \
-                const int64_t j = indices[p];                                                  \
-                row_ok &= j >= 0 && j < in;                                                    \
-                row_canon &= j > prev;                                                         \
-                prev = j;                                                                      \
-            }                                                                                  \
-            ok = ok && row_ok;                                                                 \
-            canon = canon && row_canon;                                                        \
-        }                                                                                      \
-        FF_CHECK(ok);                                                                          \
-        if (canonical) *canonical = canon;                                                     \
-        return FF_OK;                                                                          \
-    }
-FF_CSR_CHECK(i64, int64_t)
-FF_CSR_CHECK(i32, int32_t)
-#undef FF_CSR_CHECK
+ * verdicts and-ed: the same answer for any thread count. `wide`: int64 indices, else
+ * int32 (a constant in each caller below, so each gets its own loop). */
+FF_INLINE int csr_check_rows(int32_t *canonical, const int64_t *indptr,
+                             const void *indices, int wide, int64_t n, int64_t in,
+                             int64_t nnz) {
+    FF_CHECK(indptr != NULL && n >= 0 && in >= 0 && nnz >= 0);
+    FF_CHECK(nnz == 0 || indices != NULL);
+    FF_CHECK(indptr[0] == 0 && indptr[n] == nnz);
+    const int64_t *i64 = indices;
+    const int32_t *i32 = indices;
+    int ok = 1, canon = 1;
+    FF_FOR_IF(nnz + n >= FF_CSR_VEC_PARALLEL_MIN && ff_threads() > 1,
+              schedule(static) reduction(&& : ok, canon),
+              for (int64_t r = 0; r < n; ++r) {
+                  const int64_t p0 = indptr[r], p1 = indptr[r + 1];
+                  if (!(0 <= p0 && p0 <= p1 && p1 <= nnz)) {
+                      ok = 0;
+                      continue;
+                  }
+                  int64_t prev = -1;
+                  int row_ok = 1, row_canon = 1;
+                  for (int64_t p = p0; p < p1; ++p) {
+                      const int64_t j = wide ? i64[p] : i32[p];
+                      row_ok &= j >= 0 && j < in;
+                      row_canon &= j > prev;
+                      prev = j;
+                  }
+                  ok = ok && row_ok;
+                  canon = canon && row_canon;
+              });
+    FF_CHECK(ok);
+    if (canonical) *canonical = canon;
+    return FF_OK;
+}
+
+int ff_csr_check_i64(int32_t *canonical, const int64_t *indptr, const int64_t *indices,
+                     int64_t n, int64_t in, int64_t nnz) {
+    return csr_check_rows(canonical, indptr, indices, 1, n, in, nnz);
+}
+
+int ff_csr_check_i32(int32_t *canonical, const int64_t *indptr, const int32_t *indices,
+                     int64_t n, int64_t in, int64_t nnz) {
+    return csr_check_rows(canonical, indptr, indices, 0, n, in, nnz);
+}
 
 /* The one-vector products per index width (sparse_vec.inc); sparse.inc's one-column
  * product uses the int64 row dot. */
