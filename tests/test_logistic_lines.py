@@ -73,3 +73,24 @@ def test_only_binary_csr_objectives_have_lines():
     dense = _Objective(rng.standard_normal((20, 3)), rng.integers(0, 2, 20).astype(np.int64),
                        None, 1, True, 20.0, 0.1)
     assert dense.lines() is None
+
+
+def test_a_wide_binary_fit_has_the_same_bits_on_any_thread_count():
+    # past 2^16 coefficients (the compact L-BFGS, whose trials come from the logits) and
+    # past 2^20 non-zeros and rows (where the gather and the scatter take threads)
+    import warnings
+
+    import fastfit
+    rng = np.random.default_rng(4)
+    n, p = 36_000, 70_000
+    x = sp.random(n, p, density=30 / p, format="csr", random_state=rng, dtype=np.float32)
+    y = (x @ rng.standard_normal(p) > 0).astype(int)
+    assert x.nnz + n >= 1 << 20
+    coefs = []
+    for threads in (1, 2):
+        with fastfit.num_threads(threads), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = fastfit.LogisticRegression(max_iter=6).fit(x, y)
+        coefs.append((m.coef_, m.intercept_))
+    np.testing.assert_array_equal(coefs[0][0], coefs[1][0])
+    np.testing.assert_array_equal(coefs[0][1], coefs[1][1])
