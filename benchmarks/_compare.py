@@ -8,6 +8,7 @@ it; the README's table is read from those lines.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from typing import Callable
@@ -61,3 +62,19 @@ def compare(benchmark, ours: Callable[[], object], baseline: Callable[[], object
     print(f"\n[ratio] {benchmark.name}: fastfit {ours_best * 1e3:.3f} ms, "
           f"{baseline_name} {baseline_best * 1e3:.3f} ms, speed-up {ratio:.2f}x")
     return ratio
+
+
+@functools.cache
+def gemm_peak_flops(dtype: str = "float32", n: int = 1024) -> tuple[float, float, float]:
+    """(best, fastfit's, NumPy's) GEMM rate on n^3 in FLOP/s, measured once per run and
+    dtype: the compute limit the benchmarks write down (hosts differ: 210 GFLOP/s float32
+    on one Zen 4 VM, 280 on one Xeon VM, both two cores)."""
+    import numpy as np
+
+    from fastfit import ops
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    t_ours = min_time(lambda: ops.matmul(a, b), repeat=5)
+    t_numpy = min_time(lambda: a @ b, repeat=5)
+    return 2 * n**3 / min(t_ours, t_numpy), 2 * n**3 / t_ours, 2 * n**3 / t_numpy

@@ -25,8 +25,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from _compare import compare, min_time
-from fastfit import Trainer, nn, ops, optim
+from _compare import compare, gemm_peak_flops, min_time
+from fastfit import Trainer, nn, optim
 
 N_ROWS, N_FEATURES, N_CLASSES = 200_000, 64, 10
 W1_HIDDEN, W1_BATCH = 256, 256
@@ -128,12 +128,7 @@ def torch_epoch_fn(model, x, y, batch, n_steps=None):
 
 def sgemm_peak_gflops(n=1024):
     """Best of fastfit's GEMM and NumPy's (OpenBLAS) on n^3, this run, GFLOP/s."""
-    rng = np.random.default_rng(1)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    t_ours = min_time(lambda: ops.matmul(a, b), repeat=5)
-    t_numpy = min_time(lambda: a @ b, repeat=5)
-    return 2 * n**3 / min(t_ours, t_numpy) / 1e9, 2 * n**3 / t_ours / 1e9, 2 * n**3 / t_numpy / 1e9
+    return tuple(r / 1e9 for r in gemm_peak_flops("float32", n))
 
 
 def test_w1_epoch(benchmark, w1_data):
