@@ -95,7 +95,7 @@ class CSR:
         made once and cached."""
         if self._t is None:
             import scipy.sparse as sp
-            m = sp.csr_matrix((self.data, self._index_array(), self.indptr),
+            m = sp.csr_matrix((self.data, self._held_indices(), self.indptr),
                               shape=self.shape).tocsc()
             t = CSR(np.ascontiguousarray(m.data, dtype=self.dtype),
                     np.ascontiguousarray(m.indptr, dtype=np.int64),
@@ -104,14 +104,14 @@ class CSR:
             self._t = t
         return self._t
 
-    def _index_array(self):
+    def _held_indices(self):
         """The indices held, int32 preferred (what scipy takes as they are)."""
         return self._i32 if self._i32 is not None else self._i64
 
     def to_scipy(self):
         """The same matrix as a ``scipy.sparse.csr_matrix`` sharing these arrays."""
         import scipy.sparse as sp
-        return sp.csr_matrix((self.data, self._index_array(), self.indptr), shape=self.shape)
+        return sp.csr_matrix((self.data, self._held_indices(), self.indptr), shape=self.shape)
 
     def __repr__(self) -> str:
         return f"CSR(shape={self.shape}, nnz={self.nnz}, dtype={self.dtype})"
@@ -183,7 +183,7 @@ def as_csr(x, dtype=None, *, check_finite=True) -> CSR:
     if isinstance(x, CSR):
         if dtype is None or np.dtype(dtype) == x.dtype:
             return x
-        return CSR(x.data.astype(dtype), x.indptr, x._index_array(), x.shape)
+        return CSR(x.data.astype(dtype), x.indptr, x._held_indices(), x.shape)
     import scipy.sparse as sp
     if not sp.issparse(x):
         raise TypeError(f"expected a scipy.sparse matrix or array, got {type(x).__name__}")
